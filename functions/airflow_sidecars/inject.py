@@ -1,0 +1,336 @@
+"""The mutator: the config's chart-vocabulary values, added to the matching Airflow pod specs.
+
+For each Airflow pod spec (airflow.py) the sections that apply are gathered into `Additions`,
+podspec.py plans the ops, and the ops are carried both into the text (yamledit.Editor: a
+splice per op, nothing else touched) and into the expected data. The output is then parsed
+again and compared with the expected data, so a splice that would not mean what was intended
+is caught here instead of reaching a cluster (see `verify`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from . import krm
+from .airflow import CONFIG_CHECKSUM_ANNOTATION, RULES, Workload, find_workloads
+from .config import Config
+from .podspec import Additions, Plan, Wanted, apply_ops, plan
+from .results import Result
+from .yamledit import (
+    Editor,
+    Node,
+    YamlEditError,
+    check_plain_tree,
+    compose_all,
+    detect_seq_indent,
+    dotted,
+    mapping_get,
+    splice_literal,
+    to_data,
+)
+
+TAG = {"function": "inject"}
+
+
+@dataclass
+class Run:
+    """What one inject run decided: results, and the data each edited item must have."""
+
+    results: list[Result] = field(default_factory=list)
+    expected: dict[int, Any] = field(default_factory=dict)  # item position -> data
+    expected_templates: dict[int, tuple[str, Any]] = field(default_factory=dict)
+
+
+def inject(inp: krm.Input, config: Config) -> Run:
+    run = Run()
+    workloads = [w for w in find_workloads(inp.items) if _matches(config, w)]
+    checksums: dict[tuple[str | None, str | None], str] = {}
+    touched_sections: set[str] = set()
+
+    for workload in sorted(workloads, key=lambda w: not w.is_pod_template):
+        additions = _additions(config, workload)
+        if additions.empty:
+            continue
+        touched_sections.add(workload.section)
+        try:
+            if workload.is_pod_template:
+                new_data = _inject_pod_template(run, workload, additions, config)
+                if new_data is not None:
+                    key = (workload.release, workload.item.namespace)
+                    checksums[key] = _config_checksum(new_data)
+            else:
+                _inject_workload(run, workload, additions, config)
+        except YamlEditError as error:
+            run.results.append(_result(workload, "error", str(error), None, "unsupported-yaml"))
+
+    _refresh_checksums(run, inp, checksums)
+    run.results += _unmatched_sections(config, workloads, find_workloads(inp.items), touched_sections)
+    return run
+
+
+def _matches(config: Config, workload: Workload) -> bool:
+    match = config.match
+    item = workload.item
+    if match.releases and workload.release not in match.releases:
+        return False
+    if match.namespaces and item.namespace not in match.namespaces:
+        return False
+    return all(item.label(key) == value for key, value in match.labels.items())
+
+
+def _additions(config: Config, workload: Workload) -> Additions:
+    """The chart's meaning of the values for this pod (docs: design.md, fixtures README)."""
+    rule = RULES[workload.flavour][workload.section]
+    additions = Additions()
+    values = config.components.get(workload.section)
+    if values is not None:
+        base = values.path
+        additions.containers = _wanted(values.extra_containers, f"{base}.extraContainers")
+        additions.init_containers = _wanted(values.extra_init_containers, f"{base}.extraInitContainers")
+        additions.volumes = _wanted(values.extra_volumes, f"{base}.extraVolumes")
+        additions.mounts = [
+            (wanted, rule.mount_containers, rule.mount_init_containers)
+            for wanted in _wanted(values.extra_volume_mounts, f"{base}.extraVolumeMounts")
+        ]
+    additions.volumes += _wanted(config.volumes, "spec.volumes")
+    additions.mounts += [
+        (wanted, rule.global_mount_containers, rule.global_mount_init_containers)
+        for wanted in _wanted(config.volume_mounts, "spec.volumeMounts")
+    ]
+    return additions
+
+
+def _wanted(values: tuple[dict[str, Any], ...], base: str) -> list[Wanted]:
+    return [Wanted(value, f"{base}[{number}]") for number, value in enumerate(values)]
+
+
+def _inject_workload(run: Run, workload: Workload, additions: Additions, config: Config) -> None:
+    item = workload.item
+    pod_node = _node_at(item.node, workload.pod_path)
+    if not isinstance(pod_node, yaml.MappingNode):
+        message = f"{dotted(workload.pod_path)} is not a pod spec"
+        run.results.append(_result(workload, "error", message, workload.pod_path, "not-a-pod"))
+        return
+    check_plain_tree(item.node, f"{item.kind} {item.name}")
+    pod = to_data(pod_node)
+    claims = frozenset(
+        template.get("metadata", {}).get("name")
+        for template in (to_data(item.node).get("spec", {}).get("volumeClaimTemplates") or [])
+        if isinstance(template, dict)
+    ) if item.kind == "StatefulSet" else frozenset()
+    pod_plan = plan(
+        pod,
+        additions,
+        replace=config.on_conflict == "replace",
+        pod_path=dotted(workload.pod_path),
+        extra_volume_names=frozenset(name for name in claims if isinstance(name, str)),
+    )
+    editor = item.source.editor
+    for op in pod_plan.ops:
+        path = workload.pod_path + op.path
+        if op.action == "append":
+            editor.append(item.node, path, op.value)
+        else:
+            editor.replace(item.node, path, op.value)
+    if pod_plan.ops:
+        expected = run.expected.setdefault(item.position, to_data(item.node))
+        apply_ops(expected, workload.pod_path, pod_plan.ops)
+    _report(run, workload, pod_plan, workload.pod_path)
+
+
+def _inject_pod_template(
+    run: Run, workload: Workload, additions: Additions, config: Config
+) -> dict[str, Any] | None:
+    """Edit the pod template string in place; return the ConfigMap's new data when it changed."""
+    item = workload.item
+    assert workload.template_key is not None
+    value_path = ("data", workload.template_key)
+    scalar = _node_at(item.node, value_path)
+    assert isinstance(scalar, yaml.ScalarNode)
+    text = str(scalar.value)
+    documents = [doc for doc in compose_all(text) if doc is not None]
+    if len(documents) != 1 or not isinstance(documents[0], yaml.MappingNode):
+        message = f"{workload.template_key} does not hold one Pod document; left as it is"
+        run.results.append(_result(workload, "warning", message, value_path, "pod-template"))
+        return None
+    root = documents[0]
+    check_plain_tree(root, f"the pod template in {item.kind} {item.name}")
+    pod_node = mapping_get(root, "spec")
+    pod = to_data(pod_node) if pod_node is not None else {}
+    pod_plan = plan(
+        pod if isinstance(pod, dict) else {},
+        additions,
+        replace=config.on_conflict == "replace",
+        pod_path=f"data.{workload.template_key}#spec",
+    )
+    inner = Editor(text, seq_indent=detect_seq_indent(root))
+    for op in pod_plan.ops:
+        path = ("spec", *op.path)
+        if op.action == "append":
+            inner.append(root, path, op.value)
+        else:
+            inner.replace(root, path, op.value)
+    _report(run, workload, pod_plan, value_path)
+    if not inner.changed:
+        return None
+    splice_literal(item.source.editor, scalar, inner)
+    new_text = inner.apply()
+    expected_pod = to_data(root)
+    apply_ops(expected_pod, ("spec",), pod_plan.ops)
+    expected = run.expected.setdefault(item.position, to_data(item.node))
+    expected["data"][workload.template_key] = new_text
+    run.expected_templates[item.position] = (workload.template_key, expected_pod)
+    data: dict[str, Any] = expected["data"]
+    return data
+
+
+def _config_checksum(data: dict[str, Any]) -> str:
+    """A stand-in for the chart's checksum of the config it rendered: it changes exactly when
+    the ConfigMap's data changes, which is what makes Kubernetes roll the pods."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _refresh_checksums(
+    run: Run, inp: krm.Input, checksums: dict[tuple[str | None, str | None], str]
+) -> None:
+    """Pods that mount the edited config carry `checksum/airflow-config`: refresh it so that
+    they roll out (krm-contract.md §5.2: the chart computes it while rendering)."""
+    if not checksums:
+        return
+    annotations_path = ("metadata", "annotations", CONFIG_CHECKSUM_ANNOTATION)
+    for workload in find_workloads(inp.items):
+        checksum = checksums.get((workload.release, workload.item.namespace))
+        if checksum is None or workload.is_pod_template:
+            continue
+        template_path = workload.pod_path[:-1]  # the pod template around the pod spec
+        item = workload.item
+        node = _node_at(item.node, template_path + annotations_path)
+        if not isinstance(node, yaml.ScalarNode) or node.value == checksum:
+            continue
+        item.source.editor.replace(item.node, template_path + annotations_path, checksum)
+        expected = run.expected.setdefault(item.position, to_data(item.node))
+        target = expected
+        for step in (*template_path, "metadata", "annotations"):
+            target = target[step]
+        target[CONFIG_CHECKSUM_ANNOTATION] = checksum
+        run.results.append(
+            _result(
+                workload,
+                "info",
+                "refreshed checksum/airflow-config: the pod template it mounts changed",
+                template_path + annotations_path,
+                "checksum",
+            )
+        )
+
+
+def _report(run: Run, workload: Workload, pod_plan: Plan, base: tuple[str | int, ...]) -> None:
+    for finding in pod_plan.findings:
+        path = base + finding.path if not workload.is_pod_template else base
+        run.results.append(_result(workload, finding.severity, finding.message, path, finding.rule))
+    what = "the KubernetesExecutor pod template" if workload.is_pod_template else workload.section
+    if pod_plan.added:
+        message = f"{what}: added " + ", ".join(pod_plan.added)
+        run.results.append(_result(workload, "info", message, base, "added"))
+    elif pod_plan.unchanged and not pod_plan.findings:
+        message = f"{what}: unchanged, already has " + ", ".join(pod_plan.unchanged)
+        run.results.append(_result(workload, "info", message, base, "unchanged"))
+
+
+def _unmatched_sections(
+    config: Config, matched: list[Workload], every: list[Workload], touched: set[str]
+) -> list[Result]:
+    """A section that reached no pod is most likely a mistake: say why (style.md A2.3)."""
+    results: list[Result] = []
+    present = {w.section for w in matched}
+    present_anywhere = {w.section for w in every}
+    for section, values in config.components.items():
+        if values.empty or section in touched:
+            continue
+        if section in present_anywhere and section not in present:
+            reason = "spec.match excludes every workload of it"
+        else:
+            reason = _why_missing(section, present_anywhere)
+        message = f"{values.path} matched no workload: {reason}"
+        results.append(
+            Result(message, "warning", config.ref, values.path, None, {**TAG, "rule": "no-match"})
+        )
+    return results
+
+
+def _why_missing(section: str, present: set[str]) -> str:
+    if section == "webserver" and "apiServer" in present:
+        return "this is an Airflow 3 render, whose UI is the api-server; did you mean apiServer?"
+    if section == "apiServer" and "webserver" in present:
+        return "this is an Airflow 2 render, whose UI is the webserver; did you mean webserver?"
+    if section == "dagProcessor":
+        return (
+            "no standalone dag-processor in this render (on Airflow 2 the scheduler parses DAGs "
+            "unless dagProcessor.enabled is set); did you mean scheduler?"
+        )
+    if section == "workers":
+        return "no Celery worker and no KubernetesExecutor pod template in this render"
+    if section in ("createUserJob", "migrateDatabaseJob"):
+        return (
+            "the chart renders this Job as a Helm hook: `helm template` prints it, but Helm 3 "
+            "does not pass hooks to post-renderers"
+        )
+    found = ", ".join(sorted(present)) or "none"
+    return f"the render has no such component (Airflow components found: {found})"
+
+
+def _node_at(node: Node | None, path: tuple[str | int, ...]) -> Node | None:
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(node, yaml.SequenceNode) or step >= len(node.value):
+                return None
+            node = node.value[step]
+        else:
+            node = mapping_get(node, step)
+    return node
+
+
+def _result(
+    workload: Workload,
+    severity: str,
+    message: str,
+    path: tuple[str | int, ...] | None,
+    rule: str,
+) -> Result:
+    item = workload.item
+    return Result(
+        message,
+        severity,  # type: ignore[arg-type]
+        item.ref(),
+        dotted(path) if path else None,
+        item.file(),
+        {**TAG, "rule": rule},
+    )
+
+
+def verify(run: Run, output: str, inp: krm.Input) -> str | None:
+    """Parse the output again and compare each edited item with the data it must have.
+    Returns a description of the first difference, or None when all is as planned."""
+    if not run.expected:
+        return None
+    try:
+        again = krm.parse([(None, output)])
+    except (krm.InputError, yaml.YAMLError) as error:
+        return f"the edited output does not parse: {error}"
+    if len(again.items) != len(inp.items):
+        return f"the output has {len(again.items)} objects where the input had {len(inp.items)}"
+    for position, expected in run.expected.items():
+        actual = to_data(again.items[position].node)
+        if actual != expected:
+            return f"object {position} ({inp.items[position].ref()}) is not as planned"
+        if position in run.expected_templates:
+            key, expected_pod = run.expected_templates[position]
+            documents = [doc for doc in compose_all(actual["data"][key]) if doc is not None]
+            if len(documents) != 1 or to_data(documents[0]) != expected_pod:
+                return f"the pod template in {inp.items[position].ref()} is not as planned"
+    return None

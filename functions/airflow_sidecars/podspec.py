@@ -1,0 +1,287 @@
+"""Planning the edits of one pod spec: what to append, what is already there, what conflicts.
+
+Everything here works on plain data (the pod spec as dicts and lists) and produces `Op`s with
+paths relative to the pod spec; inject.py carries them into the text (yamledit.Editor) and
+into the expected data that the output is checked against. The rules (design.md, Principles):
+append, never prepend; match by name (mounts by mountPath); what is already there and equal
+is left alone, so a second run changes nothing; a same-named entry that differs is a conflict
+unless the config says `onConflict: replace`.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .yamledit import Path, dotted
+
+ListName = Literal["containers", "initContainers"]
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One value the config wants in the pod, and where in the config it was written."""
+
+    value: dict[str, Any]
+    origin: str  # e.g. "spec.scheduler.extraContainers[0]"
+
+
+@dataclass
+class Additions:
+    containers: list[Wanted] = field(default_factory=list)
+    init_containers: list[Wanted] = field(default_factory=list)
+    volumes: list[Wanted] = field(default_factory=list)
+    # each mount with the chart containers (by list) it goes into
+    mounts: list[tuple[Wanted, frozenset[str], frozenset[str]]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.containers or self.init_containers or self.volumes or self.mounts)
+
+
+@dataclass(frozen=True)
+class Op:
+    action: Literal["append", "replace"]
+    path: Path  # relative to the pod spec
+    value: Any
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: Literal["error", "warning", "info"]
+    message: str
+    path: Path  # relative to the pod spec
+    rule: str
+
+
+@dataclass
+class Plan:
+    ops: list[Op] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def plan(
+    pod: dict[str, Any],
+    additions: Additions,
+    *,
+    replace: bool,
+    pod_path: str,
+    extra_volume_names: frozenset[str] = frozenset(),
+) -> Plan:
+    """The ops that give `pod` the `additions`. `extra_volume_names` are volumes the pod has
+    from elsewhere (a StatefulSet's volumeClaimTemplates)."""
+    result = Plan()
+    taken: dict[str, str] = {}  # container name -> origin, among what this run adds
+    appended: dict[ListName, list[dict[str, Any]]] = {"containers": [], "initContainers": []}
+    replaced: set[tuple[ListName, int]] = set()
+    for list_name, wanted_list in (
+        ("initContainers", additions.init_containers),
+        ("containers", additions.containers),
+    ):
+        for wanted in wanted_list:
+            _plan_container(pod, list_name, wanted, replace, taken, appended, replaced, result, pod_path)
+    for list_name in ("initContainers", "containers"):
+        if appended[list_name]:  # type: ignore[index]
+            result.ops.append(Op("append", (list_name,), appended[list_name]))  # type: ignore[index]
+
+    volumes = _plan_named(pod, "volumes", "name", additions.volumes, replace, result, pod_path, "volume")
+    if volumes:
+        result.ops.append(Op("append", ("volumes",), volumes))
+    _plan_mounts(pod, additions, replace, replaced, result, pod_path)
+
+    _check_mounted_volumes(pod, additions, volumes, extra_volume_names, result, pod_path)
+    return result
+
+
+def _plan_container(
+    pod: dict[str, Any],
+    list_name: ListName,
+    wanted: Wanted,
+    replace: bool,
+    taken: dict[str, str],
+    appended: dict[ListName, list[dict[str, Any]]],
+    replaced: set[tuple[ListName, int]],
+    result: Plan,
+    pod_path: str,
+) -> None:
+    name = wanted.value["name"]
+    if name in taken:
+        message = f"container {name!r} from {wanted.origin} is also added by {taken[name]}"
+        result.findings.append(Finding("error", message, (list_name,), "name-conflict"))
+        return
+    taken[name] = wanted.origin
+    where = _find_container(pod, name)
+    if where is None:
+        appended[list_name].append(copy.deepcopy(wanted.value))
+        result.added.append(f"{_singular(list_name)} {name}")
+        return
+    found_list, index, existing = where
+    path = (found_list, index)
+    if found_list == list_name and existing == wanted.value:
+        result.unchanged.append(f"{_singular(list_name)} {name}")
+        return
+    if replace and found_list == list_name:
+        result.ops.append(Op("replace", path, copy.deepcopy(wanted.value)))
+        replaced.add((list_name, index))
+        result.added.append(f"{_singular(list_name)} {name} (replaced)")
+        return
+    message = (
+        f"container {name!r} from {wanted.origin} conflicts with the container of the same name "
+        f"at {pod_path}.{dotted(path)}"
+        + ("" if found_list == list_name else f" (an {_singular(found_list)})")
+        + "; rename it, or set spec.onConflict: replace to replace it"
+    )
+    result.findings.append(Finding("error", message, path, "name-conflict"))
+
+
+def _plan_named(
+    pod: dict[str, Any],
+    list_name: str,
+    key: str,
+    wanted_list: list[Wanted],
+    replace: bool,
+    result: Plan,
+    pod_path: str,
+    what: str,
+) -> list[dict[str, Any]]:
+    existing_list = pod.get(list_name) or []
+    appended: list[dict[str, Any]] = []
+    for wanted in wanted_list:
+        identity = wanted.value[key]
+        same = [i for i, entry in enumerate(existing_list) if _get(entry, key) == identity]
+        if any(_get(entry, key) == identity for entry in appended):
+            message = f"{what} {identity!r} from {wanted.origin} is added twice to this pod"
+            if any(entry == wanted.value for entry in appended):
+                continue  # the same volume from two sections (top-level and extraVolumes): once
+            result.findings.append(Finding("error", message, (list_name,), "name-conflict"))
+            continue
+        if not same:
+            appended.append(copy.deepcopy(wanted.value))
+            result.added.append(f"{what} {identity}")
+            continue
+        index = same[0]
+        if existing_list[index] == wanted.value:
+            result.unchanged.append(f"{what} {identity}")
+        elif replace:
+            result.ops.append(Op("replace", (list_name, index), copy.deepcopy(wanted.value)))
+            result.added.append(f"{what} {identity} (replaced)")
+        else:
+            message = (
+                f"{what} {identity!r} from {wanted.origin} conflicts with the {what} of the same "
+                f"{key} at {pod_path}.{list_name}[{index}]; rename it, or set "
+                "spec.onConflict: replace to replace it"
+            )
+            result.findings.append(Finding("error", message, (list_name, index), "name-conflict"))
+    return appended
+
+
+def _plan_mounts(
+    pod: dict[str, Any],
+    additions: Additions,
+    replace: bool,
+    replaced: set[tuple[ListName, int]],
+    result: Plan,
+    pod_path: str,
+) -> None:
+    for list_name in ("containers", "initContainers"):
+        for index, container in enumerate(pod.get(list_name) or []):
+            if not isinstance(container, dict) or (list_name, index) in replaced:
+                continue
+            targets = [
+                wanted
+                for wanted, in_containers, in_init in additions.mounts
+                if container.get("name") in (in_containers if list_name == "containers" else in_init)
+            ]
+            if not targets:
+                continue
+            sub = Plan()
+            mounts = _plan_named(
+                container, "volumeMounts", "mountPath", targets, replace, sub,
+                f"{pod_path}.{list_name}[{index}]", "mount",
+            )
+            prefix: Path = (list_name, index)
+            if mounts:
+                result.ops.append(Op("append", (*prefix, "volumeMounts"), mounts))
+            for op in sub.ops:
+                result.ops.append(Op(op.action, prefix + op.path, op.value))
+            for finding in sub.findings:
+                result.findings.append(
+                    Finding(finding.severity, finding.message, prefix + finding.path, finding.rule)
+                )
+            name = container.get("name")
+            result.added += [f"{text} into {name}" for text in sub.added]
+            result.unchanged += [f"{text} in {name}" for text in sub.unchanged]
+
+
+def _check_mounted_volumes(
+    pod: dict[str, Any],
+    additions: Additions,
+    new_volumes: list[dict[str, Any]],
+    extra_volume_names: frozenset[str],
+    result: Plan,
+    pod_path: str,
+) -> None:
+    """A mount of a volume the pod does not define is rejected by the API server: say so now,
+    naming the container and the mount (the seed's s3-sync example has exactly this bug)."""
+    defined = {_get(v, "name") for v in (pod.get("volumes") or [])}
+    defined |= {v["name"] for v in new_volumes} | extra_volume_names
+    for wanted in [*additions.init_containers, *additions.containers]:
+        for number, mount in enumerate(wanted.value.get("volumeMounts") or []):
+            if mount["name"] not in defined:
+                result.findings.append(
+                    Finding(
+                        "error",
+                        f"container {wanted.value['name']!r} ({wanted.origin}.volumeMounts"
+                        f"[{number}]) mounts volume {mount['name']!r}, which this pod does not "
+                        f"define ({pod_path}.volumes); add it to the section's extraVolumes",
+                        ("volumes",),
+                        "missing-volume",
+                    )
+                )
+    for wanted, _, _ in additions.mounts:
+        if wanted.value["name"] not in defined:
+            result.findings.append(
+                Finding(
+                    "error",
+                    f"{wanted.origin} mounts volume {wanted.value['name']!r}, which this pod "
+                    f"does not define ({pod_path}.volumes); add it to extraVolumes",
+                    ("volumes",),
+                    "missing-volume",
+                )
+            )
+
+
+def _find_container(pod: dict[str, Any], name: str) -> tuple[ListName, int, Any] | None:
+    for list_name in ("containers", "initContainers"):
+        for index, container in enumerate(pod.get(list_name) or []):
+            if _get(container, "name") == name:
+                return list_name, index, container  # type: ignore[return-value]
+    return None
+
+
+def _get(entry: Any, key: str) -> Any:
+    return entry.get(key) if isinstance(entry, dict) else None
+
+
+def _singular(list_name: str) -> str:
+    return {"containers": "container", "initContainers": "init container"}.get(list_name, list_name)
+
+
+def apply_ops(data: Any, prefix: Path, ops: list[Op]) -> None:
+    """Apply ops to plain data, the way yamledit.Editor applies them to text."""
+    for op in ops:
+        *parents, last = prefix + op.path
+        target = data
+        for step in parents:
+            if isinstance(step, str) and target.get(step) is None:
+                target[step] = {}
+            target = target[step]
+        if op.action == "replace":
+            target[last] = copy.deepcopy(op.value)
+        else:
+            if target.get(last) is None:
+                target[last] = []
+            target[last].extend(copy.deepcopy(op.value))

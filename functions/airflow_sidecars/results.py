@@ -1,0 +1,74 @@
+"""Structured results: what a function says about what it did.
+
+The shape is the KRM Functions Specification's `Result` (docs/krm-contract.md §1.2): message,
+severity, resourceRef, field.path, file.{path,index}, tags. Only the spec shape is emitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        out = {"apiVersion": self.api_version, "kind": self.kind, "name": self.name}
+        if self.namespace:
+            out["namespace"] = self.namespace
+        return out
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name}"
+
+
+@dataclass(frozen=True)
+class FileRef:
+    path: str
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class Result:
+    message: str
+    severity: Severity = "info"
+    resource: ResourceRef | None = None
+    field_path: str | None = None
+    file: FileRef | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"message": self.message, "severity": self.severity}
+        if self.resource is not None:
+            out["resourceRef"] = self.resource.as_dict()
+            if self.field_path:  # the spec allows `field` only together with `resourceRef`
+                out["field"] = {"path": self.field_path}
+        if self.file is not None:
+            out["file"] = {"path": self.file.path, "index": self.file.index}
+        if self.tags:
+            out["tags"] = dict(self.tags)
+        return out
+
+    def line(self) -> str:
+        """One line for a person reading stderr: severity, resource, field, message."""
+        parts = [f"{self.severity}:"]
+        if self.resource is not None:
+            parts.append(str(self.resource))
+        if self.field_path:
+            parts.append(self.field_path)
+        if self.file is not None and self.resource is None:
+            parts.append(f"({self.file.path})")
+        return " ".join(parts) + ": " + self.message
+
+
+def exit_code(results: list[Result]) -> int:
+    """1 when any result is an error (warnings allowed), else 0 (design.md, "The command line")."""
+    return 1 if any(r.severity == "error" for r in results) else 0

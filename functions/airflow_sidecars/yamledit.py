@@ -1,0 +1,423 @@
+"""Byte-preserving edits of YAML text.
+
+The design choice that everything else rests on: we never re-serialise a document. libyaml
+parses the text into nodes that remember where they start and end; an edit is a splice of new
+text at such a position (append after the last item of a sequence, add a key after the last
+key of a mapping, replace one value). Every byte outside the splices - comments, quoting, key
+order, blank lines, trailing spaces, orchestrator annotations - comes back as it came in, which
+is stronger than a comment-preserving round trip and an order of magnitude faster (see
+docs of issue #3: a ruamel.yaml round trip of one render costs more than kustomize's whole run).
+
+New content takes the indentation of the place it goes into (yamlemit.py). Inside flow
+collections (and so in JSON input) new content is written as JSON, which is valid YAML flow.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from . import yamlemit
+
+Node = yaml.Node
+Path = tuple[str | int, ...]
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class YamlEditError(Exception):
+    """The text cannot be edited in place (an alias, a merge key, a shape we do not write into)."""
+
+
+def compose_all(text: str) -> list[Node | None]:
+    """Every document of a stream as a node tree (None for an empty document)."""
+    return list(yaml.compose_all(text, Loader=_Loader))
+
+
+class _PlainConstructor(yaml.constructor.SafeConstructor):
+    """JSON-shaped data: timestamps stay strings, as Kubernetes and jsonschema see them."""
+
+
+_PlainConstructor.add_constructor(
+    "tag:yaml.org,2002:timestamp", yaml.constructor.SafeConstructor.construct_yaml_str
+)
+
+
+def to_data(node: Node) -> Any:
+    """The plain value of a node tree (dicts, lists, scalars)."""
+    return _PlainConstructor().construct_document(node)
+
+
+def mapping_get(node: Node | None, key: str) -> Node | None:
+    """The value node under `key`, or None when `node` is not a mapping or has no such key."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for key_node, value_node in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            return value_node
+    return None
+
+
+def mapping_key(node: Node, key: str) -> Node | None:
+    """The key node of `key` in a mapping node."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+                return key_node
+    return None
+
+
+def scalar_at(node: Node | None, *path: str) -> str | None:
+    """The string at a path of mapping keys, or None."""
+    for key in path:
+        node = mapping_get(node, key)
+    if isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null":
+        return str(node.value)
+    return None
+
+
+def is_null(node: Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def check_plain_tree(node: Node, what: str) -> None:
+    """Refuse trees that use anchors/aliases or merge keys: editing one place would change
+    another (or nothing), and expanding them is how alias bombs blow up memory."""
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            raise YamlEditError(f"{what} uses YAML anchors and aliases; write it out in full")
+        seen.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise YamlEditError(f"{what} uses a YAML merge key (<<); write it out in full")
+                stack += [key_node, value_node]
+        elif isinstance(current, yaml.SequenceNode):
+            stack += current.value
+
+
+@dataclass
+class _Loc:
+    node: Node
+    key: Node | None  # the key node when `node` is a mapping value
+    in_flow: bool  # `node` sits inside a flow collection
+
+
+@dataclass(order=True)
+class _Splice:
+    start: int
+    # Insertions at one position: the deeper one first (a mount appended to the last
+    # container goes before a container appended to the list that holds it), then in order.
+    depth: int
+    order: int
+    end: int = field(compare=False)
+    text: str = field(compare=False)
+
+
+class Editor:
+    """Splices planned on one text; `apply()` returns the edited text.
+
+    Paths are walked from a root node: strings are mapping keys, ints sequence indices.
+    """
+
+    def __init__(self, text: str, *, seq_indent: int = 2) -> None:
+        self.text = text
+        self.seq_indent = seq_indent
+        self._splices: list[_Splice] = []
+        self._line_starts: list[int] | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self._splices)
+
+    # -- operations -------------------------------------------------------------------------
+
+    def append(self, root: Node, path: Path, items: list[Any]) -> None:
+        """Append `items` to the sequence at `path` (which may be null, `[]` or missing its
+        last key: then the key is added to the parent mapping)."""
+        if not items:
+            return
+        loc = self._resolve(root, path)
+        if loc is None:
+            self.add_key(root, path[:-1], str(path[-1]), items)
+            return
+        node = loc.node
+        if isinstance(node, yaml.SequenceNode) and node.value:
+            if node.flow_style or loc.in_flow:
+                self._flow_insert(node, ", ".join(yamlemit.flow(item) for item in items))
+            else:
+                self._block_append(node, loc, items)
+            return
+        if isinstance(node, yaml.SequenceNode) or is_null(node):
+            self._replace(loc, items)
+            return
+        raise YamlEditError(f"{_dotted(path)} is not a list")
+
+    def add_key(self, root: Node, path: Path, key: str, value: Any) -> None:
+        """Add `key: value` at the end of the mapping at `path` (created when missing)."""
+        loc = self._resolve(root, path)
+        if loc is None:
+            if not path:
+                raise YamlEditError("the document is empty")
+            self.add_key(root, path[:-1], str(path[-1]), {key: value})
+            return
+        node = loc.node
+        if isinstance(node, yaml.MappingNode) and node.value:
+            if node.flow_style or loc.in_flow:
+                entry = f"{yamlemit.flow(key)}: {yamlemit.flow(value)}"
+                self._flow_insert(node, entry)
+            else:
+                indent = node.value[0][0].start_mark.column
+                lines = yamlemit.block_lines({key: value}, indent, self._seq_indent_near(loc))
+                self._insert_lines(self._after(node), lines)
+            return
+        if isinstance(node, yaml.MappingNode) or is_null(node):
+            self._replace(loc, {key: value})
+            return
+        raise YamlEditError(f"{_dotted(path)} is not a mapping")
+
+    def replace(self, root: Node, path: Path, value: Any) -> None:
+        """Write `value` in place of the value at `path`."""
+        loc = self._resolve(root, path)
+        if loc is None:
+            raise YamlEditError(f"{_dotted(path)} does not exist")
+        self._replace(loc, value)
+
+    def splice(self, start: int, end: int, text: str, indent: int = 0) -> None:
+        """A raw splice, for callers that computed new text themselves."""
+        self._splices.append(_Splice(start, -indent, len(self._splices), end, text))
+
+    def splices(self) -> list[tuple[int, int, str]]:
+        return [(s.start, s.end, s.text) for s in sorted(self._splices)]
+
+    def apply(self) -> str:
+        """The text with every splice applied (splices at one position keep their order)."""
+        if not self._splices:
+            return self.text
+        parts: list[str] = []
+        cursor = 0
+        for splice in sorted(self._splices):
+            if splice.start < cursor:
+                raise YamlEditError("internal: two edits overlap")
+            parts += [self.text[cursor : splice.start], splice.text]
+            cursor = splice.end
+        parts.append(self.text[cursor:])
+        return "".join(parts)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _resolve(self, root: Node, path: Path) -> _Loc | None:
+        loc = _Loc(root, None, False)
+        for step in path:
+            node = loc.node
+            in_flow = loc.in_flow or bool(getattr(node, "flow_style", False))
+            if isinstance(step, int):
+                if not isinstance(node, yaml.SequenceNode) or step >= len(node.value):
+                    return None
+                loc = _Loc(node.value[step], None, in_flow)
+            else:
+                child = mapping_get(node, step)
+                if child is None:
+                    return None
+                key_node = mapping_key(node, step)
+                loc = _Loc(child, key_node, in_flow)
+        return loc
+
+    def _seq_indent_near(self, loc: _Loc) -> int:
+        node = loc.node
+        if isinstance(node, yaml.SequenceNode) and node.value and loc.key is not None:
+            if not node.flow_style and node.start_mark.line > loc.key.start_mark.line:
+                return max(0, node.start_mark.column - loc.key.start_mark.column)
+        return self.seq_indent
+
+    def _block_append(self, node: Node, loc: _Loc, items: list[Any]) -> None:
+        dash_col = node.start_mark.column
+        first = node.value[0]
+        offset = 2
+        if first.start_mark.line == node.start_mark.line:
+            offset = max(2, first.start_mark.column - dash_col)
+        seq_indent = self._seq_indent_near(loc)
+        lines: list[str] = []
+        for item in items:
+            item_lines = yamlemit.block_lines([item], dash_col, seq_indent)
+            # block_lines writes "- " + content at dash_col; keep the input's dash-to-content gap
+            if offset != 2:
+                item_lines = _regap(item_lines, dash_col, offset)
+            lines += item_lines
+        self._insert_lines(self._after(node), lines)
+
+    def _replace(self, loc: _Loc, value: Any) -> None:
+        node = loc.node
+        start, end = node.start_mark.index, node.end_mark.index
+        collection = isinstance(value, (dict, list)) and bool(value)
+        if loc.in_flow or (isinstance(node, yaml.CollectionNode) and node.flow_style and not collection):
+            self.splice(start, end, yamlemit.flow(value) if loc.in_flow else yamlemit.inline(value))
+            return
+        if not collection:
+            if isinstance(node, yaml.CollectionNode) and not node.flow_style:
+                # a block collection becomes a scalar: cut its lines, write the value after the key
+                self.splice(start, self._after(node), yamlemit.inline(value) + "\n")
+            else:
+                self.splice(start, end, yamlemit.inline(value))
+            return
+        if isinstance(node, yaml.CollectionNode) and not node.flow_style and node.value:
+            indent = node.start_mark.column
+            lines = yamlemit.block_lines(value, indent, self._seq_indent_near(loc))
+            self.splice(start, self._after(node), "\n".join([lines[0].lstrip(" "), *lines[1:]]) + "\n")
+            return
+        if loc.key is None:  # `- []` or a root scalar: JSON keeps it one valid line
+            self.splice(start, end, yamlemit.flow(value))
+            return
+        key_col = loc.key.start_mark.column
+        indent = key_col + (self.seq_indent if isinstance(value, list) else 2)
+        lines = yamlemit.block_lines(value, indent, self.seq_indent)
+        line_start = self._line_start(start)
+        if node.start_mark.line == loc.key.start_mark.line or self.text[line_start:start].strip():
+            # `key: []` / `key:` / `key: ~`: drop the token, the block follows the key's line
+            if end > start:
+                self.splice(start, end, "")
+            self._insert_lines(self._line_end(end), lines)
+        else:
+            # `key:\n    []` (the chart writes empty values like this): the block takes its line
+            self.splice(line_start, end, "\n".join(lines))
+
+    def _flow_insert(self, node: Node, entry: str) -> None:
+        close = node.end_mark.index - 1
+        before = self.text[node.start_mark.index + 1 : close].rstrip()
+        separator = "" if before.endswith(",") else ", "
+        self.splice(close, close, separator + entry)
+
+    def _insert_lines(self, position: int, lines: list[str]) -> None:
+        block = "\n".join(lines) + "\n"
+        if position == len(self.text) and self.text and not self.text.endswith("\n"):
+            block = "\n" + block[:-1]
+        elif position > 0 and self.text[position - 1] != "\n":
+            block = "\n" + block[:-1]
+        indent = len(lines[0]) - len(lines[0].lstrip(" ")) if lines else 0
+        self.splice(position, position, block, indent)
+
+    def _after(self, node: Node) -> int:
+        """Where the text of a block node ends: the start of the line after its last content
+        (so a trailing comment on that line stays with it)."""
+        leaf = node
+        while isinstance(leaf, yaml.CollectionNode) and leaf.value and not leaf.flow_style:
+            last = leaf.value[-1]
+            leaf = last[1] if isinstance(leaf, yaml.MappingNode) else last
+        end = leaf.end_mark.index
+        if isinstance(leaf, yaml.ScalarNode) and leaf.style in ("|", ">") and self._keeps(leaf):
+            return self._line_start(end) if end < len(self.text) else end
+        position = end
+        while position > leaf.start_mark.index and self.text[position - 1] in " \t\r\n":
+            position -= 1
+        return self._line_end(position)
+
+    def _keeps(self, node: Node) -> bool:
+        header = self.text[node.start_mark.index : self._line_end(node.start_mark.index)]
+        return "+" in header.split("#", 1)[0]
+
+    def _line_end(self, position: int) -> int:
+        """The start of the next line (or the end of the text)."""
+        newline = self.text.find("\n", position)
+        return len(self.text) if newline < 0 else newline + 1
+
+    def _line_start(self, position: int) -> int:
+        return self.text.rfind("\n", 0, position) + 1
+
+    def line_starts(self) -> list[int]:
+        if self._line_starts is None:
+            starts = [0]
+            find = self.text.find
+            position = find("\n")
+            while position >= 0:
+                starts.append(position + 1)
+                position = find("\n", position + 1)
+            self._line_starts = starts
+        return self._line_starts
+
+    def line_of(self, position: int) -> int:
+        return bisect.bisect_right(self.line_starts(), position) - 1
+
+
+def splice_literal(outer: Editor, node: Node, inner: Editor) -> None:
+    """Carry the edits planned on the text of a literal block scalar (`|`) into the outer text,
+    line by line, so that the embedded document keeps its comments and spacing too (the
+    KubernetesExecutor pod template is such a string inside a ConfigMap)."""
+    if not inner.changed:
+        return
+    header_end = outer._line_end(node.start_mark.index)
+    header = outer.text[node.start_mark.index : header_end].split("#", 1)[0]
+    body_lines = outer.text[header_end : node.end_mark.index].split("\n")
+    indents = [len(line) - len(line.lstrip(" ")) for line in body_lines if line.strip()]
+    if node.style != "|" or any(ch.isdigit() for ch in header) or not indents:
+        # Not a plain literal block: one double-quoted line is always valid in place.
+        outer.splice(node.start_mark.index, node.end_mark.index, yamlemit.flow(inner.apply()))
+        return
+    indent = indents[0]
+    pad = " " * indent
+    first_line = outer.line_of(header_end)
+    inner_starts = inner.line_starts()
+    outer_starts = outer.line_starts()
+
+    def outer_position(position: int) -> tuple[int, bool]:
+        line = bisect.bisect_right(inner_starts, position) - 1
+        column = position - inner_starts[line]
+        start = outer_starts[first_line + line] if first_line + line < len(outer_starts) else len(outer.text)
+        return (start + indent + column, False) if column else (start, True)
+
+    for start, end, text in inner.splices():
+        outer_start, at_line_start = outer_position(start)
+        outer_end = outer_position(end)[0] if end != start else outer_start
+        lines = text.split("\n")
+        padded = [pad + line if line and (number or at_line_start) else line
+                  for number, line in enumerate(lines)]
+        outer.splice(outer_start, outer_end, "\n".join(padded))
+
+
+def _regap(lines: list[str], dash_col: int, offset: int) -> list[str]:
+    """Re-indent one emitted item so its content sits `offset` columns after the dash."""
+    shift = " " * (offset - 2)
+    out = []
+    for number, line in enumerate(lines):
+        if number == 0:
+            out.append(line[: dash_col + 1] + " " + shift + line[dash_col + 2 :])
+        elif line:
+            out.append(shift + line)
+        else:
+            out.append(line)
+    return out
+
+
+def detect_seq_indent(root: Node, default: int = 2) -> int:
+    """How far this document's block sequences sit right of their key (kpt's "seqindent")."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if (
+                    isinstance(value_node, yaml.SequenceNode)
+                    and value_node.value
+                    and not value_node.flow_style
+                    and value_node.start_mark.line > key_node.start_mark.line
+                ):
+                    return max(0, value_node.start_mark.column - key_node.start_mark.column)
+                stack.append(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    return default
+
+
+def _dotted(path: Path) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else step)
+    return out or "."
+
+
+dotted = _dotted

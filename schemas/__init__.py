@@ -1,0 +1,1 @@
+"""The JSON Schema of the AirflowSidecars config, shipped inside the package."""
