@@ -75,7 +75,15 @@ def _rule(
 
 
 _WAIT = {"wait-for-airflow-migrations"}
+_CHECKS = {"check-db", "wait-for-db-migrations"}
 
+# Official chart 1.15.0 and 1.20.0 (the same placements; chart templates read at the release
+# commits): a component's extraVolumeMounts, and the top-level volumeMounts right before them,
+# go into its Airflow containers - the main one, its log groomer, the kerberos sidecar and
+# kerberos-init, and wait-for-airflow-migrations - never into git-sync, volume-permissions or
+# pgbouncer's metrics exporter. extraContainers / extraInitContainers always come last.
+# Community chart 8.9.0: one mount list for the main container and both init containers
+# (not log-cleanup, not git-sync); top-level values are its `airflow.extraVolumes/-Mounts`.
 RULES: dict[Flavour, dict[str, ComponentRule]] = {
     "official": {
         "scheduler": _rule(("scheduler",), {"scheduler", "scheduler-log-groomer"}, _WAIT),
@@ -83,8 +91,9 @@ RULES: dict[Flavour, dict[str, ComponentRule]] = {
         "apiServer": _rule(("api-server",), {"api-server"}, _WAIT),
         "workers": _rule(
             ("worker",),
-            {"worker", "worker-log-groomer", "base"},
-            _WAIT,
+            # `base` is the KubernetesExecutor pod template's Airflow container
+            {"worker", "worker-log-groomer", "worker-kerberos", "base"},
+            {*_WAIT, "kerberos-init"},
             pod_template=True,
         ),
         "triggerer": _rule(("triggerer",), {"triggerer", "triggerer-log-groomer"}, _WAIT),
@@ -92,28 +101,30 @@ RULES: dict[Flavour, dict[str, ComponentRule]] = {
             ("dag-processor",), {"dag-processor", "dag-processor-log-groomer"}, _WAIT
         ),
         "flower": _rule(("flower",), {"flower"}),
-        "pgbouncer": _rule(("pgbouncer",), {"pgbouncer"}, global_containers=set()),
+        "pgbouncer": _rule(("pgbouncer",), {"pgbouncer"}),
         "createUserJob": _rule(("create-user-job",), {"create-user"}),
         "migrateDatabaseJob": _rule(("run-airflow-migrations",), {"run-airflow-migrations"}),
     },
     "community": {
-        "scheduler": _rule(
-            ("scheduler",), {"airflow-scheduler"}, {"check-db", "wait-for-db-migrations"}
-        ),
-        "webserver": _rule(("web",), {"airflow-web"}, {"check-db", "wait-for-db-migrations"}),
-        "workers": _rule(
-            ("worker",),
-            {"airflow-worker", "base"},
-            {"check-db", "wait-for-db-migrations"},
-            pod_template=True,
-        ),
-        "triggerer": _rule(
-            ("triggerer",), {"airflow-triggerer"}, {"check-db", "wait-for-db-migrations"}
-        ),
-        "flower": _rule(("flower",), {"airflow-flower"}, {"check-db", "wait-for-db-migrations"}),
-        "pgbouncer": _rule(("pgbouncer",), {"pgbouncer"}, global_containers=set()),
+        "scheduler": _rule(("scheduler",), {"airflow-scheduler"}, _CHECKS),
+        "webserver": _rule(("web",), {"airflow-web"}, _CHECKS),
+        "workers": _rule(("worker",), {"airflow-worker"}, _CHECKS),
+        "triggerer": _rule(("triggerer",), {"airflow-triggerer"}, _CHECKS),
+        "flower": _rule(("flower",), {"airflow-flower"}, _CHECKS),
+        # No section values of their own; they take only the top-level volumes and mounts.
+        # The pod template reads `airflow.kubernetesPodTemplate.*`, never `workers.*`.
+        "_podTemplate": _rule((), {"base"}, pod_template=True),
+        "_dbMigrations": _rule(("db-migrations",), {"db-migrations"}, {"check-db"}),
+        "_syncUsers": _rule(("sync-users",), {"sync-airflow-users"}, _CHECKS),
+        "_syncConnections": _rule(("sync-connections",), {"sync-airflow-connections"}, _CHECKS),
+        "_syncPools": _rule(("sync-pools",), {"sync-airflow-pools"}, _CHECKS),
+        "_syncVariables": _rule(("sync-variables",), {"sync-airflow-variables"}, _CHECKS),
     },
 }
+
+
+def pod_template_section(flavour: Flavour) -> str:
+    return next(name for name, rule in RULES[flavour].items() if rule.pod_template)
 
 
 @dataclass(frozen=True)
@@ -175,9 +186,8 @@ def find_workloads(items: list[Item]) -> list[Workload]:
             key = POD_TEMPLATE_KEYS[flavour]
             value = mapping_get(mapping_get(item.node, "data"), key)
             if isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:str":
-                found.append(
-                    Workload(item, flavour, "workers", "worker", release, ("spec",), key)
-                )
+                section = pod_template_section(flavour)
+                found.append(Workload(item, flavour, section, "worker", release, ("spec",), key))
     return found
 
 

@@ -221,6 +221,13 @@ def _cross_checks(spec: dict[str, Any]) -> list[Problem]:
         values = spec.get(section) or {}
         base = f"spec.{section}"
         names: dict[str, str] = {}
+        for number, container in enumerate(values.get("extraContainers") or []):
+            if "restartPolicy" in container:
+                problems.append(Problem(
+                    f"{base}.extraContainers[{number}].restartPolicy",
+                    "only init containers take restartPolicy (Always makes a native sidecar); "
+                    "move this container to extraInitContainers",
+                ))
         for key in ("extraInitContainers", "extraContainers"):
             for number, container in enumerate(values.get(key) or []):
                 where = f"{base}.{key}[{number}].name"

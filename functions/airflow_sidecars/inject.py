@@ -88,18 +88,23 @@ def _additions(config: Config, workload: Workload) -> Additions:
     rule = RULES[workload.flavour][workload.section]
     additions = Additions()
     values = config.components.get(workload.section)
+    # A container that the config itself adds is the user's, not the chart's, even when the
+    # input already has it (a second run): the chart does not mount extraVolumeMounts into it.
+    own = frozenset(
+        c["name"] for c in (*values.extra_containers, *values.extra_init_containers)
+    ) if values is not None else frozenset()
     if values is not None:
         base = values.path
         additions.containers = _wanted(values.extra_containers, f"{base}.extraContainers")
         additions.init_containers = _wanted(values.extra_init_containers, f"{base}.extraInitContainers")
         additions.volumes = _wanted(values.extra_volumes, f"{base}.extraVolumes")
         additions.mounts = [
-            (wanted, rule.mount_containers, rule.mount_init_containers)
+            (wanted, rule.mount_containers - own, rule.mount_init_containers - own)
             for wanted in _wanted(values.extra_volume_mounts, f"{base}.extraVolumeMounts")
         ]
     additions.volumes += _wanted(config.volumes, "spec.volumes")
     additions.mounts += [
-        (wanted, rule.global_mount_containers, rule.global_mount_init_containers)
+        (wanted, rule.global_mount_containers - own, rule.global_mount_init_containers - own)
         for wanted in _wanted(config.volume_mounts, "spec.volumeMounts")
     ]
     return additions
@@ -230,6 +235,8 @@ def _refresh_checksums(
 
 
 def _report(run: Run, workload: Workload, pod_plan: Plan, base: tuple[str | int, ...]) -> None:
+    if workload.is_job:
+        _warn_plain_sidecars(run, workload, pod_plan, base)
     for finding in pod_plan.findings:
         path = base + finding.path if not workload.is_pod_template else base
         run.results.append(_result(workload, finding.severity, finding.message, path, finding.rule))
@@ -240,6 +247,26 @@ def _report(run: Run, workload: Workload, pod_plan: Plan, base: tuple[str | int,
     elif pod_plan.unchanged and not pod_plan.findings:
         message = f"{what}: unchanged, already has " + ", ".join(pod_plan.unchanged)
         run.results.append(_result(workload, "info", message, base, "unchanged"))
+
+
+def _warn_plain_sidecars(
+    run: Run, workload: Workload, pod_plan: Plan, base: tuple[str | int, ...]
+) -> None:
+    """The chart's meaning is kept (extraContainers are plain containers), but a plain sidecar
+    keeps a KubernetesExecutor task pod or a Job running forever (krm-contract.md §4.5)."""
+    for op in pod_plan.ops:
+        if op.action != "append" or op.path != ("containers",):
+            continue
+        for container in op.value:
+            if container.get("restartPolicy") == "Always":
+                continue
+            where = "KubernetesExecutor task pods" if workload.is_pod_template else "this Job's pods"
+            message = (
+                f"container {container['name']!r} is a plain sidecar: {where} will not complete "
+                "while it runs; make it a native sidecar (an extraInitContainers entry with "
+                "restartPolicy: Always) or have it exit when the main container does"
+            )
+            run.results.append(_result(workload, "warning", message, base, "plain-sidecar"))
 
 
 def _unmatched_sections(

@@ -1,0 +1,42 @@
+"""Shared helpers: where the real chart renders are, and how the command line is run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+ROOT = TESTS.parent
+FIXTURES = TESTS / "fixtures"
+
+
+@dataclass(frozen=True)
+class Completed:
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+
+def run_cli(*args: str | Path, stdin: bytes = b"", cwd: Path = ROOT) -> Completed:
+    """Run `airflow-sidecars` as a real process, the way an orchestrator does."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "airflow_sidecars", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        cwd=cwd,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    return Completed(completed.returncode, completed.stdout, completed.stderr.decode())
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
