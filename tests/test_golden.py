@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import FIXTURES, TESTS, run_cli
 from ruamel.yaml import YAML
+
+from conftest import FIXTURES, TESTS, run_cli
 
 GOLDEN = TESTS / "golden"
 CASES = sorted(path.name for path in GOLDEN.iterdir() if (path / "case.yaml").exists())

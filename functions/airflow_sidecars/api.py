@@ -53,8 +53,14 @@ def run_inject(inputs: list[tuple[str | None, bytes]], config_file: ConfigSource
     except config_module.ConfigError as error:
         file = FileRef(config_file.name) if config_file is not None else None
         results += [
-            Result(p.message, "error", error.ref, p.path if error.ref else None,
-                   file, {"function": "inject", "rule": "config"})
+            Result(
+                p.message,
+                "error",
+                error.ref,
+                p.path if error.ref else None,
+                file,
+                {"function": "inject", "rule": "config"},
+            )
             for p in error.problems
         ]
         return _finish(inp, results)
@@ -81,8 +87,12 @@ def _finish(inp: krm.Input, results: list[Result]) -> Outcome:
 
 
 def _unreadable(raw: bytes, message: str, source: str | None) -> Outcome:
-    result = Result(message, "error", file=FileRef(source) if source else None,
-                    tags={"function": "inject", "rule": "input"})
+    result = Result(
+        message,
+        "error",
+        file=FileRef(source) if source else None,
+        tags={"function": "inject", "rule": "input"},
+    )
     text = raw.decode("utf-8", errors="replace")
     if krm.looks_like_resource_list(text):
         return Outcome(krm.error_resource_list(message).encode("utf-8"), [result], "resourcelist")
@@ -103,7 +113,9 @@ def _load_config(inp: krm.Input, config_file: ConfigSource | None) -> config_mod
         try:
             check_plain_tree(node, "the functionConfig")
         except YamlEditError as error:
-            raise config_module.ConfigError([config_module.Problem("functionConfig", str(error))]) from None
+            raise config_module.ConfigError(
+                [config_module.Problem("functionConfig", str(error))]
+            ) from None
         data = to_data(node)
     else:
         raise config_module.ConfigError([config_module.Problem(".", NO_CONFIG)])

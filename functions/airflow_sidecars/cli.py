@@ -1,4 +1,6 @@
-"""`airflow-sidecars inject|schema`: the command line of design.md (a contract: extend, don't rename).
+"""`airflow-sidecars inject|schema`: the command line of design.md.
+
+The command line is a contract: extend it, don't rename.
 
 stdout carries only data; stderr a short summary for people (kustomize never shows `results`,
 krm-contract.md §2.1). Exit 0 on success (warnings allowed), 1 when any error result was

@@ -41,7 +41,7 @@ SECTION_ALIASES = {"web": "webserver"}
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the config, at a field path such as `spec.scheduler.extraContainers[0]`."""
+    """One thing wrong with the config, at a field path like `spec.scheduler.extraContainers[0]`."""
 
     path: str
     message: str
@@ -145,7 +145,9 @@ def _from_config_map(data: dict[str, Any]) -> dict[str, Any]:
     ref = _ref_of(data)
     text = (data.get("data") or {}).get("config")
     if not isinstance(text, str):
-        message = "a ConfigMap config needs data.config: the AirflowSidecars object (or its spec) as YAML"
+        message = (
+            "a ConfigMap config needs data.config: the AirflowSidecars object (or its spec) as YAML"
+        )
         raise ConfigError([Problem("data.config", message)], ref)
     try:
         inner = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -187,9 +189,10 @@ def _problem(error: Any) -> Problem:
         return Problem(path, f"unknown field(s) {', '.join(extra)}; allowed here: {listed}")
     if validator == "required":
         return Problem(path, error.message.replace("is a required property", "is required"))
-    if validator in ("minProperties", "maxProperties") and "persistentVolumeClaim" in error.schema.get(
-        "properties", {}
-    ):
+    if validator in (
+        "minProperties",
+        "maxProperties",
+    ) and "persistentVolumeClaim" in error.schema.get("properties", {}):
         return Problem(path, "a volume needs a name and exactly one source (emptyDir, secret, ...)")
     if validator == "const":
         return Problem(path, f"must be {error.validator_value!r}")
@@ -223,25 +226,38 @@ def _cross_checks(spec: dict[str, Any]) -> list[Problem]:
         names: dict[str, str] = {}
         for number, container in enumerate(values.get("extraContainers") or []):
             if "restartPolicy" in container:
-                problems.append(Problem(
-                    f"{base}.extraContainers[{number}].restartPolicy",
-                    "only init containers take restartPolicy (Always makes a native sidecar); "
-                    "move this container to extraInitContainers",
-                ))
+                problems.append(
+                    Problem(
+                        f"{base}.extraContainers[{number}].restartPolicy",
+                        "only init containers take restartPolicy (Always makes a native sidecar); "
+                        "move this container to extraInitContainers",
+                    )
+                )
         for key in ("extraInitContainers", "extraContainers"):
             for number, container in enumerate(values.get(key) or []):
                 where = f"{base}.{key}[{number}].name"
                 if container["name"] in names:
                     problems.append(
-                        Problem(where, f"container name {container['name']!r} is also used at {names[container['name']]}")
+                        Problem(
+                            where,
+                            f"container name {container['name']!r} is also used at "
+                            f"{names[container['name']]}",
+                        )
                     )
                 names.setdefault(container["name"], where)
-        problems += _unique(values.get("extraVolumes") or [], "name", f"{base}.extraVolumes", "volume name")
         problems += _unique(
-            values.get("extraVolumeMounts") or [], "mountPath", f"{base}.extraVolumeMounts", "mountPath"
+            values.get("extraVolumes") or [], "name", f"{base}.extraVolumes", "volume name"
+        )
+        problems += _unique(
+            values.get("extraVolumeMounts") or [],
+            "mountPath",
+            f"{base}.extraVolumeMounts",
+            "mountPath",
         )
     problems += _unique(spec.get("volumes") or [], "name", "spec.volumes", "volume name")
-    problems += _unique(spec.get("volumeMounts") or [], "mountPath", "spec.volumeMounts", "mountPath")
+    problems += _unique(
+        spec.get("volumeMounts") or [], "mountPath", "spec.volumeMounts", "mountPath"
+    )
     return problems
 
 
@@ -251,7 +267,11 @@ def _unique(entries: list[dict[str, Any]], key: str, base: str, what: str) -> li
     for number, entry in enumerate(entries):
         value = entry[key]
         if value in seen:
-            problems.append(Problem(f"{base}[{number}].{key}", f"{what} {value!r} repeats {base}[{seen[value]}]"))
+            problems.append(
+                Problem(
+                    f"{base}[{number}].{key}", f"{what} {value!r} repeats {base}[{seen[value]}]"
+                )
+            )
         seen.setdefault(value, number)
     return problems
 

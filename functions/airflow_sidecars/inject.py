@@ -69,7 +69,9 @@ def inject(inp: krm.Input, config: Config) -> Run:
             run.results.append(_result(workload, "error", str(error), None, "unsupported-yaml"))
 
     _refresh_checksums(run, inp, checksums)
-    run.results += _unmatched_sections(config, workloads, find_workloads(inp.items), touched_sections)
+    run.results += _unmatched_sections(
+        config, workloads, find_workloads(inp.items), touched_sections
+    )
     return run
 
 
@@ -90,13 +92,17 @@ def _additions(config: Config, workload: Workload) -> Additions:
     values = config.components.get(workload.section)
     # A container that the config itself adds is the user's, not the chart's, even when the
     # input already has it (a second run): the chart does not mount extraVolumeMounts into it.
-    own = frozenset(
-        c["name"] for c in (*values.extra_containers, *values.extra_init_containers)
-    ) if values is not None else frozenset()
+    own = (
+        frozenset(c["name"] for c in (*values.extra_containers, *values.extra_init_containers))
+        if values is not None
+        else frozenset()
+    )
     if values is not None:
         base = values.path
         additions.containers = _wanted(values.extra_containers, f"{base}.extraContainers")
-        additions.init_containers = _wanted(values.extra_init_containers, f"{base}.extraInitContainers")
+        additions.init_containers = _wanted(
+            values.extra_init_containers, f"{base}.extraInitContainers"
+        )
         additions.volumes = _wanted(values.extra_volumes, f"{base}.extraVolumes")
         additions.mounts = [
             (wanted, rule.mount_containers - own, rule.mount_init_containers - own)
@@ -123,11 +129,15 @@ def _inject_workload(run: Run, workload: Workload, additions: Additions, config:
         return
     check_plain_tree(item.node, f"{item.kind} {item.name}")
     pod = to_data(pod_node)
-    claims = frozenset(
-        template.get("metadata", {}).get("name")
-        for template in (to_data(item.node).get("spec", {}).get("volumeClaimTemplates") or [])
-        if isinstance(template, dict)
-    ) if item.kind == "StatefulSet" else frozenset()
+    claims = (
+        frozenset(
+            template.get("metadata", {}).get("name")
+            for template in (to_data(item.node).get("spec", {}).get("volumeClaimTemplates") or [])
+            if isinstance(template, dict)
+        )
+        if item.kind == "StatefulSet"
+        else frozenset()
+    )
     pod_plan = plan(
         pod,
         additions,
@@ -260,7 +270,9 @@ def _warn_plain_sidecars(
         for container in op.value:
             if container.get("restartPolicy") == "Always":
                 continue
-            where = "KubernetesExecutor task pods" if workload.is_pod_template else "this Job's pods"
+            where = (
+                "KubernetesExecutor task pods" if workload.is_pod_template else "this Job's pods"
+            )
             message = (
                 f"container {container['name']!r} is a plain sidecar: {where} will not complete "
                 "while it runs; make it a native sidecar (an extraInitContainers entry with "

@@ -125,7 +125,8 @@ def decode(data: bytes, source: str | None) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise InputError(
-            f"input is not UTF-8 text (byte {error.start}: {data[error.start:error.start + 1]!r})",
+            f"input is not UTF-8 text (byte {error.start}: "
+            f"{data[error.start : error.start + 1]!r})",
             source,
         ) from None
     return text.removeprefix("\ufeff")

@@ -77,17 +77,22 @@ def plan(
     taken: dict[str, str] = {}  # container name -> origin, among what this run adds
     appended: dict[ListName, list[dict[str, Any]]] = {"containers": [], "initContainers": []}
     replaced: set[tuple[ListName, int]] = set()
-    for list_name, wanted_list in (
+    order: tuple[tuple[ListName, list[Wanted]], ...] = (
         ("initContainers", additions.init_containers),
         ("containers", additions.containers),
-    ):
+    )
+    for list_name, wanted_list in order:
         for wanted in wanted_list:
-            _plan_container(pod, list_name, wanted, replace, taken, appended, replaced, result, pod_path)
-    for list_name in ("initContainers", "containers"):
-        if appended[list_name]:  # type: ignore[index]
-            result.ops.append(Op("append", (list_name,), appended[list_name]))  # type: ignore[index]
+            _plan_container(
+                pod, list_name, wanted, replace, taken, appended, replaced, result, pod_path
+            )
+    for name, new in appended.items():
+        if new:
+            result.ops.append(Op("append", (name,), new))
 
-    volumes = _plan_named(pod, "volumes", "name", additions.volumes, replace, result, pod_path, "volume")
+    volumes = _plan_named(
+        pod, "volumes", "name", additions.volumes, replace, result, pod_path, "volume"
+    )
     if volumes:
         result.ops.append(Op("append", ("volumes",), volumes))
     _plan_mounts(pod, additions, replace, replaced, result, pod_path)
@@ -193,14 +198,21 @@ def _plan_mounts(
             targets = [
                 wanted
                 for wanted, in_containers, in_init in additions.mounts
-                if container.get("name") in (in_containers if list_name == "containers" else in_init)
+                if container.get("name")
+                in (in_containers if list_name == "containers" else in_init)
             ]
             if not targets:
                 continue
             sub = Plan()
             mounts = _plan_named(
-                container, "volumeMounts", "mountPath", targets, replace, sub,
-                f"{pod_path}.{list_name}[{index}]", "mount",
+                container,
+                "volumeMounts",
+                "mountPath",
+                targets,
+                replace,
+                sub,
+                f"{pod_path}.{list_name}[{index}]",
+                "mount",
             )
             prefix: Path = (list_name, index)
             if mounts:
@@ -255,10 +267,11 @@ def _check_mounted_volumes(
 
 
 def _find_container(pod: dict[str, Any], name: str) -> tuple[ListName, int, Any] | None:
-    for list_name in ("containers", "initContainers"):
+    lists: tuple[ListName, ListName] = ("containers", "initContainers")
+    for list_name in lists:
         for index, container in enumerate(pod.get(list_name) or []):
             if _get(container, "name") == name:
-                return list_name, index, container  # type: ignore[return-value]
+                return list_name, index, container
     return None
 
 

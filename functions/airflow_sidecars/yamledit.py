@@ -42,7 +42,8 @@ class _PlainConstructor(yaml.constructor.SafeConstructor):
 
 
 _PlainConstructor.add_constructor(
-    "tag:yaml.org,2002:timestamp", yaml.constructor.SafeConstructor.construct_yaml_str
+    "tag:yaml.org,2002:timestamp",
+    yaml.constructor.SafeConstructor.construct_yaml_str,  # type: ignore[type-var]
 )
 
 
@@ -57,7 +58,8 @@ def mapping_get(node: Node | None, key: str) -> Node | None:
         return None
     for key_node, value_node in node.value:
         if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-            return value_node
+            found: Node = value_node
+            return found
     return None
 
 
@@ -231,9 +233,14 @@ class Editor:
 
     def _seq_indent_near(self, loc: _Loc) -> int:
         node = loc.node
-        if isinstance(node, yaml.SequenceNode) and node.value and loc.key is not None:
-            if not node.flow_style and node.start_mark.line > loc.key.start_mark.line:
-                return max(0, node.start_mark.column - loc.key.start_mark.column)
+        if (
+            isinstance(node, yaml.SequenceNode)
+            and node.value
+            and loc.key is not None
+            and not node.flow_style
+            and node.start_mark.line > loc.key.start_mark.line
+        ):
+            return max(0, node.start_mark.column - loc.key.start_mark.column)
         return self.seq_indent
 
     def _block_append(self, node: Node, loc: _Loc, items: list[Any]) -> None:
@@ -256,7 +263,9 @@ class Editor:
         node = loc.node
         start, end = node.start_mark.index, node.end_mark.index
         collection = isinstance(value, (dict, list)) and bool(value)
-        if loc.in_flow or (isinstance(node, yaml.CollectionNode) and node.flow_style and not collection):
+        if loc.in_flow or (
+            isinstance(node, yaml.CollectionNode) and node.flow_style and not collection
+        ):
             self.splice(start, end, yamlemit.flow(value) if loc.in_flow else yamlemit.inline(value))
             return
         if not collection:
@@ -269,7 +278,9 @@ class Editor:
         if isinstance(node, yaml.CollectionNode) and not node.flow_style and node.value:
             indent = node.start_mark.column
             lines = yamlemit.block_lines(value, indent, self._seq_indent_near(loc))
-            self.splice(start, self._after(node), "\n".join([lines[0].lstrip(" "), *lines[1:]]) + "\n")
+            self.splice(
+                start, self._after(node), "\n".join([lines[0].lstrip(" "), *lines[1:]]) + "\n"
+            )
             return
         if loc.key is None:  # `- []` or a root scalar: JSON keeps it one valid line
             self.splice(start, end, yamlemit.flow(value))
@@ -295,9 +306,7 @@ class Editor:
 
     def _insert_lines(self, position: int, lines: list[str]) -> None:
         block = "\n".join(lines) + "\n"
-        if position == len(self.text) and self.text and not self.text.endswith("\n"):
-            block = "\n" + block[:-1]
-        elif position > 0 and self.text[position - 1] != "\n":
+        if position > 0 and self.text[position - 1] != "\n":  # the text ends without a newline
             block = "\n" + block[:-1]
         indent = len(lines[0]) - len(lines[0].lstrip(" ")) if lines else 0
         self.splice(position, position, block, indent)
@@ -354,7 +363,7 @@ def splice_literal(outer: Editor, node: Node, inner: Editor) -> None:
     header = outer.text[node.start_mark.index : header_end].split("#", 1)[0]
     body_lines = outer.text[header_end : node.end_mark.index].split("\n")
     indents = [len(line) - len(line.lstrip(" ")) for line in body_lines if line.strip()]
-    if node.style != "|" or any(ch.isdigit() for ch in header) or not indents:
+    if getattr(node, "style", None) != "|" or any(ch.isdigit() for ch in header) or not indents:
         # Not a plain literal block: one double-quoted line is always valid in place.
         outer.splice(node.start_mark.index, node.end_mark.index, yamlemit.flow(inner.apply()))
         return
@@ -367,15 +376,21 @@ def splice_literal(outer: Editor, node: Node, inner: Editor) -> None:
     def outer_position(position: int) -> tuple[int, bool]:
         line = bisect.bisect_right(inner_starts, position) - 1
         column = position - inner_starts[line]
-        start = outer_starts[first_line + line] if first_line + line < len(outer_starts) else len(outer.text)
+        start = (
+            outer_starts[first_line + line]
+            if first_line + line < len(outer_starts)
+            else len(outer.text)
+        )
         return (start + indent + column, False) if column else (start, True)
 
     for start, end, text in inner.splices():
         outer_start, at_line_start = outer_position(start)
         outer_end = outer_position(end)[0] if end != start else outer_start
         lines = text.split("\n")
-        padded = [pad + line if line and (number or at_line_start) else line
-                  for number, line in enumerate(lines)]
+        padded = [
+            pad + line if line and (number or at_line_start) else line
+            for number, line in enumerate(lines)
+        ]
         outer.splice(outer_start, outer_end, "\n".join(padded))
 
 
@@ -406,7 +421,8 @@ def detect_seq_indent(root: Node, default: int = 2) -> int:
                     and not value_node.flow_style
                     and value_node.start_mark.line > key_node.start_mark.line
                 ):
-                    return max(0, value_node.start_mark.column - key_node.start_mark.column)
+                    indent: int = value_node.start_mark.column - key_node.start_mark.column
+                    return max(0, indent)
                 stack.append(value_node)
         elif isinstance(node, yaml.SequenceNode):
             stack += node.value

@@ -102,4 +102,3 @@ def inline(value: Any) -> str:
 def flow(value: Any) -> str:
     """A value in flow style. JSON is valid YAML flow, and keeps JSON input JSON."""
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-
