@@ -107,12 +107,12 @@ def schema_text() -> str:
 def is_empty_function_input(data: Any) -> bool:
     """kpt's placeholder when a Kptfile step has no config: ConfigMap `function-input`, no data
     (SDK `EmptyFunctionConfig`, krm-contract.md §1.7)."""
-    return (
-        isinstance(data, dict)
-        and data.get("kind") == "ConfigMap"
-        and not data.get("data")
-        and (data.get("metadata") or {}).get("name") in (None, "function-input")
-    )
+    if not isinstance(data, dict) or data.get("kind") != "ConfigMap" or data.get("data"):
+        return False
+    metadata = data.get("metadata")
+    if metadata is None:
+        return True
+    return isinstance(metadata, dict) and metadata.get("name") in (None, "function-input")
 
 
 def load(data: Any) -> Config:
@@ -143,27 +143,36 @@ def load(data: Any) -> Config:
 def _from_config_map(data: dict[str, Any]) -> dict[str, Any]:
     """`data.config` holds the AirflowSidecars object, or just its spec, as YAML."""
     ref = _ref_of(data)
-    text = (data.get("data") or {}).get("config")
+    config_data = data.get("data")
+    text = config_data.get("config") if isinstance(config_data, dict) else None
     if not isinstance(text, str):
         message = (
             "a ConfigMap config needs data.config: the AirflowSidecars object (or its spec) as YAML"
         )
         raise ConfigError([Problem("data.config", message)], ref)
+    from .yamledit import YamlEditError, check_plain_tree, compose_all, to_data  # noqa: PLC0415
+
     try:
-        inner = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        documents = [doc for doc in compose_all(text) if doc is not None]
+        if len(documents) != 1:
+            raise ConfigError([Problem("data.config", "must hold one YAML document")], ref)
+        check_plain_tree(documents[0], "data.config")
+        inner = to_data(documents[0])
     except yaml.YAMLError as error:
         raise ConfigError([Problem("data.config", f"not valid YAML: {error}")], ref) from None
+    except YamlEditError as error:
+        raise ConfigError([Problem("data.config", str(error))], ref) from None
     if not isinstance(inner, dict):
         raise ConfigError([Problem("data.config", "must hold an object")], ref)
     if "kind" in inner or "apiVersion" in inner:
         return inner
-    name = (data.get("metadata") or {}).get("name", "config")
+    name = ref.name or "config"
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name}, "spec": inner}
 
 
 def _ref_of(data: dict[str, Any]) -> ResourceRef:
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    assert isinstance(metadata, dict)
+    found = data.get("metadata")
+    metadata: dict[str, Any] = found if isinstance(found, dict) else {}
     return ResourceRef(
         str(data.get("apiVersion", "")),
         str(data.get("kind", "")),

@@ -114,8 +114,9 @@ class _Loc:
 @dataclass(order=True)
 class _Splice:
     start: int
-    # Insertions at one position: the deeper one first (a mount appended to the last
-    # container goes before a container appended to the list that holds it), then in order.
+    # Insertions at one position: the one deeper in the tree first (a mount appended to the
+    # last container goes before a container appended to the list that holds it; an item
+    # appended to the last list of a mapping before a key added to that mapping), then in order.
     depth: int
     order: int
     end: int = field(compare=False)
@@ -131,6 +132,7 @@ class Editor:
     def __init__(self, text: str, *, seq_indent: int = 2) -> None:
         self.text = text
         self.seq_indent = seq_indent
+        self._depth = 0  # tree depth of the text being written, for ordering (see _Splice)
         self._splices: list[_Splice] = []
         self._line_starts: list[int] | None = None
 
@@ -145,6 +147,7 @@ class Editor:
         last key: then the key is added to the parent mapping)."""
         if not items:
             return
+        self._depth = len(path) + 1
         loc = self._resolve(root, path)
         if loc is None:
             self.add_key(root, path[:-1], str(path[-1]), items)
@@ -163,6 +166,7 @@ class Editor:
 
     def add_key(self, root: Node, path: Path, key: str, value: Any) -> None:
         """Add `key: value` at the end of the mapping at `path` (created when missing)."""
+        self._depth = len(path) + 1
         loc = self._resolve(root, path)
         if loc is None:
             if not path:
@@ -186,14 +190,15 @@ class Editor:
 
     def replace(self, root: Node, path: Path, value: Any) -> None:
         """Write `value` in place of the value at `path`."""
+        self._depth = len(path)
         loc = self._resolve(root, path)
         if loc is None:
             raise YamlEditError(f"{_dotted(path)} does not exist")
         self._replace(loc, value)
 
-    def splice(self, start: int, end: int, text: str, indent: int = 0) -> None:
+    def splice(self, start: int, end: int, text: str) -> None:
         """A raw splice, for callers that computed new text themselves."""
-        self._splices.append(_Splice(start, -indent, len(self._splices), end, text))
+        self._splices.append(_Splice(start, -self._depth, len(self._splices), end, text))
 
     def splices(self) -> list[tuple[int, int, str]]:
         return [(s.start, s.end, s.text) for s in sorted(self._splices)]
@@ -292,6 +297,8 @@ class Editor:
         if node.start_mark.line == loc.key.start_mark.line or self.text[line_start:start].strip():
             # `key: []` / `key:` / `key: ~`: drop the token, the block follows the key's line
             if end > start:
+                while start > 0 and self.text[start - 1] == " ":
+                    start -= 1  # `key: []` becomes `key:`, not `key: `
                 self.splice(start, end, "")
             self._insert_lines(self._line_end(end), lines)
         else:
@@ -308,8 +315,7 @@ class Editor:
         block = "\n".join(lines) + "\n"
         if position > 0 and self.text[position - 1] != "\n":  # the text ends without a newline
             block = "\n" + block[:-1]
-        indent = len(lines[0]) - len(lines[0].lstrip(" ")) if lines else 0
-        self.splice(position, position, block, indent)
+        self.splice(position, position, block)
 
     def _after(self, node: Node) -> int:
         """Where the text of a block node ends: the start of the line after its last content
@@ -365,7 +371,11 @@ def splice_literal(outer: Editor, node: Node, inner: Editor) -> None:
     indents = [len(line) - len(line.lstrip(" ")) for line in body_lines if line.strip()]
     if getattr(node, "style", None) != "|" or any(ch.isdigit() for ch in header) or not indents:
         # Not a plain literal block: one double-quoted line is always valid in place.
-        outer.splice(node.start_mark.index, node.end_mark.index, yamlemit.flow(inner.apply()))
+        end = node.end_mark.index
+        ends_line = end > 0 and outer.text[end - 1] == "\n"
+        outer.splice(
+            node.start_mark.index, end, yamlemit.flow(inner.apply()) + ("\n" if ends_line else "")
+        )
         return
     indent = indents[0]
     pad = " " * indent

@@ -9,11 +9,16 @@ place they go into, so that a diff shows just the added lines.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import yaml
 
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_AMBIGUOUS = re.compile(
+    r"[yYnN]|[-+]?(0o[0-7_]+|0x[0-9a-fA-F_]+"
+    r"|(\.[0-9][0-9_]*|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?)"
+)
 
 
 def scalar(value: Any) -> str:
@@ -25,6 +30,10 @@ def scalar(value: Any) -> str:
     text = yaml.dump(value, Dumper=_Dumper, width=2**30, allow_unicode=True)
     text = text.removesuffix("\n...\n").removesuffix("\n")
     if "\n" in text:  # a string PyYAML chose to fold: fall back to one double-quoted line
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and text == value and _AMBIGUOUS.fullmatch(value):
+        # go-yaml v2 (sigs.k8s.io/yaml, so the API machinery) reads y/n as booleans, and YAML 1.2
+        # readers read 1e3, 0o17 as numbers; PyYAML leaves these plain.
         return json.dumps(value, ensure_ascii=False)
     return text
 
