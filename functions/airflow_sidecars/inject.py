@@ -19,17 +19,19 @@ import yaml
 from . import krm
 from .airflow import CONFIG_CHECKSUM_ANNOTATION, RULES, Workload, find_workloads
 from .config import Config
-from .podspec import Additions, Plan, Wanted, apply_ops, plan
+from .podspec import Additions, Op, Plan, Wanted, apply_ops, plan
 from .results import Result
 from .yamledit import (
     Editor,
     Node,
+    Path,
     YamlEditError,
     check_plain_tree,
     compose_all,
     detect_seq_indent,
     dotted,
     mapping_get,
+    node_at,
     splice_literal,
     to_data,
 )
@@ -48,7 +50,8 @@ class Run:
 
 def inject(inp: krm.Input, config: Config) -> Run:
     run = Run()
-    workloads = [w for w in find_workloads(inp.items) if _matches(config, w)]
+    every = find_workloads(inp.items)
+    workloads = [w for w in every if _matches(config, w)]
     checksums: dict[tuple[str | None, str | None], str] = {}
     touched_sections: set[str] = set()
 
@@ -68,10 +71,8 @@ def inject(inp: krm.Input, config: Config) -> Run:
         except YamlEditError as error:
             run.results.append(_result(workload, "error", str(error), None, "unsupported-yaml"))
 
-    _refresh_checksums(run, inp, checksums)
-    run.results += _unmatched_sections(
-        config, workloads, find_workloads(inp.items), touched_sections
-    )
+    _refresh_checksums(run, every, checksums)
+    run.results += _unmatched_sections(config, workloads, every, touched_sections)
     return run
 
 
@@ -122,20 +123,21 @@ def _wanted(values: tuple[dict[str, Any], ...], base: str) -> list[Wanted]:
 
 def _inject_workload(run: Run, workload: Workload, additions: Additions, config: Config) -> None:
     item = workload.item
-    pod_node = _node_at(item.node, workload.pod_path)
+    pod_node = node_at(item.node, workload.pod_path)
     if not isinstance(pod_node, yaml.MappingNode):
         message = f"{dotted(workload.pod_path)} is not a pod spec"
         run.results.append(_result(workload, "error", message, workload.pod_path, "not-a-pod"))
         return
     check_plain_tree(item.node, f"{item.kind} {item.name}")
     pod = to_data(pod_node)
+    claim_templates = node_at(item.node, ("spec", "volumeClaimTemplates"))
     claims = (
         frozenset(
             template.get("metadata", {}).get("name")
-            for template in (to_data(item.node).get("spec", {}).get("volumeClaimTemplates") or [])
+            for template in (to_data(claim_templates) or [])
             if isinstance(template, dict)
         )
-        if item.kind == "StatefulSet"
+        if item.kind == "StatefulSet" and claim_templates is not None
         else frozenset()
     )
     pod_plan = plan(
@@ -145,16 +147,9 @@ def _inject_workload(run: Run, workload: Workload, additions: Additions, config:
         pod_path=dotted(workload.pod_path),
         extra_volume_names=frozenset(name for name in claims if isinstance(name, str)),
     )
-    editor = item.source.editor
-    for op in pod_plan.ops:
-        path = workload.pod_path + op.path
-        if op.action == "append":
-            editor.append(item.node, path, op.value)
-        else:
-            editor.replace(item.node, path, op.value)
+    _edit_text(item.source.editor, item.node, workload.pod_path, pod_plan.ops)
     if pod_plan.ops:
-        expected = run.expected.setdefault(item.position, to_data(item.node))
-        apply_ops(expected, workload.pod_path, pod_plan.ops)
+        apply_ops(_expected(run, item), workload.pod_path, pod_plan.ops)
     _report(run, workload, pod_plan, workload.pod_path)
 
 
@@ -165,7 +160,7 @@ def _inject_pod_template(
     item = workload.item
     assert workload.template_key is not None
     value_path = ("data", workload.template_key)
-    scalar = _node_at(item.node, value_path)
+    scalar = node_at(item.node, value_path)
     assert isinstance(scalar, yaml.ScalarNode)
     text = str(scalar.value)
     documents = [doc for doc in compose_all(text) if doc is not None]
@@ -184,12 +179,7 @@ def _inject_pod_template(
         pod_path=f"data.{workload.template_key}#spec",
     )
     inner = Editor(text, seq_indent=detect_seq_indent(root))
-    for op in pod_plan.ops:
-        path = ("spec", *op.path)
-        if op.action == "append":
-            inner.append(root, path, op.value)
-        else:
-            inner.replace(root, path, op.value)
+    _edit_text(inner, root, ("spec",), pod_plan.ops)
     _report(run, workload, pod_plan, value_path)
     if not inner.changed:
         return None
@@ -197,7 +187,7 @@ def _inject_pod_template(
     new_text = inner.apply()
     expected_pod = to_data(root)
     apply_ops(expected_pod, ("spec",), pod_plan.ops)
-    expected = run.expected.setdefault(item.position, to_data(item.node))
+    expected = _expected(run, item)
     expected["data"][workload.template_key] = new_text
     run.expected_templates[item.position] = (workload.template_key, expected_pod)
     data: dict[str, Any] = expected["data"]
@@ -211,28 +201,25 @@ def _config_checksum(data: dict[str, Any]) -> str:
 
 
 def _refresh_checksums(
-    run: Run, inp: krm.Input, checksums: dict[tuple[str | None, str | None], str]
+    run: Run, every: list[Workload], checksums: dict[tuple[str | None, str | None], str]
 ) -> None:
     """Pods that mount the edited config carry `checksum/airflow-config`: refresh it so that
     they roll out (krm-contract.md §5.2: the chart computes it while rendering)."""
     if not checksums:
         return
     annotations_path = ("metadata", "annotations", CONFIG_CHECKSUM_ANNOTATION)
-    for workload in find_workloads(inp.items):
+    for workload in every:
         checksum = checksums.get((workload.release, workload.item.namespace))
         if checksum is None or workload.is_pod_template:
             continue
         template_path = workload.pod_path[:-1]  # the pod template around the pod spec
         item = workload.item
-        node = _node_at(item.node, template_path + annotations_path)
+        node = node_at(item.node, template_path + annotations_path)
         if not isinstance(node, yaml.ScalarNode) or node.value == checksum:
             continue
-        item.source.editor.replace(item.node, template_path + annotations_path, checksum)
-        expected = run.expected.setdefault(item.position, to_data(item.node))
-        target = expected
-        for step in (*template_path, "metadata", "annotations"):
-            target = target[step]
-        target[CONFIG_CHECKSUM_ANNOTATION] = checksum
+        ops = [Op("replace", annotations_path, checksum)]
+        _edit_text(item.source.editor, item.node, template_path, ops)
+        apply_ops(_expected(run, item), template_path, ops)
         run.results.append(
             _result(
                 workload,
@@ -323,15 +310,20 @@ def _why_missing(section: str, present: set[str]) -> str:
     return f"the render has no such component (Airflow components found: {found})"
 
 
-def _node_at(node: Node | None, path: tuple[str | int, ...]) -> Node | None:
-    for step in path:
-        if isinstance(step, int):
-            if not isinstance(node, yaml.SequenceNode) or step >= len(node.value):
-                return None
-            node = node.value[step]
+def _edit_text(editor: Editor, root: Node, prefix: Path, ops: list[Op]) -> None:
+    """Carry planned ops into the text (apply_ops carries the same ops into the data)."""
+    for op in ops:
+        if op.action == "append":
+            editor.append(root, prefix + op.path, op.value)
         else:
-            node = mapping_get(node, step)
-    return node
+            editor.replace(root, prefix + op.path, op.value)
+
+
+def _expected(run: Run, item: krm.Item) -> Any:
+    """The data an edited item must have; converted from the input once per item."""
+    if item.position not in run.expected:
+        run.expected[item.position] = to_data(item.node)
+    return run.expected[item.position]
 
 
 def _result(

@@ -72,10 +72,21 @@ def mapping_key(node: Node, key: str) -> Node | None:
     return None
 
 
+def node_at(node: Node | None, path: Path) -> Node | None:
+    """The node at a path of mapping keys (str) and sequence indices (int), or None."""
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(node, yaml.SequenceNode) or step >= len(node.value):
+                return None
+            node = node.value[step]
+        else:
+            node = mapping_get(node, step)
+    return node
+
+
 def scalar_at(node: Node | None, *path: str) -> str | None:
     """The string at a path of mapping keys, or None."""
-    for key in path:
-        node = mapping_get(node, key)
+    node = node_at(node, path)
     if isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null":
         return str(node.value)
     return None
