@@ -8,6 +8,9 @@ be read, the input as it came (KRM mode: a ResourceList that carries the error).
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +43,31 @@ class ConfigSource:
 
 
 def run_inject(inputs: list[tuple[str | None, bytes]], config_file: ConfigSource | None) -> Outcome:
+    with _no_cycle_collection():
+        return _run_inject(inputs, config_file)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one run.
+
+    A render becomes hundreds of thousands of node objects, and every few hundred allocations
+    the collector walks all that are alive: at 100 releases that was four fifths of the run
+    (9.4 s of 11, issue #3), and it grows faster than the input. It finds nothing: node trees,
+    data and edits hold no reference cycles, so reference counting frees them anyway.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run_inject(
+    inputs: list[tuple[str | None, bytes]], config_file: ConfigSource | None
+) -> Outcome:
     raw = b"".join(data for _, data in inputs)
     try:
         texts = [(name, krm.decode(data, name)) for name, data in inputs]

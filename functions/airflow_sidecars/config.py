@@ -2,20 +2,22 @@
 
 Loading follows kyaml's fixed order (style.md A3.2): the JSON Schema first, because its
 messages name the field; then our own checks; every problem is collected and reported at once.
-jsonschema is imported only here, and only when there is a config to check: it is the slowest
-import of the package and an empty run should not pay for it.
+jsonschema is imported only when schemacheck.py cannot say yes at once, which in a pipeline
+that works means never: it is the slowest import there is here (issue #3).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import yaml
 
+from . import schemacheck
 from .results import ResourceRef
 
 API_VERSION = "airflow-sidecars.dev/v1alpha1"
@@ -95,13 +97,23 @@ class Config:
 
 @cache
 def schema() -> dict[str, Any]:
-    text = resources.files("airflow_sidecars.schemas").joinpath(SCHEMA_FILE).read_text("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
+    loaded: dict[str, Any] = json.loads(schema_text())
     return loaded
 
 
 def schema_text() -> str:
-    return resources.files("airflow_sidecars.schemas").joinpath(SCHEMA_FILE).read_text("utf-8")
+    # The schema ships as data of the package `airflow_sidecars.schemas` (pyproject.toml maps
+    # it to schemas/); imported by name because type checkers do not follow that mapping.
+    schemas = importlib.import_module(f"{__package__}.schemas")
+    # Read beside the package module: importlib.resources would add 5 ms of imports to every
+    # run; it is kept for installs that are not plain files (a zipapp).
+    try:
+        with open(os.path.join(os.path.dirname(schemas.__file__ or ""), SCHEMA_FILE), "rb") as f:
+            return f.read().decode("utf-8")
+    except OSError:
+        from importlib import resources  # noqa: PLC0415
+
+        return resources.files(schemas).joinpath(SCHEMA_FILE).read_text("utf-8")
 
 
 def is_empty_function_input(data: Any) -> bool:
@@ -129,8 +141,7 @@ def load(data: Any) -> Config:
             f"data.config holds it), got kind {kind!r} apiVersion {api_version!r}"
         )
         raise ConfigError([Problem("kind", message)], ref)
-    problems = [_problem(error) for error in _validator().iter_errors(data)]
-    problems.sort(key=lambda p: (p.path, p.message))
+    problems = [] if schemacheck.matches(schema(), data) else _schema_problems(data)
     if problems:
         raise ConfigError(problems, ref)
     spec = data.get("spec") or {}
@@ -181,10 +192,11 @@ def _ref_of(data: dict[str, Any]) -> ResourceRef:
     )
 
 
-def _validator() -> Any:
+def _schema_problems(data: Any) -> list[Problem]:
     from jsonschema import Draft202012Validator  # noqa: PLC0415 - deferred: slow import
 
-    return Draft202012Validator(schema())
+    errors = Draft202012Validator(schema()).iter_errors(data)
+    return sorted((_problem(error) for error in errors), key=lambda p: (p.path, p.message))
 
 
 def _problem(error: Any) -> Problem:

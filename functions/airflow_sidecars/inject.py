@@ -45,6 +45,7 @@ class Run:
 
     results: list[Result] = field(default_factory=list)
     expected: dict[int, Any] = field(default_factory=dict)  # item position -> data
+    edited: set[int] = field(default_factory=set)  # positions whose text was edited
     expected_templates: dict[int, tuple[str, Any]] = field(default_factory=dict)
 
 
@@ -73,6 +74,8 @@ def inject(inp: krm.Input, config: Config) -> Run:
 
     _refresh_checksums(run, every, checksums)
     run.results += _unmatched_sections(config, workloads, every, touched_sections)
+    # Items read but not edited come back as the bytes they came in as: nothing to verify.
+    run.expected = {position: run.expected[position] for position in sorted(run.edited)}
     return run
 
 
@@ -129,16 +132,14 @@ def _inject_workload(run: Run, workload: Workload, additions: Additions, config:
         run.results.append(_result(workload, "error", message, workload.pod_path, "not-a-pod"))
         return
     check_plain_tree(item.node, f"{item.kind} {item.name}")
-    pod = to_data(pod_node)
-    claim_templates = node_at(item.node, ("spec", "volumeClaimTemplates"))
-    claims = (
-        frozenset(
-            template.get("metadata", {}).get("name")
-            for template in (to_data(claim_templates) or [])
-            if isinstance(template, dict)
-        )
-        if item.kind == "StatefulSet" and claim_templates is not None
-        else frozenset()
+    # One conversion per item serves the plan (read) and the expected data (written after).
+    data = _expected(run, item)
+    pod = _data_at(data, workload.pod_path)
+    claim_templates = data["spec"].get("volumeClaimTemplates") if item.kind == "StatefulSet" else []
+    claims = frozenset(
+        template.get("metadata", {}).get("name")
+        for template in (claim_templates if isinstance(claim_templates, list) else [])
+        if isinstance(template, dict)
     )
     pod_plan = plan(
         pod,
@@ -149,7 +150,8 @@ def _inject_workload(run: Run, workload: Workload, additions: Additions, config:
     )
     _edit_text(item.source.editor, item.node, workload.pod_path, pod_plan.ops)
     if pod_plan.ops:
-        apply_ops(_expected(run, item), workload.pod_path, pod_plan.ops)
+        apply_ops(data, workload.pod_path, pod_plan.ops)
+        run.edited.add(item.position)
     _report(run, workload, pod_plan, workload.pod_path)
 
 
@@ -189,6 +191,7 @@ def _inject_pod_template(
     apply_ops(expected_pod, ("spec",), pod_plan.ops)
     expected = _expected(run, item)
     expected["data"][workload.template_key] = new_text
+    run.edited.add(item.position)
     run.expected_templates[item.position] = (workload.template_key, expected_pod)
     data: dict[str, Any] = expected["data"]
     return data
@@ -220,6 +223,7 @@ def _refresh_checksums(
         ops = [Op("replace", annotations_path, checksum)]
         _edit_text(item.source.editor, item.node, template_path, ops)
         apply_ops(_expected(run, item), template_path, ops)
+        run.edited.add(item.position)
         run.results.append(
             _result(
                 workload,
@@ -320,10 +324,17 @@ def _edit_text(editor: Editor, root: Node, prefix: Path, ops: list[Op]) -> None:
 
 
 def _expected(run: Run, item: krm.Item) -> Any:
-    """The data an edited item must have; converted from the input once per item."""
+    """The data of an item as edits so far leave it; converted from the input once per item,
+    and the same object serves planning (read) and verification (after the edits)."""
     if item.position not in run.expected:
         run.expected[item.position] = to_data(item.node)
     return run.expected[item.position]
+
+
+def _data_at(data: Any, path: Path) -> Any:
+    for key in path:
+        data = data[key]
+    return data
 
 
 def _result(
