@@ -40,7 +40,9 @@ SEED = HERE / "seed-sidecars.yaml"
 KUBECTL_VERSION = "1.37.1"
 DEFAULT_CACHE = os.environ.get("AIRFLOW_SIDECARS_BENCH_CACHE", "~/.cache/airflow-sidecars-bench")
 # {config} and {input} are filled in; without {input} the render goes on stdin.
-DEFAULT_OURS = "airflow-sidecars inject --config {config} {input}"
+# {venv} is a virtualenv with this checkout installed the way users install it
+# (see ensure_ours_venv).
+DEFAULT_OURS = "{venv}/bin/airflow-sidecars inject --config {config} {input}"
 
 RELEASE = "airflow"  # release name and namespace of the fixture render
 # The workloads that get sidecars, as (kind, chart `component` label).
@@ -96,6 +98,31 @@ def ensure_kubectl(cache: Path, version: str) -> Path:
         # Rename last, so an interrupted install never leaves a half binary.
         extracted.replace(binary)
     return binary
+
+
+def ensure_ours_venv(cache: Path) -> Path:
+    """A virtualenv with this checkout installed as a regular wheel, refreshed on every run.
+
+    This is what `pip install airflow-sidecars` gives a user: the console script starts the
+    interpreter directly. An editable install adds an import hook, and a pyenv shim is a shell
+    script that costs more than our whole start-up; neither belongs in the measurement.
+    """
+    venv = cache / "venv-ours"
+    python = venv / "bin" / "python"
+    if not python.is_file():
+        log(f"creating {venv} (dependencies from PyPI)")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip(python, str(REPO))
+    log(f"installing {REPO} into {venv}")
+    pip(python, "--no-deps", "--force-reinstall", str(REPO))
+    return venv
+
+
+def pip(python: Path, *args: str) -> None:
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args],
+        check=True,
+    )
 
 
 def kubectl_versions(kubectl: Path) -> dict[str, str]:
@@ -334,11 +361,19 @@ class Tool:
         }
 
 
-def ours_argv(template: str, config: Path, render: Path) -> tuple[list[str], bool]:
+def ours_argv(
+    template: str, config: Path, render: Path, venv: Path | None
+) -> tuple[list[str], bool]:
     """The command from --ours, and whether it reads the render on stdin."""
     words = shlex.split(template)
     on_stdin = not any("{input}" in w for w in words)
-    argv = [w.replace("{config}", str(config)).replace("{input}", str(render)) for w in words]
+    fills = {"{config}": str(config), "{input}": str(render), "{venv}": str(venv)}
+    argv = []
+    for word in words:
+        filled = word
+        for placeholder, value in fills.items():
+            filled = filled.replace(placeholder, value)
+        argv.append(filled)
     return argv, on_stdin
 
 
@@ -349,10 +384,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     p.add_argument(
         "--releases",
-        type=int,
-        default=1,
-        metavar="N",
-        help="copies of the render, one per release (default 1)",
+        type=_sizes,
+        default=[1],
+        metavar="N[,N...]",
+        help="copies of the render, one per release; a list such as 1,10,100 runs each "
+        "size in turn and shows how the cost grows (default 1)",
     )
     p.add_argument(
         "--repeat",
@@ -394,59 +430,116 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--json", action="store_true", help="print results as JSON")
     args = p.parse_args(argv)
-    if args.releases < 1 or args.repeat < 1:
-        p.error("--releases and --repeat must be at least 1")
+    if args.repeat < 1:
+        p.error("--repeat must be at least 1")
     return args
 
 
+def _sizes(text: str) -> list[int]:
+    sizes = [int(word) for word in text.split(",")]
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("release counts must be at least 1")
+    return sizes
+
+
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    kubectl = args.kubectl or ensure_kubectl(args.cache_dir.expanduser(), args.kubectl_version)
-    n = args.releases
+    cache = args.cache_dir.expanduser()
+    kubectl = args.kubectl or ensure_kubectl(cache, args.kubectl_version)
+    config = args.config.resolve()
+    venv = ensure_ours_venv(cache) if "{venv}" in args.ours else None
+    ours_skipped = None
+    if not args.ours.strip():
+        ours_skipped = "--ours ''"
+    elif shutil.which(ours_argv(args.ours, config, BEFORE, venv)[0][0]) is None:
+        ours_skipped = f"{ours_argv(args.ours, config, BEFORE, venv)[0][0]!r} not found"
+    if ours_skipped:
+        log(f"ours: skipped ({ours_skipped})")
 
-    # The kustomization dir with the render beside it: no load restrictor
-    # needed, and our tool reads the very same file.
-    kdir = work / "kustomize"
-    shutil.copytree(PATCHES, kdir)
-    render = kdir / "render.yaml"
-    render.write_text(build_input(n))
-
-    tools = [
-        Tool("kustomize", [str(kubectl), "kustomize", str(kdir)], None, work / "out-kustomize.yaml")
-    ]
-    skipped = None
-    if args.ours.strip():
-        argv, on_stdin = ours_argv(args.ours, args.config.resolve(), render)
-        if shutil.which(argv[0]) is None:
-            skipped = f"{argv[0]!r} not found"
-        else:
-            tools.append(Tool("ours", argv, render if on_stdin else None, work / "out-ours.yaml"))
-    else:
-        skipped = "--ours ''"
-    if skipped:
-        log(f"ours: skipped ({skipped})")
-
-    chart = pod_specs(load_objects(kubectl, AFTER))
-    expected = {component: spec for (_, _, component), spec in chart.items()}
-
+    expected = expected_specs(kubectl)
     launcher = Launcher(work)
     try:
         # What the launcher itself adds to any child's peak RSS.
         floor = launcher.run(["true"], None, work / "out-true.txt").maxrss_kib
-
-        # One untimed run each warms the page cache; its output is verified.
-        for tool in tools:
-            log(f"{tool.name}: warm-up and check")
-            launcher.run(tool.argv, tool.stdin, tool.output)
-            tool.check = verify(kubectl, tool.output, n, expected)
-
-        # Alternate, flipping who goes first each round, so drift in machine
-        # load (the other core, thermal) hits both tools alike.
-        for i in range(args.repeat):
-            for tool in tools if i % 2 == 0 else tools[::-1]:
-                tool.runs.append(launcher.run(tool.argv, tool.stdin, tool.output))
-            log(f"round {i + 1}/{args.repeat} done")
+        startup = None
+        if not ours_skipped:
+            startup = measure_startup(launcher, args, config, venv, work)
+        sizes = [
+            measure_size(launcher, args, n, kubectl, config, venv, expected, work, ours_skipped)
+            for n in args.releases
+        ]
     finally:
         launcher.close()
+    return {
+        "repeat": args.repeat,
+        "machine": {
+            "nproc": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            **kubectl_versions(kubectl),
+            "rss_floor_mib": floor / 1024,
+        },
+        "ours_skipped": ours_skipped,
+        "startup": startup,
+        "sizes": sizes,
+    }
+
+
+def expected_specs(kubectl: Path) -> dict[str, Obj]:
+    """05b's pod specs of the three workloads: what both tools must produce."""
+    chart = pod_specs(load_objects(kubectl, AFTER))
+    expected = {component: spec for (_, _, component), spec in chart.items()}
+    # Both configs also give the scheduler the `dags` volume that the seed's s3-sync mounts
+    # but never defines (seed-sidecars.yaml says why).
+    expected["scheduler"]["volumes"].append({"name": "dags", "emptyDir": {}})
+    return expected
+
+
+def measure_startup(
+    launcher: Launcher, args: argparse.Namespace, config: Path, venv: Path | None, work: Path
+) -> dict[str, Any]:
+    """Our command on an empty ResourceList, and the bare interpreter beside it."""
+    empty = work / "empty-resourcelist.yaml"
+    empty.write_text("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n")
+    argv, on_stdin = ours_argv(args.ours, config, empty, venv)
+    python = str(venv / "bin" / "python") if venv else sys.executable
+    tools = [
+        Tool("ours", argv, empty if on_stdin else None, work / "out-startup.yaml"),
+        Tool("python", [python, "-c", "pass"], None, work / "out-python.txt"),
+    ]
+    log("start-up: empty ResourceList")
+    alternate(launcher, tools, args.repeat)
+    return {t.name: t.summary() for t in tools}
+
+
+def measure_size(
+    launcher: Launcher,
+    args: argparse.Namespace,
+    n: int,
+    kubectl: Path,
+    config: Path,
+    venv: Path | None,
+    expected: dict[str, Obj],
+    work: Path,
+    ours_skipped: str | None,
+) -> dict[str, Any]:
+    # The kustomization dir with the render beside it: no load restrictor
+    # needed, and our tool reads the very same file.
+    kdir = work / f"kustomize-{n}"
+    shutil.copytree(PATCHES, kdir)
+    render = kdir / "render.yaml"
+    render.write_text(build_input(n))
+
+    tools = [Tool("kustomize", [str(kubectl), "kustomize", str(kdir)], None, work / "out-k.yaml")]
+    if not ours_skipped:
+        argv, on_stdin = ours_argv(args.ours, config, render, venv)
+        tools.append(Tool("ours", argv, render if on_stdin else None, work / "out-ours.yaml"))
+
+    # One untimed run each warms the page cache; its output is verified.
+    for tool in tools:
+        log(f"N={n} {tool.name}: warm-up and check")
+        launcher.run(tool.argv, tool.stdin, tool.output)
+        tool.check = verify(kubectl, tool.output, n, expected)
+    alternate(launcher, tools, args.repeat, f"N={n} ")
 
     results = {t.name: t.summary() for t in tools}
     ratio = None
@@ -458,55 +551,73 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         }
     return {
         "releases": n,
-        "repeat": args.repeat,
         "input": {"bytes": render.stat().st_size, "objects": 31 * n},
-        "machine": {
-            "nproc": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            **kubectl_versions(kubectl),
-            "rss_floor_mib": floor / 1024,
-        },
         "tools": results,
-        "ours_skipped": skipped,
         "ratio_ours_over_kustomize": ratio,
     }
 
 
+def alternate(launcher: Launcher, tools: list[Tool], repeat: int, label: str = "") -> None:
+    """Alternate the tools, flipping who goes first each round, so that drift in machine
+    load (the other core, thermal) hits them alike."""
+    for i in range(repeat):
+        for tool in tools if i % 2 == 0 else tools[::-1]:
+            tool.runs.append(launcher.run(tool.argv, tool.stdin, tool.output))
+        log(f"{label}round {i + 1}/{repeat} done")
+
+
 def print_table(res: dict[str, Any]) -> None:
-    m, inp = res["machine"], res["input"]
-    print(
-        f"input: {res['releases']} release(s), {inp['objects']} objects, "
-        f"{inp['bytes'] / 1024:.0f} KiB; {res['repeat']} timed runs per tool"
-    )
+    m = res["machine"]
     print(
         f"machine: nproc={m['nproc']}, Python {m['python']}, "
-        f"kubectl {m['kubectl']} (kustomize {m['kustomize']})"
+        f"kubectl {m['kubectl']} (kustomize {m['kustomize']}); "
+        f"{res['repeat']} timed runs per tool"
     )
     print(
         f"peak RSS floor (what the launcher adds to any child, `true`): "
         f"{m['rss_floor_mib']:.1f} MiB"
     )
-    print()
+    if res["ours_skipped"]:
+        print(f"ours: skipped: {res['ours_skipped']}")
+    if res["startup"]:
+        print("\nstart-up, empty ResourceList (python: the bare interpreter, `-c pass`)")
+        print_rows(res["startup"])
+    for size in res["sizes"]:
+        inp = size["input"]
+        print(
+            f"\ninput: {size['releases']} release(s), {inp['objects']} objects, "
+            f"{inp['bytes'] / 1024:.0f} KiB"
+        )
+        print_rows(size["tools"])
+        if size["ratio_ours_over_kustomize"]:
+            r = size["ratio_ours_over_kustomize"]
+            print(
+                f"ratio ours/kustomize: {r['median_s']:.2f}x median time, "
+                f"{r['peak_rss']:.2f}x peak RSS"
+            )
+        for name, t in size["tools"].items():
+            if t["order_differences"]:
+                print(f"{name}: same content as the chart's render, in another order:")
+                for diff in t["order_differences"]:
+                    print(f"  {diff}")
+    if len(res["sizes"]) > 1:
+        print("\ngrowth: median ms per object")
+        for size in res["sizes"]:
+            per_object = {
+                name: 1000 * t["median_s"] / size["input"]["objects"]
+                for name, t in size["tools"].items()
+            }
+            cells = "  ".join(f"{name} {ms:7.3f}" for name, ms in per_object.items())
+            print(f"  N={size['releases']:<5} {cells}")
+
+
+def print_rows(tools: dict[str, Any]) -> None:
     print(f"{'tool':<10} {'median s':>9} {'min s':>9} {'max s':>9} {'peak RSS MiB':>13}")
-    for name, t in res["tools"].items():
+    for name, t in tools.items():
         print(
             f"{name:<10} {t['median_s']:>9.3f} {t['min_s']:>9.3f} "
             f"{t['max_s']:>9.3f} {t['peak_rss_mib']:>13.1f}"
         )
-    if res["ours_skipped"]:
-        print(f"{'ours':<10} skipped: {res['ours_skipped']}")
-    if res["ratio_ours_over_kustomize"]:
-        r = res["ratio_ours_over_kustomize"]
-        print(
-            f"\nratio ours/kustomize: {r['median_s']:.2f}x median time, "
-            f"{r['peak_rss']:.2f}x peak RSS"
-        )
-    for name, t in res["tools"].items():
-        if t["order_differences"]:
-            print(f"\n{name}: same content as the chart's render, in another order:")
-            for diff in t["order_differences"]:
-                print(f"  {diff}")
 
 
 def main(argv: list[str] | None = None) -> int:
