@@ -13,8 +13,7 @@ against the renders in tests/fixtures; see tests/fixtures/README.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import yaml
 
@@ -42,8 +41,7 @@ POD_TEMPLATE_KEYS: dict[Flavour, str] = {
 CONFIG_CHECKSUM_ANNOTATION = "checksum/airflow-config"
 
 
-@dataclass(frozen=True)
-class ComponentRule:
+class ComponentRule(NamedTuple):
     """How the chart treats one config section's `extra*` values."""
 
     labels: tuple[str, ...]  # `component` label values of its workloads
@@ -127,8 +125,7 @@ def pod_template_section(flavour: Flavour) -> str:
     return next(name for name, rule in RULES[flavour].items() if rule.pod_template)
 
 
-@dataclass(frozen=True)
-class Workload:
+class Workload(NamedTuple):
     """One pod spec the config may edit: in a workload, or in a pod template string."""
 
     item: Item

@@ -11,8 +11,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -23,8 +22,7 @@ from .results import FileRef, Result, exit_code
 from .yamledit import YamlEditError, check_plain_tree, compose_all, to_data
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     output: bytes
     results: list[Result]
     mode: str  # "resourcelist" or "stream"
@@ -34,8 +32,7 @@ class Outcome:
         return exit_code(self.results)
 
 
-@dataclass(frozen=True)
-class ConfigSource:
+class ConfigSource(NamedTuple):
     """A config file given on the command line (`--config FILE`)."""
 
     name: str

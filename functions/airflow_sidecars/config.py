@@ -11,9 +11,10 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -41,8 +42,7 @@ COMPONENT_SECTIONS = (
 SECTION_ALIASES = {"web": "webserver"}
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One thing wrong with the config, at a field path like `spec.scheduler.extraContainers[0]`."""
 
     path: str
@@ -56,8 +56,7 @@ class ConfigError(Exception):
         self.ref = ref
 
 
-@dataclass(frozen=True)
-class ComponentValues:
+class ComponentValues(NamedTuple):
     """One component's `extra*` values, as the chart takes them."""
 
     section: str
@@ -77,20 +76,18 @@ class ComponentValues:
         )
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     releases: tuple[str, ...] = ()
     namespaces: tuple[str, ...] = ()
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = MappingProxyType({})  # read-only: the default is shared
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     name: str
     ref: ResourceRef
     match: Match = Match()
     on_conflict: str = "error"
-    components: dict[str, ComponentValues] = field(default_factory=dict)
+    components: Mapping[str, ComponentValues] = MappingProxyType({})  # read-only: shared
     volumes: tuple[dict[str, Any], ...] = ()
     volume_mounts: tuple[dict[str, Any], ...] = ()
 

@@ -9,9 +9,7 @@ is caught here instead of reaching a cluster (see `verify`).
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -39,14 +37,24 @@ from .yamledit import (
 TAG = {"function": "inject"}
 
 
-@dataclass
 class Run:
     """What one inject run decided: results, and the data each edited item must have."""
 
-    results: list[Result] = field(default_factory=list)
-    expected: dict[int, Any] = field(default_factory=dict)  # item position -> data
-    edited: set[int] = field(default_factory=set)  # positions whose text was edited
-    expected_templates: dict[int, tuple[str, Any]] = field(default_factory=dict)
+    __slots__ = ("edited", "expected", "expected_templates", "results")
+
+    def __init__(
+        self,
+        results: list[Result] | None = None,
+        expected: dict[int, Any] | None = None,  # item position -> data
+        edited: set[int] | None = None,  # positions whose text was edited
+        expected_templates: dict[int, tuple[str, Any]] | None = None,
+    ) -> None:
+        self.results: list[Result] = [] if results is None else results
+        self.expected: dict[int, Any] = {} if expected is None else expected
+        self.edited: set[int] = set() if edited is None else edited
+        self.expected_templates: dict[int, tuple[str, Any]] = (
+            {} if expected_templates is None else expected_templates
+        )
 
 
 def inject(inp: krm.Input, config: Config) -> Run:
@@ -200,6 +208,9 @@ def _inject_pod_template(
 def _config_checksum(data: dict[str, Any]) -> str:
     """A stand-in for the chart's checksum of the config it rendered: it changes exactly when
     the ConfigMap's data changes, which is what makes Kubernetes roll the pods."""
+    # Deferred: OpenSSL's hashlib costs 2-3 ms of start-up, and only pod-template edits need it.
+    import hashlib  # noqa: PLC0415
+
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

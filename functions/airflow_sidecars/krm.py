@@ -14,8 +14,7 @@ Rules from docs/krm-contract.md that this module carries:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import yaml
 
@@ -44,18 +43,21 @@ class InputError(Exception):
         self.source = source
 
 
-@dataclass
 class Source:
     """One input text (a file or stdin) with the edits planned on it."""
 
-    name: str | None
-    text: str
-    editor: Editor
-    documents: list[Node | None]
+    __slots__ = ("documents", "editor", "name", "text")
+
+    def __init__(
+        self, name: str | None, text: str, editor: Editor, documents: list[Node | None]
+    ) -> None:
+        self.name = name
+        self.text = text
+        self.editor = editor
+        self.documents = documents
 
 
-@dataclass
-class Item:
+class Item(NamedTuple):
     """One Kubernetes object of the input."""
 
     node: Node
@@ -106,13 +108,22 @@ class Item:
         return None
 
 
-@dataclass
 class Input:
-    mode: Literal["resourcelist", "stream"]
-    sources: list[Source]
-    items: list[Item] = field(default_factory=list)
-    root: Node | None = None  # the ResourceList mapping, in KRM mode
-    api_version: str = "config.kubernetes.io/v1"
+    __slots__ = ("api_version", "items", "mode", "root", "sources")
+
+    def __init__(
+        self,
+        mode: Literal["resourcelist", "stream"],
+        sources: list[Source],
+        items: list[Item] | None = None,
+        root: Node | None = None,  # the ResourceList mapping, in KRM mode
+        api_version: str = "config.kubernetes.io/v1",
+    ) -> None:
+        self.mode = mode
+        self.sources = sources
+        self.items: list[Item] = [] if items is None else items
+        self.root = root
+        self.api_version = api_version
 
     @property
     def function_config(self) -> Node | None:

@@ -11,56 +11,70 @@ unless the config says `onConflict: replace`.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .yamledit import Path, dotted
 
 ListName = Literal["containers", "initContainers"]
 
 
-@dataclass(frozen=True)
-class Wanted:
+class Wanted(NamedTuple):
     """One value the config wants in the pod, and where in the config it was written."""
 
     value: dict[str, Any]
     origin: str  # e.g. "spec.scheduler.extraContainers[0]"
 
 
-@dataclass
 class Additions:
-    containers: list[Wanted] = field(default_factory=list)
-    init_containers: list[Wanted] = field(default_factory=list)
-    volumes: list[Wanted] = field(default_factory=list)
-    # each mount with the chart containers (by list) it goes into
-    mounts: list[tuple[Wanted, frozenset[str], frozenset[str]]] = field(default_factory=list)
+    __slots__ = ("containers", "init_containers", "mounts", "volumes")
+
+    def __init__(
+        self,
+        containers: list[Wanted] | None = None,
+        init_containers: list[Wanted] | None = None,
+        volumes: list[Wanted] | None = None,
+        # each mount with the chart containers (by list) it goes into
+        mounts: list[tuple[Wanted, frozenset[str], frozenset[str]]] | None = None,
+    ) -> None:
+        self.containers: list[Wanted] = [] if containers is None else containers
+        self.init_containers: list[Wanted] = [] if init_containers is None else init_containers
+        self.volumes: list[Wanted] = [] if volumes is None else volumes
+        self.mounts: list[tuple[Wanted, frozenset[str], frozenset[str]]] = (
+            [] if mounts is None else mounts
+        )
 
     @property
     def empty(self) -> bool:
         return not (self.containers or self.init_containers or self.volumes or self.mounts)
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(NamedTuple):
     action: Literal["append", "replace"]
     path: Path  # relative to the pod spec
     value: Any
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     severity: Literal["error", "warning", "info"]
     message: str
     path: Path  # relative to the pod spec
     rule: str
 
 
-@dataclass
 class Plan:
-    ops: list[Op] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    added: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
+    __slots__ = ("added", "findings", "ops", "unchanged")
+
+    def __init__(
+        self,
+        ops: list[Op] | None = None,
+        findings: list[Finding] | None = None,
+        added: list[str] | None = None,
+        unchanged: list[str] | None = None,
+    ) -> None:
+        self.ops: list[Op] = [] if ops is None else ops
+        self.findings: list[Finding] = [] if findings is None else findings
+        self.added: list[str] = [] if added is None else added
+        self.unchanged: list[str] = [] if unchanged is None else unchanged
 
 
 def plan(

@@ -6,14 +6,18 @@ severity, resourceRef, field.path, file.{path,index}, tags. Only the spec shape 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
 Severity = Literal["error", "warning", "info"]
 
+# Records in this package are NamedTuples and state is plain classes with __slots__, never
+# dataclasses: importing `dataclasses` and building its classes cost a fifth of the start-up
+# of a command that is started afresh on every render (issue #3).
 
-@dataclass(frozen=True)
-class ResourceRef:
+
+class ResourceRef(NamedTuple):
     api_version: str
     kind: str
     name: str
@@ -30,20 +34,19 @@ class ResourceRef:
         return f"{self.kind} {where}{self.name}"
 
 
-@dataclass(frozen=True)
-class FileRef:
+class FileRef(NamedTuple):
     path: str
-    index: int = 0
+    # The spec's name; it shadows tuple.index, which nothing calls on a FileRef.
+    index: int = 0  # type: ignore[assignment]
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     message: str
     severity: Severity = "info"
     resource: ResourceRef | None = None
     field_path: str | None = None
     file: FileRef | None = None
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = MappingProxyType({})  # read-only: the default is shared
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"message": self.message, "severity": self.severity}

@@ -15,8 +15,7 @@ collections (and so in JSON input) new content is written as JSON, which is vali
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -150,23 +149,21 @@ def check_plain_tree(node: Node, what: str) -> None:
             stack += current.value
 
 
-@dataclass
-class _Loc:
+class _Loc(NamedTuple):
     node: Node
     key: Node | None  # the key node when `node` is a mapping value
     in_flow: bool  # `node` sits inside a flow collection
 
 
-@dataclass(order=True)
-class _Splice:
+class _Splice(NamedTuple):
     start: int
     # Insertions at one position: the one deeper in the tree first (a mount appended to the
     # last container goes before a container appended to the list that holds it; an item
     # appended to the last list of a mapping before a key added to that mapping), then in order.
     depth: int
-    order: int
-    end: int = field(compare=False)
-    text: str = field(compare=False)
+    order: int  # unique within an editor, so sorting never compares the fields below
+    end: int
+    text: str
 
 
 class Editor:
