@@ -44,6 +44,14 @@ DEFAULT_CACHE = os.environ.get("AIRFLOW_SIDECARS_BENCH_CACHE", "~/.cache/airflow
 # (see ensure_ours_venv).
 DEFAULT_OURS = "{venv}/bin/airflow-sidecars inject --config {config} {input}"
 
+# The floor for any Python tool that reads and writes the render: PyYAML with libyaml
+# loading and dumping it, no edits (the reference that issue #3 sets its scale goal by).
+LIBYAML_ROUNDTRIP = (
+    "import sys, yaml; "
+    "yaml.dump_all(yaml.load_all(sys.stdin, Loader=yaml.CSafeLoader), sys.stdout, "
+    "Dumper=yaml.CSafeDumper)"
+)
+
 RELEASE = "airflow"  # release name and namespace of the fixture render
 # The workloads that get sidecars, as (kind, chart `component` label).
 WORKLOADS = (
@@ -428,6 +436,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="keep the work dir (inputs and outputs) and print its path",
     )
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="also time a PyYAML+libyaml load and dump of the render (no edits)",
+    )
     p.add_argument("--json", action="store_true", help="print results as JSON")
     args = p.parse_args(argv)
     if args.repeat < 1:
@@ -533,12 +546,17 @@ def measure_size(
     if not ours_skipped:
         argv, on_stdin = ours_argv(args.ours, config, render, venv)
         tools.append(Tool("ours", argv, render if on_stdin else None, work / "out-ours.yaml"))
+    if args.reference:
+        python = str(venv / "bin" / "python") if venv else sys.executable
+        roundtrip = [python, "-c", LIBYAML_ROUNDTRIP]
+        tools.append(Tool("libyaml", roundtrip, render, work / "out-libyaml.yaml"))
 
-    # One untimed run each warms the page cache; its output is verified.
+    # One untimed run each warms the page cache; the sidecar tools' output is verified.
     for tool in tools:
         log(f"N={n} {tool.name}: warm-up and check")
         launcher.run(tool.argv, tool.stdin, tool.output)
-        tool.check = verify(kubectl, tool.output, n, expected)
+        if tool.name != "libyaml":
+            tool.check = verify(kubectl, tool.output, n, expected)
     alternate(launcher, tools, args.repeat, f"N={n} ")
 
     results = {t.name: t.summary() for t in tools}
