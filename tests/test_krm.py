@@ -7,6 +7,7 @@ failure a complete ResourceList that carries the error.
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -218,3 +219,17 @@ def test_plain_stream_with_several_files_keeps_documents_apart() -> None:
     documents = [d for d in yaml.safe_load_all(outcome.output) if d is not None]
     assert len(documents) == 31 + 5
     assert outcome.output.startswith(render[:200])
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_is_left_as_it_was(enabled: bool) -> None:
+    # run_inject pauses the cyclic collector for speed (issue #3); a script that calls it must
+    # get its own setting back, on success and on failure alike.
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        for config in (_config(), {"kind": "Nonsense"}):
+            _run(_resource_list(_render_objects(), config))
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
