@@ -65,6 +65,7 @@ class ComponentValues(NamedTuple):
     extra_volumes: tuple[dict[str, Any], ...] = ()
     extra_volume_mounts: tuple[dict[str, Any], ...] = ()
     path: str = ""  # where the section is in the config, for results
+    native_sidecars: bool = False  # extraContainers go in as native sidecars
 
     @property
     def empty(self) -> bool:
@@ -90,6 +91,8 @@ class Config(NamedTuple):
     components: Mapping[str, ComponentValues] = MappingProxyType({})  # read-only: shared
     volumes: tuple[dict[str, Any], ...] = ()
     volume_mounts: tuple[dict[str, Any], ...] = ()
+    # preset name -> its parameters, as written (the schema has checked them)
+    presets: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
 
 
 @cache
@@ -309,6 +312,7 @@ def _build(spec: dict[str, Any], ref: ResourceRef) -> Config:
             extra_volumes=tuple(values.get("extraVolumes") or ()),
             extra_volume_mounts=tuple(values.get("extraVolumeMounts") or ()),
             path=f"spec.{written}",
+            native_sidecars=bool(values.get("nativeSidecars", False)),
         )
     return Config(
         name=ref.name,
@@ -322,6 +326,7 @@ def _build(spec: dict[str, Any], ref: ResourceRef) -> Config:
         components=components,
         volumes=tuple(spec.get("volumes") or ()),
         volume_mounts=tuple(spec.get("volumeMounts") or ()),
+        presets=dict(spec.get("presets") or {}),
     )
 
 

@@ -1,6 +1,8 @@
-"""The mutator: the config's chart-vocabulary values, added to the matching Airflow pod specs.
+"""The mutator: the config's chart-vocabulary values and presets, added to the matching Airflow
+pod specs.
 
-For each Airflow pod spec (airflow.py) the sections that apply are gathered into `Additions`,
+For each Airflow pod spec (airflow.py) the sections and presets (presets.py) that apply are
+gathered into `Additions`,
 podspec.py plans the ops, and the ops are carried both into the text (yamledit.Editor: a
 splice per op, nothing else touched) and into the expected data. The output is then parsed
 again and compared with the expected data, so a splice that would not mean what was intended
@@ -18,6 +20,8 @@ from . import krm
 from .airflow import CONFIG_CHECKSUM_ANNOTATION, RULES, Workload, find_workloads
 from .config import Config
 from .podspec import Additions, Op, Plan, Wanted, apply_ops, plan
+from .presets import PodFacts, default_components, expand, targets
+from .release import Release, ReleaseKey, releases
 from .results import Result
 from .yamledit import (
     Editor,
@@ -40,7 +44,7 @@ TAG = {"function": "inject"}
 class Run:
     """What one inject run decided: results, and the data each edited item must have."""
 
-    __slots__ = ("edited", "expected", "expected_templates", "results")
+    __slots__ = ("annotations", "edited", "expected", "expected_templates", "presets", "results")
 
     def __init__(
         self,
@@ -55,6 +59,10 @@ class Run:
         self.expected_templates: dict[int, tuple[str, Any]] = (
             {} if expected_templates is None else expected_templates
         )
+        # ServiceAccount annotations that presets ask for: (namespace, name) -> key -> value,
+        # with the workload that asked; and the presets that reached a pod.
+        self.annotations: dict[tuple[str | None, str], tuple[Workload, dict[str, str]]] = {}
+        self.presets: set[str] = set()
 
 
 def inject(inp: krm.Input, config: Config) -> Run:
@@ -63,25 +71,30 @@ def inject(inp: krm.Input, config: Config) -> Run:
     workloads = [w for w in every if _matches(config, w)]
     checksums: dict[tuple[str | None, str | None], str] = {}
     touched_sections: set[str] = set()
+    facts = releases(inp.items, every) if config.presets else {}
 
     for workload in sorted(workloads, key=lambda w: not w.is_pod_template):
         additions = _additions(config, workload)
-        if additions.empty:
+        presets = _presets_for(config, workload, facts)
+        if additions.empty and not presets:
             continue
-        touched_sections.add(workload.section)
+        if not additions.empty:
+            touched_sections.add(workload.section)
         try:
             if workload.is_pod_template:
-                new_data = _inject_pod_template(run, workload, additions, config)
+                new_data = _inject_pod_template(run, workload, additions, config, presets)
                 if new_data is not None:
                     key = (workload.release, workload.item.namespace)
                     checksums[key] = _config_checksum(new_data)
             else:
-                _inject_workload(run, workload, additions, config)
+                _inject_workload(run, workload, additions, config, presets)
         except YamlEditError as error:
             run.results.append(_result(workload, "error", str(error), None, "unsupported-yaml"))
 
     _refresh_checksums(run, every, checksums)
+    _annotate_service_accounts(run, facts, config)
     run.results += _unmatched_sections(config, workloads, every, touched_sections)
+    run.results += _unmatched_presets(config, run.presets)
     # Items read but not edited come back as the bytes they came in as: nothing to verify.
     run.expected = {position: run.expected[position] for position in sorted(run.edited)}
     return run
@@ -111,10 +124,18 @@ def _additions(config: Config, workload: Workload) -> Additions:
     )
     if values is not None:
         base = values.path
-        additions.containers = _wanted(values.extra_containers, f"{base}.extraContainers")
+        sidecars = _wanted(values.extra_containers, f"{base}.extraContainers")
         additions.init_containers = _wanted(
             values.extra_init_containers, f"{base}.extraInitContainers"
         )
+        if values.native_sidecars:
+            # Native sidecars (Kubernetes 1.29+): init containers that keep running, started
+            # before and stopped after the main containers, so that Jobs and task pods end.
+            additions.init_containers += [
+                Wanted({**w.value, "restartPolicy": "Always"}, w.origin) for w in sidecars
+            ]
+        else:
+            additions.containers = sidecars
         additions.volumes = _wanted(values.extra_volumes, f"{base}.extraVolumes")
         additions.mounts = [
             (wanted, rule.mount_containers - own, rule.mount_init_containers - own)
@@ -132,7 +153,39 @@ def _wanted(values: tuple[dict[str, Any], ...], base: str) -> list[Wanted]:
     return [Wanted(value, f"{base}[{number}]") for number, value in enumerate(values)]
 
 
-def _inject_workload(run: Run, workload: Workload, additions: Additions, config: Config) -> None:
+Presets = list[tuple[str, Any, Release | None]]  # (name, parameters, the workload's release)
+
+
+def _presets_for(config: Config, workload: Workload, facts: dict[ReleaseKey, Release]) -> Presets:
+    """The presets whose components include this workload's."""
+    release = facts.get((workload.release, workload.item.namespace))
+    found: Presets = []
+    for name, params in config.presets.items():
+        components = tuple(params.get("components") or default_components(name, release))
+        if targets(components, workload):
+            found.append((name, params, release))
+    return found
+
+
+def _add_presets(
+    run: Run, workload: Workload, pod: dict[str, Any], additions: Additions, presets: Presets
+) -> None:
+    base = workload.pod_path if not workload.is_pod_template else ("data",)
+    for name, params, release in presets:
+        run.presets.add(name)
+        expansion = expand(name, params, PodFacts(workload, pod, release, workload.is_job))
+        additions.extend(expansion.additions)
+        for severity, message, rule in expansion.notes:
+            run.results.append(_result(workload, severity, message, base, rule))
+        if expansion.annotations:
+            account = pod.get("serviceAccountName") or "default"
+            key = (workload.item.namespace, str(account))
+            run.annotations.setdefault(key, (workload, {}))[1].update(expansion.annotations)
+
+
+def _inject_workload(
+    run: Run, workload: Workload, additions: Additions, config: Config, presets: Presets
+) -> None:
     item = workload.item
     pod_node = node_at(item.node, workload.pod_path)
     if not isinstance(pod_node, yaml.MappingNode):
@@ -149,6 +202,7 @@ def _inject_workload(run: Run, workload: Workload, additions: Additions, config:
         for template in (claim_templates if isinstance(claim_templates, list) else [])
         if isinstance(template, dict)
     )
+    _add_presets(run, workload, pod, additions, presets)
     pod_plan = plan(
         pod,
         additions,
@@ -164,7 +218,7 @@ def _inject_workload(run: Run, workload: Workload, additions: Additions, config:
 
 
 def _inject_pod_template(
-    run: Run, workload: Workload, additions: Additions, config: Config
+    run: Run, workload: Workload, additions: Additions, config: Config, presets: Presets
 ) -> dict[str, Any] | None:
     """Edit the pod template string in place; return the ConfigMap's new data when it changed."""
     item = workload.item
@@ -181,9 +235,11 @@ def _inject_pod_template(
     root = documents[0]
     check_plain_tree(root, f"the pod template in {item.kind} {item.name}")
     pod_node = mapping_get(root, "spec")
-    pod = to_data(pod_node) if pod_node is not None else {}
+    found = to_data(pod_node) if pod_node is not None else {}
+    pod = found if isinstance(found, dict) else {}
+    _add_presets(run, workload, pod, additions, presets)
     pod_plan = plan(
-        pod if isinstance(pod, dict) else {},
+        pod,
         additions,
         replace=config.on_conflict == "replace",
         pod_path=f"data.{workload.template_key}#spec",
@@ -277,8 +333,9 @@ def _warn_plain_sidecars(
             )
             message = (
                 f"container {container['name']!r} is a plain sidecar: {where} will not complete "
-                "while it runs; make it a native sidecar (an extraInitContainers entry with "
-                "restartPolicy: Always) or have it exit when the main container does"
+                f"while it runs; set spec.{workload.section}.nativeSidecars: true to add it as a "
+                "native sidecar (an init container with restartPolicy: Always), or have it exit "
+                "when the main container does"
             )
             run.results.append(_result(workload, "warning", message, base, "plain-sidecar"))
 
@@ -323,6 +380,64 @@ def _why_missing(section: str, present: set[str]) -> str:
         )
     found = ", ".join(sorted(present)) or "none"
     return f"the render has no such component (Airflow components found: {found})"
+
+
+def _annotate_service_accounts(run: Run, facts: dict[ReleaseKey, Release], config: Config) -> None:
+    """Set the annotations presets ask for (IRSA) on the ServiceAccounts the pods run as."""
+    for (namespace, name), (workload, wanted) in sorted(
+        run.annotations.items(), key=lambda entry: (entry[0][0] or "", entry[0][1])
+    ):
+        release = facts.get((workload.release, namespace)) or facts.get((None, namespace))
+        account = release.service_accounts.get(name) if release is not None else None
+        if account is None:
+            message = (
+                f"the pods run as ServiceAccount {name!r}, which is not in the input: annotate "
+                "it yourself with " + ", ".join(f"{k}: {v}" for k, v in wanted.items())
+            )
+            run.results.append(_result(workload, "warning", message, None, "service-account"))
+            continue
+        for key, value in wanted.items():
+            _set_annotation(run, account, key, value, config)
+
+
+def _set_annotation(run: Run, item: krm.Item, key: str, value: str, config: Config) -> None:
+    path: Path = ("metadata", "annotations", key)
+    current = node_at(item.node, path)
+    ref = item.ref()
+    tags = {**TAG, "rule": "service-account"}
+    if isinstance(current, yaml.ScalarNode) and current.value == value:
+        return
+    if current is not None and config.on_conflict != "replace":
+        message = (
+            f"annotation {key} is already {getattr(current, 'value', '?')!r}; a preset wants "
+            f"{value!r} (set spec.onConflict: replace to replace it)"
+        )
+        run.results.append(Result(message, "error", ref, dotted(path), item.file(), tags))
+        return
+    check_plain_tree(item.node, f"{item.kind} {item.name}")
+    if current is None:
+        item.source.editor.add_key(item.node, path[:-1], key, value)
+    else:
+        item.source.editor.replace(item.node, path, value)
+    apply_ops(_expected(run, item), (), [Op("replace", path, value)])
+    run.edited.add(item.position)
+    message = f"annotated {key}: {value}"
+    run.results.append(Result(message, "info", ref, dotted(path), item.file(), tags))
+
+
+def _unmatched_presets(config: Config, used: set[str]) -> list[Result]:
+    results = []
+    for name in config.presets:
+        if name not in used:
+            message = (
+                f"spec.presets.{name} matched no workload: none of its components is in the "
+                "render (set `components` to choose them)"
+            )
+            tags = {**TAG, "rule": "no-match"}
+            results.append(
+                Result(message, "warning", config.ref, f"spec.presets.{name}", None, tags)
+            )
+    return results
 
 
 def _edit_text(editor: Editor, root: Node, prefix: Path, ops: list[Op]) -> None:

@@ -25,27 +25,40 @@ class Wanted(NamedTuple):
     origin: str  # e.g. "spec.scheduler.extraContainers[0]"
 
 
+# An entry for containers already in the pod, with the names of the containers and of the init
+# containers it goes into.
+Targeted = tuple[Wanted, frozenset[str], frozenset[str]]
+
+
 class Additions:
-    __slots__ = ("containers", "init_containers", "mounts", "volumes")
+    __slots__ = ("containers", "env", "init_containers", "mounts", "volumes")
 
     def __init__(
         self,
         containers: list[Wanted] | None = None,
         init_containers: list[Wanted] | None = None,
         volumes: list[Wanted] | None = None,
-        # each mount with the chart containers (by list) it goes into
-        mounts: list[tuple[Wanted, frozenset[str], frozenset[str]]] | None = None,
+        mounts: list[Targeted] | None = None,
+        env: list[Targeted] | None = None,
     ) -> None:
         self.containers: list[Wanted] = [] if containers is None else containers
         self.init_containers: list[Wanted] = [] if init_containers is None else init_containers
         self.volumes: list[Wanted] = [] if volumes is None else volumes
-        self.mounts: list[tuple[Wanted, frozenset[str], frozenset[str]]] = (
-            [] if mounts is None else mounts
-        )
+        self.mounts: list[Targeted] = [] if mounts is None else mounts
+        self.env: list[Targeted] = [] if env is None else env  # variables, merged by name
 
     @property
     def empty(self) -> bool:
-        return not (self.containers or self.init_containers or self.volumes or self.mounts)
+        return not (
+            self.containers or self.init_containers or self.volumes or self.mounts or self.env
+        )
+
+    def extend(self, other: Additions) -> None:
+        self.containers += other.containers
+        self.init_containers += other.init_containers
+        self.volumes += other.volumes
+        self.mounts += other.mounts
+        self.env += other.env
 
 
 class Op(NamedTuple):
@@ -109,7 +122,8 @@ def plan(
     )
     if volumes:
         result.ops.append(Op("append", ("volumes",), volumes))
-    _plan_mounts(pod, additions, replace, replaced, result, pod_path)
+    _plan_into_containers(pod, additions.mounts, MOUNTS, replace, replaced, result, pod_path)
+    _plan_into_containers(pod, additions.env, ENV, replace, replaced, result, pod_path)
 
     _check_mounted_volumes(pod, additions, volumes, extra_volume_names, result, pod_path)
     return result
@@ -197,9 +211,22 @@ def _plan_named(
     return appended
 
 
-def _plan_mounts(
+class ContainerList(NamedTuple):
+    """A list inside each container that additions merge into."""
+
+    key: str  # the list's field in the container
+    merge_key: str  # what identifies an entry
+    what: str  # for messages
+
+
+MOUNTS = ContainerList("volumeMounts", "mountPath", "mount")
+ENV = ContainerList("env", "name", "env var")
+
+
+def _plan_into_containers(
     pod: dict[str, Any],
-    additions: Additions,
+    entries: list[Targeted],
+    into: ContainerList,
     replace: bool,
     replaced: set[tuple[ListName, int]],
     result: Plan,
@@ -211,26 +238,26 @@ def _plan_mounts(
                 continue
             targets = [
                 wanted
-                for wanted, in_containers, in_init in additions.mounts
+                for wanted, in_containers, in_init in entries
                 if container.get("name")
                 in (in_containers if list_name == "containers" else in_init)
             ]
             if not targets:
                 continue
             sub = Plan()
-            mounts = _plan_named(
+            new = _plan_named(
                 container,
-                "volumeMounts",
-                "mountPath",
+                into.key,
+                into.merge_key,
                 targets,
                 replace,
                 sub,
                 f"{pod_path}.{list_name}[{index}]",
-                "mount",
+                into.what,
             )
             prefix: Path = (list_name, index)
-            if mounts:
-                result.ops.append(Op("append", (*prefix, "volumeMounts"), mounts))
+            if new:
+                result.ops.append(Op("append", (*prefix, into.key), new))
             for op in sub.ops:
                 result.ops.append(Op(op.action, prefix + op.path, op.value))
             for finding in sub.findings:

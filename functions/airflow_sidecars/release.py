@@ -1,0 +1,144 @@
+"""What a rendered release says about itself: the facts that presets fill themselves in from.
+
+A preset is written once and serves every release (prod, dev, differently named ones), so
+nothing here goes by object names: the chart's config ConfigMap is found by its labels, a
+ServiceAccount by the name the pod spec gives, the Airflow version by the main container's
+image, and an Airflow setting by the precedence Airflow itself applies (an `AIRFLOW__S__K`
+environment variable over airflow.cfg).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .airflow import RULES, Flavour, Workload
+from .krm import Item
+from .yamledit import scalar_at
+
+AIRFLOW_CFG = "airflow.cfg"
+DEFAULT_DAGS_FOLDER = "/opt/airflow/dags"
+_VERSION_TAG = re.compile(r":v?(\d+)\.(\d+)")
+
+ReleaseKey = tuple[str | None, str | None]  # (release, namespace)
+
+
+class Release:
+    """One Airflow release (release label, namespace) in the input."""
+
+    __slots__ = ("airflow_cfg", "key", "sections", "service_accounts")
+
+    def __init__(self, key: ReleaseKey) -> None:
+        self.key = key
+        self.airflow_cfg: dict[tuple[str, str], str] = {}  # (section, option) -> value
+        self.service_accounts: dict[str, Item] = {}
+        self.sections: set[str] = set()  # config sections with a workload in this release
+
+
+def releases(items: list[Item], workloads: list[Workload]) -> dict[ReleaseKey, Release]:
+    found: dict[ReleaseKey, Release] = {}
+
+    def release(key: ReleaseKey) -> Release:
+        return found.setdefault(key, Release(key))
+
+    for workload in workloads:
+        release((workload.release, workload.item.namespace)).sections.add(workload.section)
+    for item in items:
+        if item.is_local_config:
+            continue
+        key = (item.label("release"), item.namespace)
+        if item.kind == "ServiceAccount" and item.name:
+            release(key).service_accounts[item.name] = item
+            # A ServiceAccount may carry no release label (community chart); keep it findable
+            # by namespace as well.
+            release((None, item.namespace)).service_accounts.setdefault(item.name, item)
+        elif item.kind == "ConfigMap" and item.label("component") == "config":
+            text = scalar_at(item.node, "data", AIRFLOW_CFG)
+            if text is not None:
+                release(key).airflow_cfg.update(parse_airflow_cfg(text))
+    return found
+
+
+def parse_airflow_cfg(text: str) -> dict[tuple[str, str], str]:
+    """airflow.cfg as (section, option) -> value; Airflow reads it with configparser, whose
+    INI rules (sections, `key = value`, comments) are all the chart's file uses."""
+    import configparser  # noqa: PLC0415 - only runs with presets
+
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return {}
+    return {
+        (section.lower(), option.lower()): value
+        for section in parser.sections()
+        for option, value in parser.items(section, raw=True)
+    }
+
+
+def main_container_name(workload: Workload) -> str:
+    """The component's Airflow container: `base` in a pod template, else the chart's name for
+    the component's own container ("" where the chart has no Airflow container of its own)."""
+    if workload.is_pod_template:
+        return "base"
+    return MAIN_CONTAINERS[workload.flavour].get(workload.section, "")
+
+
+MAIN_CONTAINERS: dict[Flavour, dict[str, str]] = {
+    "official": {
+        "scheduler": "scheduler",
+        "webserver": "webserver",
+        "apiServer": "api-server",
+        "workers": "worker",
+        "triggerer": "triggerer",
+        "dagProcessor": "dag-processor",
+    },
+    "community": {
+        "scheduler": "airflow-scheduler",
+        "webserver": "airflow-web",
+        "workers": "airflow-worker",
+        "triggerer": "airflow-triggerer",
+    },
+}
+assert all(
+    name in RULES[flavour][section].mount_containers
+    for flavour, names in MAIN_CONTAINERS.items()
+    for section, name in names.items()
+), "a main container must be one the chart's own rules know"
+
+
+def container(pod: dict[str, Any], name: str) -> dict[str, Any] | None:
+    for entry in pod.get("containers") or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return entry
+    return None
+
+
+def setting(
+    release: Release | None, main: dict[str, Any] | None, section: str, option: str
+) -> str | None:
+    """An Airflow setting as the component sees it: a literal `AIRFLOW__SECTION__OPTION` in
+    its main container's env wins over airflow.cfg, as in Airflow's own config lookup."""
+    variable = f"AIRFLOW__{section.upper()}__{option.upper()}"
+    for entry in (main or {}).get("env") or []:
+        if isinstance(entry, dict) and entry.get("name") == variable:
+            value = entry.get("value")
+            return value if isinstance(value, str) else None
+    if release is None:
+        return None
+    return release.airflow_cfg.get((section.lower(), option.lower()))
+
+
+def airflow_major(release: Release | None, main: dict[str, Any] | None) -> int:
+    """Airflow's major version from the main container's image tag (`apache/airflow:2.9.3`,
+    `...:3.1.8-python3.12`); a custom tag says nothing, then an api-server means Airflow 3."""
+    image = (main or {}).get("image")
+    if isinstance(image, str):
+        found = _VERSION_TAG.search(image.rsplit("/", 1)[-1])
+        if found:
+            return int(found.group(1))
+    return 3 if release is not None and "apiServer" in release.sections else 2
+
+
+def dags_folder(release: Release | None, main: dict[str, Any] | None) -> str:
+    return setting(release, main, "core", "dags_folder") or DEFAULT_DAGS_FOLDER
