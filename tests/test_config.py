@@ -328,6 +328,57 @@ PROBLEM_CASES = [
         [("kind", "got kind 'Sidecars'")],
     ),
     ProblemCase(
+        "preset-s3sync-without-bucket",
+        config({"presets": {"s3Sync": {"prefix": "dags"}}}),
+        [("spec.presets.s3Sync", "'bucket' is required")],
+    ),
+    ProblemCase(
+        "preset-s3sync-bad-bucket",
+        config({"presets": {"s3Sync": {"bucket": "Airflow_DAGs"}}}),
+        [("spec.presets.s3Sync.bucket", "is not an S3 bucket name")],
+    ),
+    ProblemCase(
+        "preset-s3sync-bad-role",
+        config({"presets": {"s3Sync": {"bucket": "dags", "roleArn": "airflow-role"}}}),
+        [("spec.presets.s3Sync.roleArn", "is not an IAM role ARN")],
+    ),
+    ProblemCase(
+        "preset-kerberos-two-keytabs",
+        config(
+            {
+                "presets": {
+                    "kerberos": {"principal": "a@B.C", "keytabSecret": "s", "keytabClaim": "c"}
+                }
+            }
+        ),
+        [("spec.presets.kerberos", "exactly one of keytabSecret and keytabClaim")],
+    ),
+    ProblemCase(
+        "preset-kerberos-no-keytab",
+        config({"presets": {"kerberos": {"principal": "a@B.C"}}}),
+        [("spec.presets.kerberos", "exactly one of keytabSecret and keytabClaim")],
+    ),
+    ProblemCase(
+        "preset-kerberos-bad-principal",
+        config({"presets": {"kerberos": {"principal": "airflow", "keytabSecret": "s"}}}),
+        [("spec.presets.kerberos.principal", "is not a Kerberos principal")],
+    ),
+    ProblemCase(
+        "unknown-preset",
+        config({"presets": {"gitSync": {}}}),
+        [("spec.presets", "unknown field(s) gitSync; allowed here: kerberos, s3Sync, syncPerm")],
+    ),
+    ProblemCase(
+        "preset-unknown-component",
+        config({"presets": {"syncPerm": {"components": ["web"]}}}),
+        [("spec.presets.syncPerm.components[0]", "'web' is not one of")],
+    ),
+    ProblemCase(
+        "native-sidecars-not-a-bool",
+        config({**scheduler(), "workers": {"nativeSidecars": "yes"}}),
+        [("spec.workers.nativeSidecars", "must be of type boolean, not string")],
+    ),
+    ProblemCase(
         "config-map-data-not-a-mapping",
         config_map("scheduler: {}"),
         [("data.config", "a ConfigMap config needs data.config")],

@@ -2,7 +2,8 @@
 
 Each folder under tests/golden/ is one case:
 - `case.yaml`: `inputs` (paths under tests/fixtures, or files in the case folder), optional
-  `config` (default `config.yaml` in the folder; `none` for KRM input that carries its own),
+  `config` (default `config.yaml` in the folder; a path such as `pipelines/examples/x.yaml`
+  from the repository root; `none` for KRM input that carries its own),
   and the expected `exitCode`;
 - `expected.yaml`: stdout, byte for byte; `expected.stderr`: the summary for people.
 
@@ -22,7 +23,7 @@ import pytest
 import yaml
 from ruamel.yaml import YAML
 
-from conftest import FIXTURES, TESTS, run_cli
+from conftest import FIXTURES, ROOT, TESTS, run_cli
 
 GOLDEN = TESTS / "golden"
 CASES = sorted(path.name for path in GOLDEN.iterdir() if (path / "case.yaml").exists())
@@ -44,7 +45,10 @@ def _inputs(name: str, case: dict[str, Any]) -> list[Path]:
 
 def _config_args(name: str, case: dict[str, Any]) -> list[str]:
     config = case.get("config", "config.yaml")
-    return [] if config == "none" else ["--config", str(GOLDEN / name / config)]
+    if config == "none":
+        return []
+    # A path with a folder is from the repository root: one example config, many renders.
+    return ["--config", str(ROOT / config if "/" in config else GOLDEN / name / config)]
 
 
 def _compare_or_update(path: Path, actual: bytes) -> None:

@@ -219,9 +219,24 @@ def _problem(error: Any) -> Problem:
         return Problem(path, f"must be {error.validator_value!r}")
     if validator == "pattern" and path.endswith("name"):
         return Problem(path, f"{instance!r} is not a valid name (lowercase letters, digits, '-')")
+    if validator == "pattern" and path.rsplit(".", 1)[-1] in PATTERN_MEANINGS:
+        return Problem(path, f"{instance!r} is not {PATTERN_MEANINGS[path.rsplit('.', 1)[-1]]}")
+    if validator == "oneOf" and path == "spec.presets.kerberos":
+        return Problem(path, "give the keytab as exactly one of keytabSecret and keytabClaim")
     if validator == "type":
         return Problem(path, f"must be of type {error.validator_value}, not {_type_name(instance)}")
     return Problem(path, error.message)
+
+
+# What a pattern in the schema stands for, by field name, for messages a person can act on.
+PATTERN_MEANINGS = {
+    "bucket": "an S3 bucket name (3-63 lowercase letters, digits, '.', '-')",
+    "roleArn": "an IAM role ARN (arn:aws:iam::<account id>:role/<name>)",
+    "principal": "a Kerberos principal (name@REALM or name/host@REALM)",
+    "keytabSecret": "a Secret name",
+    "keytabClaim": "a PersistentVolumeClaim name",
+    "krb5Config": "a ConfigMap name",
+}
 
 
 def _type_name(value: Any) -> str:

@@ -34,15 +34,17 @@ S3_SYNC_SCRIPT = (
     'while true; do aws s3 sync "s3://${S3_BUCKET}/${S3_PREFIX}" "${DAGS_FOLDER}" --no-progress'
     '%s && touch /tmp/s3-sync-done; sleep "${SYNC_INTERVAL}"; done'
 )
-SYNC_PERM_SCRIPT = 'while true; do airflow %s; sleep "${SYNC_PERM_INTERVAL}"; done'
+SYNC_PERM_SCRIPT = 'while true; do airflow sync-perm; sleep "${SYNC_PERM_INTERVAL}"; done'
 
-# The Kerberos layout follows the official chart's own kerberos sidecar (kerberos.* values):
-# a credential cache in an emptyDir that `airflow kerberos` writes and the Airflow containers
-# read, krb5.conf at /etc/krb5.conf. The names differ from the chart's (`worker-kerberos`,
-# `kerberos-ccache`, `kerberos-keytab`) so that the chart's sidecar, when enabled, is told apart.
+# The Kerberos layout follows the official chart's own kerberos sidecar (kerberos.* defaults,
+# worker template): the credential cache in an emptyDir at /var/kerberos-ccache that
+# `airflow kerberos` writes and the Airflow containers read, krb5.conf at /etc/krb5.conf, the
+# keytab at /etc/airflow.keytab (the chart's Secret key `kerberos.keytab`). The names differ
+# from the chart's (`worker-kerberos`, `kerberos-ccache`, `kerberos-keytab`) so that the
+# chart's sidecar, when it is enabled, is told apart.
 KERBEROS_CONTAINER = "kerberos-renewer"
 CCACHE_VOLUME, CCACHE_DIR, CCACHE_FILE = "krb-ccache", "/var/kerberos-ccache", "cache"
-KEYTAB_VOLUME, KEYTAB_DIR, KEYTAB_FILE = "krb-keytab", "/etc/airflow-keytab", "keytab"
+KEYTAB_VOLUME, KEYTAB_PATH, KEYTAB_KEY = "krb-keytab", "/etc/airflow.keytab", "kerberos.keytab"
 KRB5_VOLUME, KRB5_PATH = "krb5-conf", "/etc/krb5.conf"
 CHART_KERBEROS_VOLUMES = frozenset({"kerberos-ccache", "kerberos-keytab"})
 
@@ -130,38 +132,36 @@ def _s3_sync(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expansi
     notes: list[tuple[str, str, str]] = []
     additions = Additions()
     main = facts.main or {}
-    # Reuse the volume the pod already has for its DAGs (git-sync, dags.persistence), where the
-    # Airflow container mounts it; else bring an emptyDir and mount it there too.
-    existing = _mount_of_volume(main, "dags")
-    owned = existing is None
+    # Reuse the volume the Airflow container already has the DAG folder on (`dags` for git-sync
+    # or dags.persistence in the official chart, `dags-data` in the community one); else bring
+    # an emptyDir and mount it there in the Airflow container too.
+    existing = _mount_holding(main, folder)
+    volume_name = existing["name"] if existing is not None else "dags"
     mount_path = existing["mountPath"] if existing is not None else folder
-    if owned:
+    # `aws s3 sync --delete` mirrors the prefix, removing what it does not hold: only where
+    # nothing else writes DAGs (no git-sync, no shared volume), so that it is also the same
+    # decision on a second run, when the emptyDir this preset added is already there.
+    exclusive = not _has_git_sync(facts.pod) and _volume(facts.pod, volume_name) in (
+        None,
+        {"name": volume_name, "emptyDir": {}},
+    )
+    if existing is None:
         additions.volumes.append(Wanted({"name": "dags", "emptyDir": {}}, origin))
         mount = {"name": "dags", "mountPath": folder}
         additions.mounts.append((Wanted(mount, origin), *_into_main(facts)))
-    elif not (folder + "/").startswith(mount_path.rstrip("/") + "/"):
-        notes.append(
-            (
-                "warning",
-                f"preset s3Sync: the DAG folder {folder} is not inside the pod's dags volume "
-                f"(mounted at {mount_path}); the sidecar syncs into that volume anyway",
-                "preset",
-            )
-        )
     interval = str(params.get("interval", 60))
     sidecar = {
         "name": "s3-sync",
         "image": params.get("image", S3_SYNC_IMAGE),
         "command": ["/bin/sh", "-c"],
-        # --delete only in a volume this preset owns: it must not remove git-synced files.
-        "args": [S3_SYNC_SCRIPT % (" --delete" if owned else "")],
+        "args": [S3_SYNC_SCRIPT % (" --delete" if exclusive else "")],
         "env": [
             _env("S3_BUCKET", params["bucket"]),
             _env("S3_PREFIX", params.get("prefix", "")),
             _env("DAGS_FOLDER", folder),
             _env("SYNC_INTERVAL", interval),
         ],
-        "volumeMounts": [{"name": "dags", "mountPath": mount_path}],
+        "volumeMounts": [{"name": volume_name, "mountPath": mount_path}],
     }
     # In a task pod the DAG files must be there before the task starts.
     probe = {
@@ -174,11 +174,30 @@ def _s3_sync(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expansi
     return Expansion(additions, notes, annotations)
 
 
-def _mount_of_volume(main: dict[str, Any], volume: str) -> dict[str, Any] | None:
+def _volume(pod: dict[str, Any], name: str) -> Any:
+    return next((v for v in pod.get("volumes") or [] if _named(v, name)), None)
+
+
+def _has_git_sync(pod: dict[str, Any]) -> bool:
+    everything = [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]
+    return any(isinstance(c, dict) and "git-sync" in str(c.get("name")) for c in everything)
+
+
+def _named(entry: Any, name: str) -> bool:
+    return isinstance(entry, dict) and entry.get("name") == name
+
+
+def _mount_holding(main: dict[str, Any], folder: str) -> dict[str, Any] | None:
+    """The main container's whole-volume mount that the folder is in (the deepest one)."""
+    found: dict[str, Any] | None = None
     for mount in main.get("volumeMounts") or []:
-        if isinstance(mount, dict) and mount.get("name") == volume and not mount.get("subPath"):
-            return mount
-    return None
+        if not isinstance(mount, dict) or mount.get("subPath") or "mountPath" not in mount:
+            continue
+        path = str(mount["mountPath"]).rstrip("/")
+        inside = folder == path or folder.startswith(path + "/")
+        if inside and (found is None or len(path) > len(str(found["mountPath"]))):
+            found = mount
+    return found
 
 
 # -- syncPerm ---------------------------------------------------------------------------------
@@ -187,7 +206,8 @@ def _mount_of_volume(main: dict[str, Any], volume: str) -> dict[str, Any] | None
 def _sync_perm(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expansion:
     main = facts.main or {}
     major = airflow_major(facts.release, main)
-    command = "sync-perm"
+    # `airflow sync-perm` comes with the FAB auth manager (the default on Airflow 2; on
+    # Airflow 3 the command exists only when FAB is the configured auth manager).
     if major >= 3:
         auth_manager = setting(facts.release, main, "core", "auth_manager")
         if auth_manager != FAB_AUTH_MANAGER:
@@ -197,30 +217,36 @@ def _sync_perm(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expan
                 "left as it is"
             )
             return Expansion(Additions(), [("warning", message, "preset")], {})
-        command = "fab-db sync-perm"  # the FAB provider's CLI on Airflow 3
     # The webserver's own image, environment and config files: the metadata database
     # connection comes from whatever secret this release uses.
     sidecar: dict[str, Any] = {"name": "sync-perm"}
     for key in ("image", "imagePullPolicy"):
         if key in main:
             sidecar[key] = main[key]
-    sidecar["args"] = ["bash", "-c", SYNC_PERM_SCRIPT % command]
+    sidecar["args"] = ["bash", "-c", SYNC_PERM_SCRIPT]
     sidecar["env"] = [
         *copy.deepcopy(main.get("env") or []),
         _env("SYNC_PERM_INTERVAL", str(params.get("interval", 60))),
     ]
     if main.get("envFrom"):
         sidecar["envFrom"] = copy.deepcopy(main["envFrom"])
-    config_mounts = [
-        copy.deepcopy(mount)
-        for mount in main.get("volumeMounts") or []
-        if isinstance(mount, dict) and mount.get("name") in ("config", "webserver-config")
-    ]
+    config_mounts = _config_mounts(main)
     if config_mounts:
         sidecar["volumeMounts"] = config_mounts
     if main.get("securityContext"):
         sidecar["securityContext"] = copy.deepcopy(main["securityContext"])
     return Expansion(_sidecar(facts, sidecar, origin), [], {})
+
+
+def _config_mounts(main: dict[str, Any]) -> list[dict[str, Any]]:
+    """The main container's mounts of Airflow's config files (airflow.cfg, local settings,
+    webserver_config.py)."""
+    names = ("config", "webserver-config", "api-server-config")
+    return [
+        copy.deepcopy(mount)
+        for mount in main.get("volumeMounts") or []
+        if isinstance(mount, dict) and mount.get("name") in names
+    ]
 
 
 # -- kerberos ---------------------------------------------------------------------------------
@@ -239,7 +265,7 @@ def _kerberos(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expans
         return Expansion(Additions(), [("warning", message, "preset")], {})
     main = facts.main or {}
     ccache = f"{CCACHE_DIR}/{CCACHE_FILE}"
-    keytab = f"{KEYTAB_DIR}/{KEYTAB_FILE}"
+    keytab_key = params.get("keytabKey", KEYTAB_KEY)
     shared_env = [_env("KRB5CCNAME", ccache)]
     if "krb5Config" in params:
         shared_env.append(_env("KRB5_CONFIG", KRB5_PATH))
@@ -263,19 +289,21 @@ def _kerberos(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expans
     if "image" not in params and "imagePullPolicy" in main:
         sidecar["imagePullPolicy"] = main["imagePullPolicy"]
     # The Airflow image's entrypoint runs `airflow kerberos <principal> --keytab <file>`.
-    sidecar["args"] = ["kerberos", params["principal"], "--keytab", keytab]
+    sidecar["args"] = ["kerberos", params["principal"], "--keytab", KEYTAB_PATH]
     sidecar["env"] = [
         *shared_env,
         _env("AIRFLOW__KERBEROS__CCACHE", ccache),
-        _env("AIRFLOW__KERBEROS__KEYTAB", keytab),
+        _env("AIRFLOW__KERBEROS__KEYTAB", KEYTAB_PATH),
         _env("AIRFLOW__KERBEROS__PRINCIPAL", params["principal"]),
         _env("AIRFLOW__KERBEROS__REINIT_FREQUENCY", str(params.get("interval", 3600))),
     ]
     # Only this container sees the keytab (Airflow's production guidance), and only it
     # writes the credential cache.
+    # It reads the same airflow.cfg as the Airflow container beside it.
     sidecar["volumeMounts"] = [
+        *_config_mounts(main),
         {"name": CCACHE_VOLUME, "mountPath": CCACHE_DIR},
-        {"name": KEYTAB_VOLUME, "mountPath": KEYTAB_DIR, "readOnly": True},
+        {"name": KEYTAB_VOLUME, "mountPath": KEYTAB_PATH, "subPath": keytab_key, "readOnly": True},
         *([krb5_mount] if "krb5Config" in params else []),
     ]
     additions = Additions(volumes=[Wanted(volume, origin) for volume in volumes])

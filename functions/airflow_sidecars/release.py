@@ -26,12 +26,15 @@ ReleaseKey = tuple[str | None, str | None]  # (release, namespace)
 class Release:
     """One Airflow release (release label, namespace) in the input."""
 
-    __slots__ = ("airflow_cfg", "key", "sections", "service_accounts")
+    __slots__ = ("airflow_cfg", "env_sources", "key", "sections", "service_accounts")
 
     def __init__(self, key: ReleaseKey) -> None:
         self.key = key
         self.airflow_cfg: dict[tuple[str, str], str] = {}  # (section, option) -> value
         self.service_accounts: dict[str, Item] = {}
+        # ConfigMaps and Secrets of the namespace, by (kind, name), for `envFrom`: the
+        # community chart sets Airflow's options only there (Secret `<fullname>-config-envs`).
+        self.env_sources: dict[tuple[str, str], Item] = {}
         self.sections: set[str] = set()  # config sections with a workload in this release
 
 
@@ -47,12 +50,16 @@ def releases(items: list[Item], workloads: list[Workload]) -> dict[ReleaseKey, R
         if item.is_local_config:
             continue
         key = (item.label("release"), item.namespace)
+        # Objects may carry no release label (the community chart's ServiceAccount): keep
+        # them findable by namespace as well.
+        by_namespace = release((None, item.namespace))
         if item.kind == "ServiceAccount" and item.name:
             release(key).service_accounts[item.name] = item
-            # A ServiceAccount may carry no release label (community chart); keep it findable
-            # by namespace as well.
-            release((None, item.namespace)).service_accounts.setdefault(item.name, item)
-        elif item.kind == "ConfigMap" and item.label("component") == "config":
+            by_namespace.service_accounts.setdefault(item.name, item)
+        elif item.kind in ("ConfigMap", "Secret") and item.name:
+            release(key).env_sources[(item.kind, item.name)] = item
+            by_namespace.env_sources.setdefault((item.kind, item.name), item)
+        if item.kind == "ConfigMap" and item.label("component") == "config":
             text = scalar_at(item.node, "data", AIRFLOW_CFG)
             if text is not None:
                 release(key).airflow_cfg.update(parse_airflow_cfg(text))
@@ -117,8 +124,9 @@ def container(pod: dict[str, Any], name: str) -> dict[str, Any] | None:
 def setting(
     release: Release | None, main: dict[str, Any] | None, section: str, option: str
 ) -> str | None:
-    """An Airflow setting as the component sees it: a literal `AIRFLOW__SECTION__OPTION` in
-    its main container's env wins over airflow.cfg, as in Airflow's own config lookup."""
+    """An Airflow setting as the component sees it: an `AIRFLOW__SECTION__OPTION` variable
+    (a literal in the main container's env, then a ConfigMap or Secret it loads with
+    `envFrom`) wins over airflow.cfg, as in Airflow's own config lookup."""
     variable = f"AIRFLOW__{section.upper()}__{option.upper()}"
     for entry in (main or {}).get("env") or []:
         if isinstance(entry, dict) and entry.get("name") == variable:
@@ -126,7 +134,44 @@ def setting(
             return value if isinstance(value, str) else None
     if release is None:
         return None
+    for source in (main or {}).get("envFrom") or []:
+        value = _from_env_source(release, source, variable)
+        if value is not None:
+            return value
     return release.airflow_cfg.get((section.lower(), option.lower()))
+
+
+def _from_env_source(release: Release, source: Any, variable: str) -> str | None:
+    if not isinstance(source, dict):
+        return None
+    prefix = source.get("prefix") or ""
+    if not variable.startswith(prefix):
+        return None
+    key = variable[len(prefix) :]
+    for field, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+        ref = source.get(field)
+        name = ref.get("name") if isinstance(ref, dict) else None
+        item = release.env_sources.get((kind, name)) if isinstance(name, str) else None
+        if item is None:
+            continue
+        value = scalar_at(item.node, "stringData", key) if kind == "Secret" else None
+        if value is None:
+            value = scalar_at(item.node, "data", key)
+            if value is not None and kind == "Secret":
+                value = _base64_text(value)
+        if value is not None:
+            return value
+    return None
+
+
+def _base64_text(value: str) -> str | None:
+    import base64  # noqa: PLC0415 - only runs with presets
+    import binascii  # noqa: PLC0415
+
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
 
 
 def airflow_major(release: Release | None, main: dict[str, Any] | None) -> int:

@@ -1,0 +1,192 @@
+"""Presets on real renders: one config for every release, valid Kubernetes objects, no shell.
+
+The golden cases (tests/golden/presets-*) pin the bytes on each chart and executor. These
+tests check what golden files cannot say on their own:
+- a release under another name, fullnameOverride and namespace gets the same edits from the
+  same config, with its own names: everything a preset adds comes from the render;
+- every object a preset run writes, and the pod template inside its ConfigMap, passes the
+  Kubernetes OpenAPI schema in strict mode (kubernetes-validate, no cluster needed);
+- parameters reach containers as values, never as shell text;
+- on Airflow 3 without the FAB auth manager, syncPerm says why it cannot work and adds nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from airflow_sidecars.api import ConfigSource, Outcome, run_inject
+from conftest import FIXTURES, ROOT, TESTS
+
+# The oldest Kubernetes with native sidecars on by default (1.29, beta): what presets need.
+KUBERNETES_VERSION = "1.29.0"
+SEED_PRESETS = ROOT / "pipelines" / "examples" / "seed-presets.yaml"
+
+
+def _config(presets: dict[str, Any], **spec: Any) -> bytes:
+    document = {
+        "apiVersion": "airflow-sidecars.dev/v1alpha1",
+        "kind": "AirflowSidecars",
+        "metadata": {"name": "presets"},
+        "spec": {"presets": presets, **spec},
+    }
+    return yaml.safe_dump(document, sort_keys=False).encode()
+
+
+def _inject(render: bytes, config: bytes) -> Outcome:
+    return run_inject([("render.yaml", render)], ConfigSource("config.yaml", config))
+
+
+# -- a renamed release ------------------------------------------------------------------------
+
+# Names in the official chart are `<fullname>-*` (fullnameOverride); the release shows in the
+# `release` label, the namespace in `namespace:` and airflow.cfg. Left alone: the chart label
+# `airflow-1.15.0`, the port name `airflow-ui`, `wait-for-airflow-migrations`,
+# `checksum/airflow-config`, image names (after a `/`) and paths.
+_NAME = re.compile(r"(?<![\w./-])airflow-(?!ui\b|\d)")
+_RELEASE_LABEL = re.compile(r"^(\s*release: )airflow$", re.M)
+_NAMESPACE = re.compile(r'^(\s*namespace: )"?airflow"?$', re.M)
+_CFG_NAMESPACE = re.compile(r"^(\s*namespace = )airflow$", re.M)
+_CHECKSUM = re.compile(r"(checksum/airflow-config: )[0-9a-f]{64}")
+
+
+def _rename(text: str) -> str:
+    text = _NAME.sub("af-prod-", text)
+    text = _RELEASE_LABEL.sub(r"\g<1>prod", text)
+    text = _NAMESPACE.sub(r"\g<1>data-platform", text)
+    return _CFG_NAMESPACE.sub(r"\g<1>data-platform", text)
+
+
+# Parameters that are not names of this release, so that renaming the output cannot touch them.
+RENAME_CONFIG = _config(
+    {
+        "s3Sync": {"bucket": "dag-bucket", "roleArn": "arn:aws:iam::123456789012:role/dags"},
+        "syncPerm": {"interval": 30},
+        "kerberos": {
+            "principal": "svc@EXAMPLE.COM",
+            "keytabSecret": "svc-keytab",
+            "krb5Config": "krb5",
+        },
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "official-1.15.0/02-kubernetes-executor.yaml",
+        "official-1.15.0/03-celery-kubernetes-executor.yaml",
+        "official-1.20.0/01-default.yaml",
+    ],
+)
+def test_a_renamed_release_gets_the_same_edits_from_the_same_config(fixture: str) -> None:
+    original = (FIXTURES / fixture).read_text()
+    renamed = _rename(original)
+    assert "af-prod-scheduler" in renamed and "release: prod" in renamed  # the rename took
+    assert _CHECKSUM.search(renamed)
+
+    edited = _inject(original.encode(), RENAME_CONFIG)
+    edited_renamed = _inject(renamed.encode(), RENAME_CONFIG)
+    assert edited.exit_code == edited_renamed.exit_code == 0, edited_renamed.results
+
+    # The checksum is of the config's content, which the rename changes: compare the rest.
+    want = _CHECKSUM.sub(r"\g<1>...", _rename(edited.output.decode()))
+    got = _CHECKSUM.sub(r"\g<1>...", edited_renamed.output.decode())
+    assert got == want
+    assert got != _CHECKSUM.sub(r"\g<1>...", renamed)  # and the presets did add something
+    assert "secretKeyRef:\n                  name: af-prod-metadata" in got or "kerberos" in got
+
+
+# -- valid Kubernetes objects -----------------------------------------------------------------
+
+PRESET_CASES = sorted(
+    path.parent.name for path in (TESTS / "golden").glob("presets-*/expected.yaml")
+)
+
+
+def _objects(path: Path) -> list[dict[str, Any]]:
+    objects = [doc for doc in yaml.safe_load_all(path.read_text()) if isinstance(doc, dict)]
+    pod_templates = [
+        yaml.safe_load(value)
+        for obj in objects
+        if obj.get("kind") == "ConfigMap"
+        for key, value in (obj.get("data") or {}).items()
+        if key in ("pod_template_file.yaml", "pod_template.yaml")
+    ]
+    return objects + pod_templates
+
+
+def test_there_are_preset_golden_cases() -> None:
+    assert len(PRESET_CASES) >= 5, PRESET_CASES
+
+
+@pytest.mark.parametrize("case", PRESET_CASES)
+def test_preset_output_passes_the_kubernetes_schema(case: str) -> None:
+    objects = _objects(TESTS / "golden" / case / "expected.yaml")
+    problems = []
+    for obj in objects:
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            problems.append(f"{obj['kind']} {obj['metadata'].get('name')}: {error.message}")
+    assert not problems, problems
+
+
+def test_the_schema_check_catches_a_broken_pod() -> None:
+    # The counterpart: a field kubernetes-validate must reject, in the same kind of object.
+    objects = _objects(TESTS / "golden" / PRESET_CASES[0] / "expected.yaml")
+    deployment = next(obj for obj in objects if obj["kind"] == "Deployment")
+    deployment["spec"]["template"]["spec"]["containers"][0]["mountPath"] = "/opt/airflow/dags"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+# -- values, not shell text -------------------------------------------------------------------
+
+
+def test_parameters_never_reach_a_shell_string() -> None:
+    hostile = "dags; touch /tmp/pwned $(id)"
+    config = _config({"s3Sync": {"bucket": "dag-bucket", "prefix": hostile}})
+    render = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_bytes()
+    outcome = _inject(render, config)
+    assert outcome.exit_code == 0, outcome.results
+    scheduler = next(
+        doc
+        for doc in yaml.safe_load_all(outcome.output)
+        if doc and doc["kind"] == "Deployment" and doc["metadata"]["name"] == "airflow-scheduler"
+    )
+    sidecar = next(
+        c for c in scheduler["spec"]["template"]["spec"]["containers"] if c["name"] == "s3-sync"
+    )
+    assert all(hostile not in arg for arg in sidecar["command"] + sidecar["args"])
+    assert {"name": "S3_PREFIX", "value": hostile} in sidecar["env"]
+
+
+def test_a_bucket_name_is_checked_by_the_schema() -> None:
+    config = _config({"s3Sync": {"bucket": "x; rm -rf /"}})
+    render = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_bytes()
+    outcome = _inject(render, config)
+    assert outcome.exit_code == 1
+    assert any(r.field_path == "spec.presets.s3Sync.bucket" for r in outcome.results)
+
+
+# -- Airflow 3 without the FAB auth manager ---------------------------------------------------
+
+
+def test_sync_perm_on_airflow_3_needs_the_fab_auth_manager() -> None:
+    render = (FIXTURES / "official-1.20.0" / "01-default.yaml").read_text()
+    fab = "auth_manager = airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+    assert fab in render
+    simple = render.replace(
+        fab, "auth_manager = airflow.api_fastapi.auth.managers.simple.simple_auth_manager"
+    )
+    outcome = _inject(simple.encode(), _config({"syncPerm": {}}))
+    assert outcome.exit_code == 0
+    warnings = [r.message for r in outcome.results if r.severity == "warning"]
+    assert any("FAB auth manager" in w and "left as it is" in w for w in warnings), warnings
+    assert outcome.output.decode().count("name: sync-perm") == 0
