@@ -190,3 +190,55 @@ def test_sync_perm_on_airflow_3_needs_the_fab_auth_manager() -> None:
     warnings = [r.message for r in outcome.results if r.severity == "warning"]
     assert any("FAB auth manager" in w and "left as it is" in w for w in warnings), warnings
     assert outcome.output.decode().count("name: sync-perm") == 0
+
+
+# -- the README's examples --------------------------------------------------------------------
+
+_EXAMPLE = re.compile(r"<!-- golden: (?P<case>[\w.-]+) -->\n```yaml\n(?P<body>.*?)```", re.S)
+
+
+def test_readme_preset_examples_are_taken_from_the_golden_outputs() -> None:
+    # Each piece between `# ...` lines must appear in the case's expected output, in order.
+    readme = (ROOT / "README.md").read_text()
+    examples = list(_EXAMPLE.finditer(readme))
+    assert {m["case"] for m in examples} >= {
+        "presets-official-1.15.0-celery",
+        "presets-official-1.20.0-airflow3",
+        "presets-official-1.15.0-kubernetes-executor",
+    }
+    for example in examples:
+        golden = (TESTS / "golden" / example["case"] / "expected.yaml").read_text()
+        pieces = re.split(r"^ *# \.\.\.\n", example["body"], flags=re.M)
+        position = 0
+        for piece in pieces:
+            found = golden.find(piece, position)
+            assert found >= 0, f"README example for {example['case']} is not in it:\n{piece}"
+            position = found + len(piece)
+
+
+# -- the chart's own Kerberos sidecar ---------------------------------------------------------
+
+
+def test_kerberos_leaves_a_pod_with_the_charts_kerberos_sidecar_alone() -> None:
+    # No fixture renders kerberos.enabled (no helm here), so the worker of the real render gets
+    # the two volumes the chart's worker template adds with it (kerberos-keytab from Secret
+    # <fullname>-kerberos-keytab, kerberos-ccache an emptyDir): what the preset detects.
+    documents = list(
+        yaml.safe_load_all((FIXTURES / "official-1.15.0" / "01-default.yaml").read_text())
+    )
+    worker = next(
+        d
+        for d in documents
+        if d and d["kind"] == "StatefulSet" and d["metadata"]["name"] == "airflow-worker"
+    )
+    worker["spec"]["template"]["spec"]["volumes"] += [
+        {"name": "kerberos-keytab", "secret": {"secretName": "airflow-kerberos-keytab"}},
+        {"name": "kerberos-ccache", "emptyDir": {}},
+    ]
+    render = yaml.safe_dump_all(documents, sort_keys=False).encode()
+    config = _config({"kerberos": {"principal": "airflow@EXAMPLE.COM", "keytabSecret": "kt"}})
+    outcome = _inject(render, config)
+    assert outcome.exit_code == 0, outcome.results
+    warnings = [r.message for r in outcome.results if r.severity == "warning"]
+    assert any("the chart's own Kerberos sidecar runs in this pod" in w for w in warnings)
+    assert outcome.output == render  # nothing else changed either
