@@ -88,7 +88,6 @@ def test_a_renamed_release_gets_the_same_edits_from_the_same_config(fixture: str
     original = (FIXTURES / fixture).read_text()
     renamed = _rename(original)
     assert "af-prod-scheduler" in renamed and "release: prod" in renamed  # the rename took
-    assert _CHECKSUM.search(renamed)
 
     edited = _inject(original.encode(), RENAME_CONFIG)
     edited_renamed = _inject(renamed.encode(), RENAME_CONFIG)
