@@ -65,33 +65,18 @@ def _no_cycle_collection() -> Iterator[None]:
 def _run_inject(
     inputs: list[tuple[str | None, bytes]], config_file: ConfigSource | None
 ) -> Outcome:
-    raw = b"".join(data for _, data in inputs)
+    parsed = _parse(inputs, "inject")
+    if isinstance(parsed, Outcome):
+        return parsed
+    inp, texts = parsed
     try:
-        texts = [(name, krm.decode(data, name)) for name, data in inputs]
-        inp = krm.parse(texts)
-    except krm.InputError as error:
-        return _unreadable(raw, str(error), error.source)
-
-    results: list[Result] = []
-    try:
-        cfg = _load_config(inp, config_file)
+        cfg = _load_config(inp, config_file, required=True)
     except config_module.ConfigError as error:
-        file = FileRef(config_file.name) if config_file is not None else None
-        results += [
-            Result(
-                p.message,
-                "error",
-                error.ref,
-                p.path if error.ref else None,
-                file,
-                {"function": "inject", "rule": "config"},
-            )
-            for p in error.problems
-        ]
-        return _finish(inp, results)
+        return _finish(inp, _config_results(error, config_file, "inject"))
+    assert cfg is not None
 
     run = inject(inp, cfg)
-    results += run.results
+    results = run.results
     output = krm.render(inp, results)
     mode, item_count = inp.mode, len(inp.items)
     # The input's node trees go before the output is parsed again: holding both would double
@@ -109,16 +94,89 @@ def _run_inject(
     return Outcome(output.encode("utf-8"), results, mode)
 
 
+def run_validate(
+    inputs: list[tuple[str | None, bytes]], config_file: ConfigSource | None
+) -> Outcome:
+    """Check the input; every item comes back as it came (KRM mode: with the results)."""
+    with _no_cycle_collection():
+        return _run_validate(inputs, config_file)
+
+
+def _run_validate(
+    inputs: list[tuple[str | None, bytes]], config_file: ConfigSource | None
+) -> Outcome:
+    parsed = _parse(inputs, "validate")
+    if isinstance(parsed, Outcome):
+        return parsed
+    inp, _ = parsed
+    try:
+        cfg = _load_config(inp, config_file, required=False)
+    except config_module.ConfigError as error:
+        return _finish(inp, _config_results(error, config_file, "validate"))
+    declared: list[Result] = []
+    if cfg is not None:
+        # What the config declares and the input lacks is what inject would still add: plan
+        # it the same way, keep what it found, and drop the planned edits.
+        run = inject(inp, cfg)
+        for source in inp.sources:
+            source.editor.discard()
+        declared = [_as_validate(r) for r in [*run.missing, *run.results] if _carries_over(r)]
+    from .validate import validate  # noqa: PLC0415 - inject's start-up does not pay for it
+
+    return _finish(inp, validate(inp, cfg, declared))
+
+
+def _carries_over(result: Result) -> bool:
+    """inject's findings that say something about the input: conflicts, dangling mounts,
+    sections that reach nothing. Its plain-sidecar warning is about what it would add."""
+    rule = result.tags.get("rule")
+    if rule == "declared-missing":
+        return True
+    return result.severity in ("error", "warning") and rule != "plain-sidecar"
+
+
+def _as_validate(result: Result) -> Result:
+    return result._replace(tags={**result.tags, "function": "validate"})
+
+
+def _parse(
+    inputs: list[tuple[str | None, bytes]], function: str
+) -> tuple[krm.Input, list[tuple[str | None, str]]] | Outcome:
+    try:
+        texts = [(name, krm.decode(data, name)) for name, data in inputs]
+        return krm.parse(texts), texts
+    except krm.InputError as error:
+        raw = b"".join(data for _, data in inputs)
+        return _unreadable(raw, str(error), error.source, function)
+
+
+def _config_results(
+    error: config_module.ConfigError, config_file: ConfigSource | None, function: str
+) -> list[Result]:
+    file = FileRef(config_file.name) if config_file is not None else None
+    return [
+        Result(
+            p.message,
+            "error",
+            error.ref,
+            p.path if error.ref else None,
+            file,
+            {"function": function, "rule": "config"},
+        )
+        for p in error.problems
+    ]
+
+
 def _finish(inp: krm.Input, results: list[Result]) -> Outcome:
     return Outcome(krm.render(inp, results).encode("utf-8"), results, inp.mode)
 
 
-def _unreadable(raw: bytes, message: str, source: str | None) -> Outcome:
+def _unreadable(raw: bytes, message: str, source: str | None, function: str) -> Outcome:
     result = Result(
         message,
         "error",
         file=FileRef(source) if source else None,
-        tags={"function": "inject", "rule": "input"},
+        tags={"function": function, "rule": "input"},
     )
     text = raw.decode("utf-8", errors="replace")
     if krm.looks_like_resource_list(text):
@@ -132,7 +190,11 @@ NO_CONFIG = (
 )
 
 
-def _load_config(inp: krm.Input, config_file: ConfigSource | None) -> config_module.Config:
+def _load_config(
+    inp: krm.Input, config_file: ConfigSource | None, *, required: bool
+) -> config_module.Config | None:
+    """The config from --config or the functionConfig; None when there is none and none is
+    required (validate runs its built-in checks alone)."""
     if config_file is not None:
         data = _config_file_data(config_file)
     elif inp.mode == "resourcelist" and inp.function_config is not None:
@@ -144,9 +206,13 @@ def _load_config(inp: krm.Input, config_file: ConfigSource | None) -> config_mod
                 [config_module.Problem("functionConfig", str(error))]
             ) from None
         data = to_data(node)
-    else:
+    elif required:
         raise config_module.ConfigError([config_module.Problem(".", NO_CONFIG)])
+    else:
+        return None
     if config_module.is_empty_function_input(data):
+        if not required:
+            return None
         raise config_module.ConfigError([config_module.Problem(".", NO_CONFIG)])
     return config_module.load(data)
 

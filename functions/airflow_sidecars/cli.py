@@ -1,4 +1,4 @@
-"""`airflow-sidecars inject|schema`: the command line of design.md.
+"""`airflow-sidecars inject|validate|schema`: the command line of design.md.
 
 The command line is a contract: extend it, don't rename.
 
@@ -41,6 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inject.add_argument("--config", metavar="FILE", help="an AirflowSidecars config file")
     inject.add_argument("files", nargs="*", metavar="FILE", help="input files ('-' for stdin)")
+    validate = commands.add_parser(
+        "validate",
+        help="check the Airflow pods; change nothing",
+        description=(
+            "Read a ResourceList or a plain manifest stream from FILEs or stdin and write it back "
+            "unchanged (KRM mode: with the results). Built-in checks run on every Airflow pod; "
+            "with a config (--config, or the functionConfig) everything it declares must be "
+            "present too. Exit 1 when anything is an error."
+        ),
+    )
+    validate.add_argument("--config", metavar="FILE", help="an AirflowSidecars config file")
+    validate.add_argument("files", nargs="*", metavar="FILE", help="input files ('-' for stdin)")
     commands.add_parser("schema", help="print the JSON Schema of the AirflowSidecars config")
     return parser
 
@@ -52,26 +64,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sys.stdout.write(schema_text())
         return 0
-    return _inject(args.config, args.files or ["-"])
+    return _run(args.command, args.config, args.files or ["-"])
 
 
-def _inject(config_path: str | None, files: list[str]) -> int:
-    from .api import ConfigSource, run_inject  # noqa: PLC0415 - keep start-up light
+def _run(command: str, config_path: str | None, files: list[str]) -> int:
+    from . import api  # noqa: PLC0415 - keep start-up light
 
     try:
         inputs = [(None if name == "-" else name, _read(name)) for name in files]
-        config = ConfigSource(config_path, _read(config_path)) if config_path else None
+        config = api.ConfigSource(config_path, _read(config_path)) if config_path else None
     except OSError as error:
-        sys.stderr.write(f"airflow-sidecars inject: {error.filename}: {error.strerror}\n")
+        sys.stderr.write(f"airflow-sidecars {command}: {error.filename}: {error.strerror}\n")
         return 2
-    outcome = run_inject(inputs, config)
+    function = api.run_validate if command == "validate" else api.run_inject
+    outcome = function(inputs, config)
     sys.stdout.buffer.write(outcome.output)
     sys.stdout.buffer.flush()
     for result in outcome.results:
-        sys.stderr.write(f"inject: {result.line()}\n")
+        sys.stderr.write(f"{command}: {result.line()}\n")
     errors = sum(r.severity == "error" for r in outcome.results)
     warnings = sum(r.severity == "warning" for r in outcome.results)
-    sys.stderr.write(f"inject: {errors} error(s), {warnings} warning(s)\n")
+    sys.stderr.write(f"{command}: {errors} error(s), {warnings} warning(s)\n")
     return outcome.exit_code
 
 

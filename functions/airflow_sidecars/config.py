@@ -93,6 +93,7 @@ class Config(NamedTuple):
     volume_mounts: tuple[dict[str, Any], ...] = ()
     # preset name -> its parameters, as written (the schema has checked them)
     presets: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+    disabled_rules: tuple[str, ...] = ()  # validate rules turned off (spec.validate.disable)
 
 
 @cache
@@ -342,6 +343,7 @@ def _build(spec: dict[str, Any], ref: ResourceRef) -> Config:
         volumes=tuple(spec.get("volumes") or ()),
         volume_mounts=tuple(spec.get("volumeMounts") or ()),
         presets=dict(spec.get("presets") or {}),
+        disabled_rules=tuple((spec.get("validate") or {}).get("disable") or ()),
     )
 
 

@@ -44,7 +44,15 @@ TAG = {"function": "inject"}
 class Run:
     """What one inject run decided: results, and the data each edited item must have."""
 
-    __slots__ = ("annotations", "edited", "expected", "expected_templates", "presets", "results")
+    __slots__ = (
+        "annotations",
+        "edited",
+        "expected",
+        "expected_templates",
+        "missing",
+        "presets",
+        "results",
+    )
 
     def __init__(
         self,
@@ -63,6 +71,8 @@ class Run:
         # with the workload that asked; and the presets that reached a pod.
         self.annotations: dict[tuple[str | None, str], tuple[Workload, dict[str, str]]] = {}
         self.presets: set[str] = set()
+        # What the config declares and the input lacks, said the way `validate` reports it.
+        self.missing: list[Result] = []
 
 
 def inject(inp: krm.Input, config: Config) -> Run:
@@ -312,6 +322,8 @@ def _report(run: Run, workload: Workload, pod_plan: Plan, base: tuple[str | int,
     if pod_plan.added:
         message = f"{what}: added " + ", ".join(pod_plan.added)
         run.results.append(_result(workload, "info", message, base, "added"))
+        missing = f"{what}: the config declares " + ", ".join(pod_plan.added) + ", not here"
+        run.missing.append(_result(workload, "error", missing, base, "declared-missing"))
     elif pod_plan.unchanged and not pod_plan.findings:
         message = f"{what}: unchanged, already has " + ", ".join(pod_plan.unchanged)
         run.results.append(_result(workload, "info", message, base, "unchanged"))
@@ -423,6 +435,9 @@ def _set_annotation(run: Run, item: krm.Item, key: str, value: str, config: Conf
     run.edited.add(item.position)
     message = f"annotated {key}: {value}"
     run.results.append(Result(message, "info", ref, dotted(path), item.file(), tags))
+    missing = f"a preset needs the annotation {key}: {value}, not here"
+    missing_tags = {**TAG, "rule": "declared-missing"}
+    run.missing.append(Result(missing, "error", ref, dotted(path), item.file(), missing_tags))
 
 
 def _unmatched_presets(config: Config, used: set[str]) -> list[Result]:

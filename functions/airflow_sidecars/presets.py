@@ -107,6 +107,19 @@ def expand(name: str, params: Mapping[str, Any], facts: PodFacts) -> Expansion:
     return _EXPANDERS[name](params, facts, origin)
 
 
+# Requests that let the scheduler place the pod honestly (validate's no-requests rule); the
+# `resources` parameter replaces them.
+DEFAULT_REQUESTS = {
+    "s3Sync": {"cpu": "50m", "memory": "128Mi"},
+    "syncPerm": {"cpu": "50m", "memory": "256Mi"},  # the Airflow CLI loads all of Airflow
+    "kerberos": {"cpu": "10m", "memory": "64Mi"},
+}
+
+
+def _resources(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(params.get("resources") or {"requests": DEFAULT_REQUESTS[name]})
+
+
 def _sidecar(facts: PodFacts, value: dict[str, Any], origin: str, probe: Any = None) -> Additions:
     if facts.native:
         native = {**value, "restartPolicy": "Always"}
@@ -162,6 +175,7 @@ def _s3_sync(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expansi
             _env("SYNC_INTERVAL", interval),
         ],
         "volumeMounts": [{"name": volume_name, "mountPath": mount_path}],
+        "resources": _resources("s3Sync", params),
     }
     # In a task pod the DAG files must be there before the task starts.
     probe = {
@@ -235,6 +249,7 @@ def _sync_perm(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expan
         sidecar["volumeMounts"] = config_mounts
     if main.get("securityContext"):
         sidecar["securityContext"] = copy.deepcopy(main["securityContext"])
+    sidecar["resources"] = _resources("syncPerm", params)
     return Expansion(_sidecar(facts, sidecar, origin), [], {})
 
 
@@ -306,6 +321,7 @@ def _kerberos(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expans
         {"name": KEYTAB_VOLUME, "mountPath": KEYTAB_PATH, "subPath": keytab_key, "readOnly": True},
         *([krb5_mount] if "krb5Config" in params else []),
     ]
+    sidecar["resources"] = _resources("kerberos", params)
     additions = Additions(volumes=[Wanted(volume, origin) for volume in volumes])
     into = _into_main(facts)
     read_only_cache = {"name": CCACHE_VOLUME, "mountPath": CCACHE_DIR, "readOnly": True}

@@ -61,8 +61,10 @@ class Result(NamedTuple):
         return out
 
     def line(self) -> str:
-        """One line for a person reading stderr: severity, resource, field, message."""
+        """One line for a person reading stderr: severity, rule, resource, field, message."""
         parts = [f"{self.severity}:"]
+        if "rule" in self.tags:
+            parts.append(f"[{self.tags['rule']}]")
         if self.resource is not None:
             parts.append(str(self.resource))
         if self.field_path:

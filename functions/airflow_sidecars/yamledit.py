@@ -239,6 +239,10 @@ class Editor:
             raise YamlEditError(f"{_dotted(path)} does not exist")
         self._replace(loc, value)
 
+    def discard(self) -> None:
+        """Forget every planned edit (validate plans like inject, then hands the input back)."""
+        self._splices.clear()
+
     def splice(self, start: int, end: int, text: str) -> None:
         """A raw splice, for callers that computed new text themselves."""
         self._splices.append(_Splice(start, -self._depth, len(self._splices), end, text))

@@ -1,0 +1,321 @@
+"""The validator: what copy-pasted sidecars get wrong, found before it reaches a cluster.
+
+It never changes an item (the output is the input, byte for byte, plus results in KRM mode).
+Built-in checks run on every Airflow pod spec (airflow.py finds them: workloads, and the
+KubernetesExecutor pod template inside its ConfigMap). With an AirflowSidecars config it also
+checks that everything the config declares is present: that is exactly what `inject` would
+still have to add, so the same planning answers it, and one config drives both functions.
+
+Every finding carries a stable rule id in `tags.rule`; `spec.validate.disable` turns rules off.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import yaml
+
+from . import krm
+from .airflow import RULES as CHART_RULES
+from .airflow import Workload, find_workloads
+from .config import Config
+from .release import main_container_name
+from .results import Result, Severity
+from .yamledit import YamlEditError, compose_all, dotted, node_at, to_data
+
+# Rule id -> severity. The ids are a contract: configs disable them by name.
+RULES: dict[str, Severity] = {
+    "missing-volume": "error",
+    "duplicate-container": "error",
+    "plain-sidecar": "error",
+    "base-not-first": "error",
+    "keytab-exposed": "warning",
+    "literal-secret": "error",
+    "unpinned-image": "warning",
+    "no-requests": "info",
+    "declared-missing": "error",
+}
+
+# The chart's own containers (official 1.15/1.20, community 8.9): not sidecars a user added.
+# Those that take extraVolumeMounts are in airflow.RULES; these others take none.
+CHART_CONTAINERS = frozenset(
+    {
+        *(
+            name
+            for rules in CHART_RULES.values()
+            for rule in rules.values()
+            for name in (*rule.mount_containers, *rule.mount_init_containers)
+        ),
+        "git-sync",
+        "git-sync-init",
+        "volume-permissions",
+        "metrics-exporter",
+        "log-cleanup",
+        "dags-git-sync",
+        "dags-git-clone",
+    }
+)
+# Chart containers that run the Airflow image: a container of the same name with another
+# image is the user's (the seed's own Kerberos sidecar is called `worker-kerberos`).
+_AIRFLOW_IMAGE_CONTAINERS = frozenset({"kerberos-init", "worker-kerberos"})
+
+# Names that hold secrets by convention. Airflow's `_CMD` and `_SECRET` option suffixes name a
+# command or a secrets-backend key, not a secret, and are left alone.
+_SECRET_NAME = re.compile(
+    r"(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE_KEY|ACCESS_KEY|FERNET_KEY|CREDENTIALS?)",
+    re.IGNORECASE,
+)
+_AIRFLOW_INDIRECT = re.compile(r"^AIRFLOW__\w+__\w+_(CMD|SECRET)$")
+_URI_WITH_PASSWORD = re.compile(r"^[a-zA-Z][\w+.-]*://[^:/@\s]+:[^@\s]+@")
+
+
+class Pod(NamedTuple):
+    """One pod spec to check, as data, with where its fields are for results."""
+
+    workload: Workload
+    spec: dict[str, Any]
+    field: str  # the field results point at: the pod spec, or the ConfigMap data key
+    inner: str  # prefix for paths inside the pod spec, in messages
+
+
+def validate(inp: krm.Input, config: Config | None, declared: list[Result]) -> list[Result]:
+    """Built-in checks on every Airflow pod, plus `declared` (what inject would still add)."""
+    disabled = set(config.disabled_rules) if config is not None else set()
+    findings: list[Result] = []
+    for pod in _pods(inp.items, findings):
+        for check in CHECKS:
+            findings += check(pod)
+    findings += declared
+    return [f for f in findings if f.tags.get("rule") not in disabled]
+
+
+def _pods(items: list[krm.Item], findings: list[Result]) -> Iterator[Pod]:
+    for workload in find_workloads(items):
+        item = workload.item
+        if workload.template_key is None:
+            node = node_at(item.node, workload.pod_path)
+            spec = to_data(node) if node is not None else None
+            if isinstance(spec, dict):
+                path = dotted(workload.pod_path)
+                yield Pod(workload, spec, path, path)
+            continue
+        field = f"data.{workload.template_key}"
+        text = str(getattr(node_at(item.node, ("data", workload.template_key)), "value", ""))
+        try:
+            documents = [doc for doc in compose_all(text) if doc is not None]
+            data = to_data(documents[0]) if len(documents) == 1 else None
+        except (yaml.YAMLError, YamlEditError):
+            data = None
+        spec = data.get("spec") if isinstance(data, dict) else None
+        if isinstance(spec, dict):
+            yield Pod(workload, spec, field, f"{field}#spec")
+        else:
+            message = f"{field} does not hold one Pod document; its pod spec was not checked"
+            findings.append(_result(workload, "warning", "pod-template", field, message))
+
+
+def _result(workload: Workload, severity: Severity, rule: str, field: str, message: str) -> Result:
+    item = workload.item
+    return Result(
+        message, severity, item.ref(), field, item.file(), {"function": "validate", "rule": rule}
+    )
+
+
+def _finding(pod: Pod, rule: str, inner_path: str, message: str) -> Result:
+    """A finding at a field inside the pod spec; a pod template's results point at its data
+    key (the field a ConfigMap has) and name the inner path in the message."""
+    if pod.workload.is_pod_template:
+        return _result(pod.workload, RULES[rule], rule, pod.field, f"{inner_path}: {message}")
+    return _result(pod.workload, RULES[rule], rule, f"{pod.field}.{inner_path}", message)
+
+
+def _containers(spec: dict[str, Any]) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    for list_name in ("initContainers", "containers"):
+        for index, container in enumerate(spec.get(list_name) or []):
+            if isinstance(container, dict):
+                yield list_name, index, container
+
+
+# -- the checks -------------------------------------------------------------------------------
+
+
+def _missing_volumes(pod: Pod) -> list[Result]:
+    defined = {v.get("name") for v in pod.spec.get("volumes") or [] if isinstance(v, dict)}
+    item = pod.workload.item
+    templates = node_at(item.node, ("spec", "volumeClaimTemplates"))
+    if item.kind == "StatefulSet" and templates is not None:
+        claims = to_data(templates) or []
+        defined |= {c.get("metadata", {}).get("name") for c in claims if isinstance(c, dict)}
+    found = []
+    for list_name, index, container in _containers(pod.spec):
+        for number, mount in enumerate(container.get("volumeMounts") or []):
+            name = mount.get("name") if isinstance(mount, dict) else None
+            if name not in defined:
+                message = (
+                    f"container {container.get('name')!r} mounts volume {name!r}, which this pod "
+                    "does not define; the API server rejects the pod"
+                )
+                path = f"{list_name}[{index}].volumeMounts[{number}].name"
+                found.append(_finding(pod, "missing-volume", path, message))
+    return found
+
+
+def _duplicate_containers(pod: Pod) -> list[Result]:
+    seen: dict[str, str] = {}
+    found = []
+    for list_name, index, container in _containers(pod.spec):
+        name, here = container.get("name"), f"{list_name}[{index}]"
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            message = f"container name {name!r} is used twice in this pod (also {seen[name]})"
+            found.append(_finding(pod, "duplicate-container", f"{here}.name", message))
+        else:
+            seen[name] = here
+    return found
+
+
+def _plain_sidecars(pod: Pod) -> list[Result]:
+    workload = pod.workload
+    if not workload.is_job:
+        return []
+    containers = pod.spec.get("containers") or []
+    names = [c.get("name") for c in containers if isinstance(c, dict)]
+    # The chart's main container; in a pod whose own is unknown, the first one.
+    main = main_container_name(workload)
+    if main not in names:
+        main = str(names[0]) if names else ""
+    where = "KubernetesExecutor task pods" if workload.is_pod_template else "this Job's pods"
+    found = []
+    for index, container in enumerate(containers):
+        name = container.get("name") if isinstance(container, dict) else None
+        if name == main:
+            continue
+        message = (
+            f"container {name!r} is a plain sidecar: {where} never complete while it runs; make "
+            "it a native sidecar (an initContainers entry with restartPolicy: Always; "
+            f"inject: spec.{workload.section}.nativeSidecars: true)"
+        )
+        found.append(_finding(pod, "plain-sidecar", f"containers[{index}]", message))
+    return found
+
+
+def _base_first(pod: Pod) -> list[Result]:
+    if not pod.workload.is_pod_template:
+        return []
+    containers = pod.spec.get("containers") or []
+    first = containers[0].get("name") if containers and isinstance(containers[0], dict) else None
+    if first == "base":
+        return []
+    message = (
+        f"the first container is {first!r}, not 'base': Airflow merges each task's settings "
+        "into the first container of the pod template, by position"
+    )
+    return [_finding(pod, "base-not-first", "containers[0]", message)]
+
+
+def _exposed_keytabs(pod: Pod) -> list[Result]:
+    keytabs = {
+        v.get("name")
+        for v in pod.spec.get("volumes") or []
+        if isinstance(v, dict) and "keytab" in f"{v.get('name')} {v.get('secret', {})}".lower()
+    }
+    found = []
+    for list_name, index, container in _containers(pod.spec):
+        if _is_kerberos_renewer(container):
+            continue
+        for number, mount in enumerate(container.get("volumeMounts") or []):
+            if isinstance(mount, dict) and mount.get("name") in keytabs:
+                message = (
+                    f"container {container.get('name')!r} sees the Kerberos keytab "
+                    f"({mount.get('name')!r}); only the ticket renewer needs it - share the "
+                    "credential cache instead"
+                )
+                path = f"{list_name}[{index}].volumeMounts[{number}]"
+                found.append(_finding(pod, "keytab-exposed", path, message))
+    return found
+
+
+def _is_kerberos_renewer(container: dict[str, Any]) -> bool:
+    words = [str(container.get("name")), *map(str, container.get("command") or [])]
+    words += map(str, container.get("args") or [])
+    return any("kerberos" in word or "kinit" in word for word in words)
+
+
+def _literal_secrets(pod: Pod) -> list[Result]:
+    found = []
+    for list_name, index, container in _containers(pod.spec):
+        for number, entry in enumerate(container.get("env") or []):
+            if not isinstance(entry, dict):
+                continue
+            name, value = str(entry.get("name")), entry.get("value")
+            if not isinstance(value, str) or not value:
+                continue
+            by_name = _SECRET_NAME.search(name) and not _AIRFLOW_INDIRECT.match(name)
+            if by_name or _URI_WITH_PASSWORD.match(value):
+                # Never repeat the value: results end up in CI logs.
+                message = (
+                    f"env var {name} of container {container.get('name')!r} holds a literal "
+                    "secret; take it from a Secret (valueFrom.secretKeyRef)"
+                )
+                path = f"{list_name}[{index}].env[{number}].value"
+                found.append(_finding(pod, "literal-secret", path, message))
+    return found
+
+
+def _sidecars(pod: Pod) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    main = main_container_name(pod.workload)
+    main_image = next(
+        (c.get("image") for _, _, c in _containers(pod.spec) if c.get("name") == main), None
+    )
+    for list_name, index, container in _containers(pod.spec):
+        name = container.get("name")
+        chart_made = name in CHART_CONTAINERS and (
+            name not in _AIRFLOW_IMAGE_CONTAINERS or container.get("image") == main_image
+        )
+        native = list_name == "initContainers" and container.get("restartPolicy") == "Always"
+        if not chart_made and (list_name == "containers" or native):
+            yield list_name, index, container
+
+
+def _unpinned_images(pod: Pod) -> list[Result]:
+    found = []
+    for list_name, index, container in _sidecars(pod):
+        image = str(container.get("image") or "")
+        if "@" in image:
+            continue
+        tag = image.rsplit("/", 1)[-1].partition(":")[2]
+        if tag in ("", "latest"):
+            message = (
+                f"sidecar {container.get('name')!r} runs {image or 'no image'!r}: "
+                "pin a tag (or a digest) so that every render deploys the same thing"
+            )
+            found.append(_finding(pod, "unpinned-image", f"{list_name}[{index}].image", message))
+    return found
+
+
+def _missing_requests(pod: Pod) -> list[Result]:
+    found = []
+    for list_name, index, container in _sidecars(pod):
+        resources = container.get("resources")
+        if not (isinstance(resources, dict) and resources.get("requests")):
+            message = (
+                f"sidecar {container.get('name')!r} has no resource requests; the scheduler "
+                "places the pod as if it needed nothing"
+            )
+            found.append(_finding(pod, "no-requests", f"{list_name}[{index}]", message))
+    return found
+
+
+CHECKS = (
+    _missing_volumes,
+    _duplicate_containers,
+    _plain_sidecars,
+    _base_first,
+    _exposed_keytabs,
+    _literal_secrets,
+    _unpinned_images,
+    _missing_requests,
+)
