@@ -71,30 +71,38 @@ def _kubectl() -> str:
 
 def test_kubectl_kustomize_runs_it_as_a_legacy_exec_plugin(tmp_path: Path) -> None:
     """kustomize's pre-KRM plugin style (krm-contract.md §2.3): the plugin gets the config file
-    as argv[1] and a plain stream on stdin, and must print every resource back."""
-    plugin_dir = tmp_path / "plugins" / "airflow-sidecars.dev" / "v1alpha1" / "airflowsidecars"
-    plugin_dir.mkdir(parents=True)
-    plugin = plugin_dir / "AirflowSidecars"
-    plugin.write_text(
-        f'#!/bin/sh\nexec "{sys.executable}" -m airflow_sidecars inject --config "$1"\n'
-    )
-    plugin.chmod(plugin.stat().st_mode | stat.S_IEXEC)
-    build = tmp_path / "build"
-    build.mkdir()
-    shutil.copy(RENDER, build / "airflow.yaml")
-    shutil.copy(SEED, build / "sidecars.yaml")
-    (build / "kustomization.yaml").write_text(
-        "resources: [airflow.yaml]\ntransformers: [sidecars.yaml]\n"
-    )
-    env = {**os.environ, "KUSTOMIZE_PLUGIN_HOME": str(tmp_path / "plugins")}
+    as argv[1] and a plain stream on stdin, and must print every resource back. The plugin is
+    installed by our own command, and pipelines/kustomize-plugin is run exactly as its
+    kustomization.yaml says, against the golden output."""
+    home = tmp_path / "plugins"
+    installed = run_cli("install-kustomize-plugin", "--plugin-home", home)
+    assert installed.returncode == 0, installed.stderr
+    plugin = home / "airflow-sidecars.dev" / "v1alpha1" / "airflowsidecars" / "AirflowSidecars"
+    assert installed.stdout.decode().strip() == str(plugin)
+    assert plugin.stat().st_mode & stat.S_IXUSR
+
+    example = ROOT / "pipelines" / "kustomize-plugin"
+    env = {**os.environ, "KUSTOMIZE_PLUGIN_HOME": str(home)}
     completed = subprocess.run(
-        [_kubectl(), "kustomize", "--enable-alpha-plugins", str(build)],
+        [
+            _kubectl(),
+            "kustomize",
+            "--enable-alpha-plugins",
+            "--load-restrictor",
+            "LoadRestrictionsNone",
+            str(example),
+        ],
         capture_output=True,
         env=env,
         check=False,
         timeout=120,
     )
     assert completed.returncode == 0, completed.stderr.decode()
+    golden = example / "expected.yaml"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_bytes(completed.stdout)
+    assert completed.stdout == golden.read_bytes()
+
     objects = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(completed.stdout)}
     assert len(objects) == 31
 
@@ -105,3 +113,17 @@ def test_kubectl_kustomize_runs_it_as_a_legacy_exec_plugin(tmp_path: Path) -> No
     assert containers("Deployment", "airflow-scheduler")[-1] == "s3-sync"
     assert containers("Deployment", "airflow-webserver")[-1] == "sync-perm"
     assert containers("StatefulSet", "airflow-worker")[-1] == "worker-kerberos"
+
+
+def test_the_plugin_installer_follows_kustomizes_plugin_home(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    env.pop("KUSTOMIZE_PLUGIN_HOME", None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "airflow_sidecars", "install-kustomize-plugin"],
+        capture_output=True,
+        env=env,
+        check=True,
+        text=True,
+    )
+    expected = tmp_path / "xdg" / "kustomize" / "plugin" / "airflow-sidecars.dev" / "v1alpha1"
+    assert completed.stdout.strip() == str(expected / "airflowsidecars" / "AirflowSidecars")

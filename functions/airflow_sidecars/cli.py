@@ -1,4 +1,5 @@
-"""`airflow-sidecars inject|validate|schema`: the command line of design.md.
+"""`airflow-sidecars inject|validate|schema|install-kustomize-plugin`: the command line of
+design.md.
 
 The command line is a contract: extend it, don't rename.
 
@@ -54,6 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--config", metavar="FILE", help="an AirflowSidecars config file")
     validate.add_argument("files", nargs="*", metavar="FILE", help="input files ('-' for stdin)")
     commands.add_parser("schema", help="print the JSON Schema of the AirflowSidecars config")
+    install = commands.add_parser(
+        "install-kustomize-plugin",
+        help="install the legacy kustomize exec plugin that runs inject",
+        description=(
+            "Write the executable that `kubectl kustomize --enable-alpha-plugins` (and "
+            "`kustomize build --enable-alpha-plugins`) runs for a transformer of kind "
+            "AirflowSidecars: <plugin home>/airflow-sidecars.dev/v1alpha1/airflowsidecars/"
+            "AirflowSidecars. kustomize gives it the config file as its argument and the "
+            "resources as a stream on stdin; it runs this installation's inject."
+        ),
+    )
+    install.add_argument(
+        "--plugin-home",
+        metavar="DIR",
+        help="default: $KUSTOMIZE_PLUGIN_HOME, else $XDG_CONFIG_HOME/kustomize/plugin, "
+        "else ~/.config/kustomize/plugin (where kustomize looks)",
+    )
     return parser
 
 
@@ -63,6 +81,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .config import schema_text  # noqa: PLC0415 - keep start-up light
 
         sys.stdout.write(schema_text())
+        return 0
+    if args.command == "install-kustomize-plugin":
+        from .plugin import install_kustomize_plugin  # noqa: PLC0415
+
+        try:
+            path = install_kustomize_plugin(args.plugin_home)
+        except OSError as error:
+            sys.stderr.write(f"airflow-sidecars {args.command}: {error}\n")
+            return 1
+        sys.stdout.write(f"{path}\n")
         return 0
     return _run(args.command, args.config, args.files or ["-"])
 

@@ -1,0 +1,53 @@
+"""The legacy kustomize exec plugin (krm-contract.md §2.3): an executable that kustomize finds
+by the config's apiVersion and kind, runs with the config file as its only argument and the
+resources on stdin (a plain stream: inject's stream mode), and whose stdout replaces them.
+
+`kubectl kustomize` runs these without a container engine, which is why they are worth having
+beside the container function; it has no `--enable-exec` for exec KRM functions.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+
+API_GROUP, VERSION, KIND = "airflow-sidecars.dev", "v1alpha1", "AirflowSidecars"
+
+
+def plugin_home(explicit: str | None = None) -> str:
+    """Where kustomize looks, in its own order."""
+    if explicit:
+        return explicit
+    if os.environ.get("KUSTOMIZE_PLUGIN_HOME"):
+        return os.environ["KUSTOMIZE_PLUGIN_HOME"]
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(
+        os.path.expanduser("~"), ".config"
+    )
+    return os.path.join(config_home, "kustomize", "plugin")
+
+
+def plugin_script() -> str:
+    # The interpreter's absolute path: the plugin keeps working without this installation's
+    # scripts folder on kustomize's PATH (a venv that is not activated).
+    command = shlex.join([sys.executable, "-m", "airflow_sidecars", "inject", "--config"])
+    return (
+        "#!/bin/sh\n"
+        "# kustomize legacy exec plugin for kind AirflowSidecars, written by\n"
+        "# `airflow-sidecars install-kustomize-plugin`: $1 is the config file, stdin the\n"
+        "# resources, stdout what replaces them.\n"
+        f'exec {command} "$1"\n'
+    )
+
+
+def install_kustomize_plugin(home: str | None = None) -> str:
+    folder = os.path.join(plugin_home(home), API_GROUP, VERSION, KIND.lower())
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, KIND)
+    # Write beside it and rename: kustomize never runs a half-written plugin.
+    partial = f"{path}.partial"
+    with open(partial, "w", encoding="utf-8") as file:
+        file.write(plugin_script())
+    os.chmod(partial, 0o755)
+    os.replace(partial, path)
+    return path
