@@ -23,7 +23,7 @@ from .airflow import Workload, find_workloads
 from .config import Config
 from .release import main_container_name
 from .results import Result, Severity
-from .yamledit import YamlEditError, compose_all, dotted, node_at, to_data
+from .yamledit import YamlEditError, check_plain_tree, compose_all, dotted, node_at, to_data
 
 # Rule id -> severity. The ids are a contract: configs disable them by name.
 RULES: dict[str, Severity] = {
@@ -36,6 +36,9 @@ RULES: dict[str, Severity] = {
     "unpinned-image": "warning",
     "no-requests": "info",
     "declared-missing": "error",
+    # A workload the checks cannot read as plain data: aliases (alias bombs), a key twice,
+    # tags such as !!python/object. Always on: nothing else is checked in such a pod.
+    "unsupported-yaml": "error",
 }
 
 # The chart's own containers (official 1.15/1.20, community 8.9): not sidecars a user added.
@@ -88,12 +91,21 @@ def validate(inp: krm.Input, config: Config | None, declared: list[Result]) -> l
         for check in CHECKS:
             findings += check(pod)
     findings += declared
-    return [f for f in findings if f.tags.get("rule") not in disabled]
+    return [
+        f
+        for f in findings
+        if f.tags.get("rule") not in disabled or f.tags["rule"] == "unsupported-yaml"
+    ]
 
 
 def _pods(items: list[krm.Item], findings: list[Result]) -> Iterator[Pod]:
     for workload in find_workloads(items):
         item = workload.item
+        try:
+            check_plain_tree(item.node, f"{item.kind} {item.name}")
+        except YamlEditError as error:
+            findings.append(_result(workload, "error", "unsupported-yaml", "", str(error)))
+            continue
         if workload.template_key is None:
             node = node_at(item.node, workload.pod_path)
             spec = to_data(node) if node is not None else None
@@ -105,6 +117,8 @@ def _pods(items: list[krm.Item], findings: list[Result]) -> Iterator[Pod]:
         text = str(getattr(node_at(item.node, ("data", workload.template_key)), "value", ""))
         try:
             documents = [doc for doc in compose_all(text) if doc is not None]
+            if len(documents) == 1:
+                check_plain_tree(documents[0], f"the pod template in {item.kind} {item.name}")
             data = to_data(documents[0]) if len(documents) == 1 else None
         except (yaml.YAMLError, YamlEditError):
             data = None

@@ -15,6 +15,9 @@ collections (and so in JSON input) new content is written as JSON, which is vali
 from __future__ import annotations
 
 import bisect
+import functools
+import itertools
+import re
 from typing import Any, NamedTuple
 
 import yaml
@@ -68,7 +71,89 @@ class YamlEditError(Exception):
 
 def compose_all(text: str) -> list[Node | None]:
     """Every document of a stream as a node tree (None for an empty document)."""
+    check_depth(text)
     return list(yaml.compose_all(text, Loader=_Loader))
+
+
+# Kubernetes objects nest a few dozen levels at most (a CRD's schema perhaps a hundred). Far
+# deeper input is hostile: libyaml's composer recurses in C and crashes the process at some
+# ten thousand levels, and Python's recursion limit stops the data conversion long before.
+MAX_DEPTH = 200
+
+
+def check_depth(text: str) -> None:
+    """Raise a YAML error at the first node nested deeper than MAX_DEPTH.
+
+    A cheap bound comes first: each level of nesting needs a flow bracket or more leading
+    indentation, dashes or `? `/`: ` on its line (a block sequence may share its key's
+    indentation, hence twice the lead). A document whose count of `[`/`{` plus twice its
+    deepest line lead stays under the limit cannot nest deeper; that takes string counts and
+    a regex search per document, at C speed. Only documents that fail the bound are walked by
+    libyaml's event parser, which does not recurse."""
+    if _within_bound(text, 0, len(text)):
+        return
+    for start, end in itertools.pairwise(_document_starts(text)):
+        if end > start and not _within_bound(text, start, end):
+            _walk_depth(text[start:end], text.count("\n", 0, start))
+
+
+def _document_starts(text: str) -> list[int]:
+    """0, the start of each `---` document marker line, and the end of the text."""
+    starts = [0]
+    position = text.find("\n---")
+    while position >= 0:
+        after = text[position + 4 : position + 5]
+        if after in ("", " ", "\t", "\n", "\r"):
+            starts.append(position + 1)
+        position = text.find("\n---", position + 4)
+    starts.append(len(text))
+    return starts
+
+
+def _within_bound(text: str, start: int, end: int) -> bool:
+    budget = MAX_DEPTH - text.count("[", start, end) - text.count("{", start, end)
+    # brackets + 2 * (lead + 1) <= MAX_DEPTH  <=>  every line lead < budget // 2
+    if budget < 2:
+        return False
+    first_line, other_lines = _leads_of_at_least(budget // 2)
+    # Other lines are found from their newline: a literal first character keeps re fast.
+    return (
+        first_line.match(text, start, end) is None and other_lines.search(text, start, end) is None
+    )
+
+
+@functools.cache
+def _leads_of_at_least(length: int) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    lead = rf"[ ?:-]{{{length},}}"
+    return re.compile(lead), re.compile("\n" + lead)
+
+
+class TooDeep(yaml.YAMLError):
+    """Input nested deeper than MAX_DEPTH (shaped like libyaml's own errors for messages)."""
+
+    def __init__(self, line: int, column: int) -> None:
+        self.problem = f"nested deeper than {MAX_DEPTH} levels, which no Kubernetes object is"
+        self.problem_mark = _Where(line, column)
+        self.context = None
+        super().__init__(f"line {line + 1}, column {column + 1}: {self.problem}")
+
+
+class _Where(NamedTuple):
+    line: int
+    column: int
+
+
+def _walk_depth(document: str, first_line: int) -> None:
+    depth = 0
+    for event in yaml.parse(document, Loader=_BaseLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                line, column = (mark.line, mark.column) if mark is not None else (0, 0)
+                raise TooDeep(first_line + line, column)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 class _PlainConstructor(yaml.constructor.SafeConstructor):
@@ -130,9 +215,19 @@ def is_null(node: Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
 
+# The tags a Kubernetes object can carry: JSON's types (and timestamps, read as strings).
+PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("null", "bool", "int", "float", "str", "timestamp", "map", "seq")
+)
+
+
 def check_plain_tree(node: Node, what: str) -> None:
-    """Refuse trees that use anchors/aliases or merge keys: editing one place would change
-    another (or nothing), and expanding them is how alias bombs blow up memory."""
+    """Refuse trees we cannot edit in place or read as JSON-shaped data:
+    - anchors/aliases and merge keys: editing one place would change another (or nothing),
+      and expanding them is how alias bombs blow up memory;
+    - a key twice in one mapping: YAML forbids it, and readers disagree on which one wins;
+    - other tags (`!!python/object`, `!!binary`, `!custom`): nothing is ever constructed."""
     seen: set[int] = set()
     stack = [node]
     while stack:
@@ -140,10 +235,25 @@ def check_plain_tree(node: Node, what: str) -> None:
         if id(current) in seen:
             raise YamlEditError(f"{what} uses YAML anchors and aliases; write it out in full")
         seen.add(id(current))
+        if current.tag not in PLAIN_TAGS and current.tag != "tag:yaml.org,2002:merge":
+            line = current.start_mark.line + 1
+            raise YamlEditError(
+                f"{what} uses the tag {current.tag!r} (line {line}), which a Kubernetes object "
+                "cannot have"
+            )
         if isinstance(current, yaml.MappingNode):
+            keys: set[str] = set()
             for key_node, value_node in current.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     raise YamlEditError(f"{what} uses a YAML merge key (<<); write it out in full")
+                if isinstance(key_node, yaml.ScalarNode):
+                    if key_node.value in keys:
+                        line = key_node.start_mark.line + 1
+                        raise YamlEditError(
+                            f"{what} has the key {key_node.value!r} twice in one mapping "
+                            f"(line {line}); YAML forbids it and readers disagree on which wins"
+                        )
+                    keys.add(key_node.value)
                 stack += [key_node, value_node]
         elif isinstance(current, yaml.SequenceNode):
             stack += current.value
