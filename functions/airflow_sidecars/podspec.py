@@ -182,16 +182,21 @@ def _plan_named(
 ) -> list[dict[str, Any]]:
     existing_list = pod.get(list_name) or []
     appended: list[dict[str, Any]] = []
+    origins: dict[Any, str] = {}  # identity -> where the config wrote the one appended
     for wanted in wanted_list:
         identity = wanted.value[key]
         same = [i for i, entry in enumerate(existing_list) if _get(entry, key) == identity]
-        if any(_get(entry, key) == identity for entry in appended):
-            message = f"{what} {identity!r} from {wanted.origin} is added twice to this pod"
+        if identity in origins:
             if any(entry == wanted.value for entry in appended):
                 continue  # the same volume from two sections (top-level and extraVolumes): once
+            message = (
+                f"{what} {identity!r} from {wanted.origin} is also added, differently, by "
+                f"{origins[identity]}; one pod can have only one"
+            )
             result.findings.append(Finding("error", message, (list_name,), "name-conflict"))
             continue
         if not same:
+            origins[identity] = wanted.origin
             appended.append(copy.deepcopy(wanted.value))
             result.added.append(f"{what} {identity}")
             continue
