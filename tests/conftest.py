@@ -40,3 +40,16 @@ def run_cli(*args: str | Path, stdin: bytes = b"", cwd: Path = ROOT) -> Complete
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+def function_image(variable: str) -> str:
+    """The image named by `variable` (AIRFLOW_SIDECARS_IMAGE or AIRFLOW_SIDECARS_VALIDATE_IMAGE,
+    exported by `source .ci/image.sh`). Unset, the test is skipped - unless
+    AIRFLOW_SIDECARS_REQUIRE_IMAGE=1 (.ci/run sets it), where a skip would hide a broken build."""
+    image = os.environ.get(variable, "")
+    if image:
+        return image
+    message = f"{variable} is not set: `source .ci/image.sh` builds the image and sets it"
+    if os.environ.get("AIRFLOW_SIDECARS_REQUIRE_IMAGE") == "1":
+        pytest.fail(f"{message} (AIRFLOW_SIDECARS_REQUIRE_IMAGE=1)")
+    pytest.skip(message)

@@ -1,0 +1,261 @@
+"""The function image, run the way kustomize runs it (krm-contract.md §2.1), on real renders.
+
+`docker run --rm -i -a STDIN -a STDOUT -a STDERR --network none --user nobody
+--security-opt=no-new-privileges -e LOG_TO_STDERR=true -e STRUCTURED_RESULTS=true IMAGE`, plus
+`--read-only`: the image must need no network, no root and no writable file. What comes out
+must be what the package in this work tree gives for the same input, byte for byte.
+
+The images are named by AIRFLOW_SIDECARS_IMAGE and AIRFLOW_SIDECARS_VALIDATE_IMAGE, which
+`source .ci/image.sh` builds and exports (with a `docker` that is podman first on PATH).
+Without them these tests are skipped, unless AIRFLOW_SIDECARS_REQUIRE_IMAGE=1, as in CI.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from airflow_sidecars.api import ConfigSource, run_inject, run_validate
+from conftest import FIXTURES, ROOT, Completed, function_image, run_cli
+
+KUSTOMIZE_RUN = (
+    "run",
+    "--rm",
+    "-i",
+    *("-a", "STDIN", "-a", "STDOUT", "-a", "STDERR"),
+    *("--network", "none"),
+    *("--user", "nobody"),
+    "--security-opt=no-new-privileges",
+    *("-e", "LOG_TO_STDERR=true", "-e", "STRUCTURED_RESULTS=true"),
+)
+SENT_BY_KUSTOMIZE = ROOT / "pipelines" / "kustomize" / "exec" / "sent-by-kustomize.yaml"
+SEED = ROOT / "pipelines" / "examples" / "seed-sidecars.yaml"
+PRESETS = ROOT / "pipelines" / "examples" / "seed-presets.yaml"
+OFFICIAL = FIXTURES / "official-1.15.0"
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    return function_image("AIRFLOW_SIDECARS_IMAGE")
+
+
+@pytest.fixture(scope="module")
+def validate_image() -> str:
+    return function_image("AIRFLOW_SIDECARS_VALIDATE_IMAGE")
+
+
+def docker(*args: str, stdin: bytes = b"") -> Completed:
+    found = shutil.which("docker")
+    assert found, "`docker` is not on PATH (`source .ci/image.sh` puts podman there as docker)"
+    completed = subprocess.run(
+        [found, *args], input=stdin, capture_output=True, check=False, timeout=120
+    )
+    return Completed(completed.returncode, completed.stdout, completed.stderr.decode())
+
+
+def run_function(image: str, stdin: bytes) -> Completed:
+    """Exactly kustomize's command line, with a read-only root filesystem on top."""
+    return docker(*KUSTOMIZE_RUN, "--read-only", image, stdin=stdin)
+
+
+def resource_list(render: Path, config: Path | Any, *, as_json: bool = False) -> bytes:
+    """A ResourceList as an orchestrator would send it: every object of a real render as items,
+    the config (a file, an object, or None) as functionConfig."""
+    items = [doc for doc in yaml.safe_load_all(render.read_text()) if doc]
+    rl: dict[str, Any] = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList"}
+    rl["items"] = items
+    if isinstance(config, Path):
+        config = yaml.safe_load(config.read_text())
+    if config is not None:
+        rl["functionConfig"] = config
+    if as_json:
+        return json.dumps(rl, indent=2).encode()
+    return yaml.safe_dump(rl, sort_keys=False).encode()
+
+
+def items_of(output: bytes) -> list[Any]:
+    items: list[Any] = yaml.safe_load(output)["items"]
+    return items
+
+
+INJECT_INPUTS: dict[str, Callable[[], bytes]] = {
+    # what kubectl kustomize really sends (pipelines/kustomize/exec/sent-by-kustomize.yaml)
+    "sent-by-kustomize": SENT_BY_KUSTOMIZE.read_bytes,
+    # the presets on a KubernetesExecutor render (the pod template in the ConfigMap), as JSON
+    "presets-kubernetes-executor-json": lambda: resource_list(
+        OFFICIAL / "02-kubernetes-executor.yaml", PRESETS, as_json=True
+    ),
+    "seed-on-celery-render": lambda: resource_list(OFFICIAL / "05a-sidecars-before.yaml", SEED),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INJECT_INPUTS))
+def test_the_image_gives_what_the_package_gives(image: str, name: str) -> None:
+    stdin = INJECT_INPUTS[name]()
+    expected = run_inject([(None, stdin)], None)
+    assert expected.exit_code == 0, [r.line() for r in expected.results]
+
+    ran = run_function(image, stdin)
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == expected.output
+    # stderr is the command line's, and only that: no warning from the engine or from Python
+    assert ran.stderr == run_cli("inject", stdin=stdin).stderr
+
+
+def test_a_bad_config_exits_1_with_a_complete_resource_list(image: str) -> None:
+    config = yaml.safe_load(SEED.read_text())
+    config["spec"]["scheduler"]["extraContainer"] = config["spec"]["scheduler"].pop(
+        "extraContainers"
+    )
+    stdin = resource_list(OFFICIAL / "05a-sidecars-before.yaml", config)
+    expected = run_inject([(None, stdin)], None)
+
+    ran = run_function(image, stdin)
+
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stdout == expected.output
+    out = yaml.safe_load(ran.stdout)
+    assert out["kind"] == "ResourceList"
+    assert out["items"] == items_of(stdin)  # every item, unchanged
+    errors = [r for r in out["results"] if r["severity"] == "error"]
+    assert errors
+    assert {r["tags"]["rule"] for r in errors} == {"config"}
+    assert any("extraContainer" in r["message"] for r in errors), errors
+    assert "Traceback" not in ran.stderr
+
+
+def test_validate_flags_the_charts_render_of_the_seed(validate_image: str) -> None:
+    """The chart's own render of the seed's values (05b): the s3-sync mounts a volume the
+    scheduler pod does not have. No functionConfig: the built-in rules alone."""
+    stdin = resource_list(OFFICIAL / "05b-sidecars-after.yaml", None)
+    expected = run_validate([(None, stdin)], None)
+
+    ran = run_function(validate_image, stdin)
+
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stdout == expected.output
+    out = yaml.safe_load(ran.stdout)
+    assert out["items"] == items_of(stdin)
+    errors = [r for r in out["results"] if r["severity"] == "error"]
+    assert [(r["tags"]["rule"], r["resourceRef"]["name"]) for r in errors] == [
+        ("missing-volume", "airflow-scheduler")
+    ]
+    assert ran.stderr == run_cli("validate", stdin=stdin).stderr
+
+
+@pytest.mark.parametrize("variable", ["AIRFLOW_SIDECARS_IMAGE", "AIRFLOW_SIDECARS_VALIDATE_IMAGE"])
+def test_the_image_runs_as_nobody_on_a_read_only_filesystem(variable: str) -> None:
+    image = function_image(variable)
+    # No --user: the image's own USER. kustomize's `--user nobody` must mean the same.
+    for user in ([], ["--user", "nobody"]):
+        ran = docker(
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--read-only",
+            *user,
+            "--entrypoint",
+            "id",
+            image,
+            "-u",
+        )
+        assert (ran.returncode, ran.stdout) == (0, b"65534\n"), ran.stderr
+
+
+# Run inside the image: every module that the functions import, from the standard library
+# too, has up-to-date bytecode from the build, so a run compiles nothing (and, with the root
+# filesystem read-only and PYTHONDONTWRITEBYTECODE=1, could write nothing anyway).
+BYTECODE_CHECK = """
+import importlib.util, os, sys
+from airflow_sidecars import api, config
+rl = b"apiVersion: config.kubernetes.io/v1\\nkind: ResourceList\\nitems: []\\n"
+api.run_inject([(None, rl + b"functionConfig: {kind: Nope}\\n")], None)
+api.run_validate([(None, rl)], None)
+config.schema_text()
+stale = []
+for module in list(sys.modules.values()):
+    source = getattr(module, "__file__", None) or ""
+    if not source.endswith(".py"):
+        continue
+    try:
+        with open(importlib.util.cache_from_source(source), "rb") as handle:
+            header = handle.read(16)
+    except OSError:
+        stale.append(source)
+        continue
+    st = os.stat(source)
+    fresh = header[:4] == importlib.util.MAGIC_NUMBER and (
+        int.from_bytes(header[4:8], "little") != 0  # hash-based: checked by its own rules
+        or (
+            int.from_bytes(header[8:12], "little") == int(st.st_mtime) & 0xFFFFFFFF
+            and int.from_bytes(header[12:16], "little") == st.st_size & 0xFFFFFFFF
+        )
+    )
+    if not fresh:
+        stale.append(source)
+print(sys.flags.dont_write_bytecode, len(sys.modules), stale)
+"""
+
+
+def test_every_module_is_compiled_at_build_time(image: str) -> None:
+    ran = docker(
+        "run",
+        "--rm",
+        "-i",
+        "--network",
+        "none",
+        "--read-only",
+        "--user",
+        "nobody",
+        "--entrypoint",
+        "/opt/airflow-sidecars/bin/python",
+        image,
+        "-",
+        stdin=BYTECODE_CHECK.encode(),
+    )
+    assert ran.returncode == 0, ran.stderr
+    dont_write, modules, stale = ran.stdout.decode().split(" ", 2)
+    assert dont_write == "1"
+    assert int(modules) > 50
+    assert stale.strip() == "[]"
+
+
+def test_the_entrypoints(image: str, validate_image: str) -> None:
+    def entrypoint(name: str) -> Any:
+        ran = docker("image", "inspect", "--format", "{{json .Config.Entrypoint}}", name)
+        assert ran.returncode == 0, ran.stderr
+        return json.loads(ran.stdout)
+
+    binary = "/opt/airflow-sidecars/bin/airflow-sidecars"
+    assert entrypoint(image) == [binary, "inject"]
+    assert entrypoint(validate_image) == [binary, "validate"]
+
+
+def test_the_config_file_form_works_in_the_image_too(image: str) -> None:
+    """`--config` with the config mounted read-only (kustomize's `mounts:`), stream mode: the
+    Helm post-renderer use, from the image."""
+    render = OFFICIAL / "05a-sidecars-before.yaml"
+    expected = run_inject(
+        [(None, render.read_bytes())], ConfigSource("/config/seed.yaml", SEED.read_bytes())
+    )
+    ran = docker(
+        *KUSTOMIZE_RUN,
+        "--read-only",
+        "--mount",
+        f"type=bind,source={SEED},target=/config/seed.yaml,readonly",
+        image,
+        "--config",
+        "/config/seed.yaml",
+        stdin=render.read_bytes(),
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == expected.output
