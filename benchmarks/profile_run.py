@@ -30,7 +30,7 @@ from run import SEED, build_input  # noqa: E402 - the benchmark's own input buil
 # The phases of a run, as (label, module, function, calling functions or None for all calls).
 # krm.parse runs twice (input, and the output again in verify), hence the caller. A name the
 # profiled version does not have shows as "-", so older versions can be profiled too.
-ENTRY = ("run_inject", "_run_inject")  # the API entry point, before and after issue #3
+ENTRY = ("run_inject", "_run_inject", "_parse")  # callers of krm.parse, over the versions
 PHASES = (
     ("parse input", "krm.py", "parse", ENTRY),
     ("load config", "api.py", "_load_config", None),
