@@ -8,12 +8,15 @@ as it came (KRM mode: every item as it came, plus the results).
 
 from __future__ import annotations
 
+import weakref
+from typing import Any
+
 import pytest
 import yaml
 
-from airflow_sidecars import yamledit
+from airflow_sidecars import api, inject, krm, yamledit
 from airflow_sidecars.api import ConfigSource, run_inject
-from conftest import FIXTURES
+from conftest import FIXTURES, ROOT
 
 RENDER = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_bytes()
 CONFIG = b"""\
@@ -78,3 +81,35 @@ def test_without_the_fault_the_same_run_succeeds() -> None:
     outcome = run_inject([("render.yaml", RENDER)], ConfigSource("config.yaml", CONFIG))
     assert outcome.exit_code == 0
     assert b"example/s3-sync:1.0" in outcome.output
+
+
+def test_the_input_trees_are_released_before_the_output_is_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Holding the input's node trees while the output is parsed again doubles the peak memory
+    # (issue #3: 312 -> 186 MiB at 100 releases). Twice a stray reference kept them alive: a
+    # local tuple in api.py, and the ServiceAccount planning state of the presets.
+    documents: list[weakref.ref[Any]] = []
+    parse = krm.parse
+
+    def parse_and_watch(texts: list[tuple[str | None, str]]) -> krm.Input:
+        parsed = parse(texts)
+        if not documents:
+            documents.extend(weakref.ref(doc) for doc in parsed.sources[0].documents if doc)
+        return parsed
+
+    verify = inject.verify
+
+    def verify_once_released(run: Any, output: str, item_count: int) -> str | None:
+        alive = [ref for ref in documents if ref() is not None]
+        assert not alive, f"{len(alive)} of {len(documents)} input documents are still alive"
+        result: str | None = verify(run, output, item_count)
+        return result
+
+    monkeypatch.setattr(krm, "parse", parse_and_watch)
+    monkeypatch.setattr(api, "verify", verify_once_released)
+    presets = (ROOT / "pipelines" / "examples" / "seed-presets.yaml").read_bytes()
+    outcome = run_inject([("render.yaml", RENDER)], ConfigSource("config.yaml", presets))
+    assert outcome.exit_code == 0
+    assert b"eks.amazonaws.com/role-arn" in outcome.output  # the preset annotated its account
+    assert len(documents) > 20

@@ -69,6 +69,7 @@ def _run_inject(
     if isinstance(parsed, Outcome):
         return parsed
     inp, texts = parsed
+    del parsed  # `inp` must be the only reference to the node trees (see below)
     try:
         cfg = _load_config(inp, config_file, required=True)
     except config_module.ConfigError as error:

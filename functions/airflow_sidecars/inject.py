@@ -103,6 +103,9 @@ def inject(inp: krm.Input, config: Config) -> Run:
 
     _refresh_checksums(run, every, checksums)
     _annotate_service_accounts(run, facts, config)
+    # Planning state that holds workloads, and through them the input's node trees: the
+    # caller releases those before it parses the output again (api.py), so nothing may keep them.
+    run.annotations.clear()
     run.results += _unmatched_sections(config, workloads, every, touched_sections)
     run.results += _unmatched_presets(config, run.presets)
     # Items read but not edited come back as the bytes they came in as: nothing to verify.
