@@ -18,7 +18,7 @@ from typing import Literal, NamedTuple
 import yaml
 
 from .krm import Item
-from .yamledit import Node, Path, mapping_get, scalar_at
+from .yamledit import Node, Path, mapping_get, node_at, scalar_at, to_data
 
 Flavour = Literal["official", "community"]
 
@@ -190,3 +190,18 @@ def find_workloads(items: list[Item]) -> list[Workload]:
 
 def components_present(workloads: list[Workload]) -> set[str]:
     return {w.component for w in workloads}
+
+
+def volume_claim_names(item: Item) -> frozenset[str]:
+    """Volumes a StatefulSet's pods have besides `volumes`: one per volumeClaimTemplate, named
+    after it (a mount of one is not dangling)."""
+    templates = node_at(item.node, ("spec", "volumeClaimTemplates"))
+    if item.kind != "StatefulSet" or templates is None:
+        return frozenset()
+    found = to_data(templates)
+    return frozenset(
+        name
+        for template in (found if isinstance(found, list) else [])
+        if isinstance(template, dict)
+        and isinstance(name := template.get("metadata", {}).get("name"), str)
+    )

@@ -17,7 +17,13 @@ from typing import Any
 import yaml
 
 from . import krm
-from .airflow import CONFIG_CHECKSUM_ANNOTATION, RULES, Workload, find_workloads
+from .airflow import (
+    CONFIG_CHECKSUM_ANNOTATION,
+    RULES,
+    Workload,
+    find_workloads,
+    volume_claim_names,
+)
 from .config import Config
 from .podspec import Additions, Op, Plan, Wanted, apply_ops, plan
 from .presets import PodFacts, default_components, expand, targets
@@ -209,19 +215,13 @@ def _inject_workload(
     # One conversion per item serves the plan (read) and the expected data (written after).
     data = _expected(run, item)
     pod = _data_at(data, workload.pod_path)
-    claim_templates = data["spec"].get("volumeClaimTemplates") if item.kind == "StatefulSet" else []
-    claims = frozenset(
-        template.get("metadata", {}).get("name")
-        for template in (claim_templates if isinstance(claim_templates, list) else [])
-        if isinstance(template, dict)
-    )
     _add_presets(run, workload, pod, additions, presets)
     pod_plan = plan(
         pod,
         additions,
         replace=config.on_conflict == "replace",
         pod_path=dotted(workload.pod_path),
-        extra_volume_names=frozenset(name for name in claims if isinstance(name, str)),
+        extra_volume_names=volume_claim_names(item),
     )
     _edit_text(item.source.editor, item.node, workload.pod_path, pod_plan.ops)
     if pod_plan.ops:

@@ -19,7 +19,7 @@ import yaml
 
 from . import krm
 from .airflow import RULES as CHART_RULES
-from .airflow import Workload, find_workloads
+from .airflow import Workload, find_workloads, volume_claim_names
 from .config import Config
 from .release import main_container_name
 from .results import Result, Severity
@@ -157,11 +157,7 @@ def _containers(spec: dict[str, Any]) -> Iterator[tuple[str, int, dict[str, Any]
 
 def _missing_volumes(pod: Pod) -> list[Result]:
     defined = {v.get("name") for v in pod.spec.get("volumes") or [] if isinstance(v, dict)}
-    item = pod.workload.item
-    templates = node_at(item.node, ("spec", "volumeClaimTemplates"))
-    if item.kind == "StatefulSet" and templates is not None:
-        claims = to_data(templates) or []
-        defined |= {c.get("metadata", {}).get("name") for c in claims if isinstance(c, dict)}
+    defined |= volume_claim_names(pod.workload.item)
     found = []
     for list_name, index, container in _containers(pod.spec):
         for number, mount in enumerate(container.get("volumeMounts") or []):
