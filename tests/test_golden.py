@@ -15,7 +15,6 @@ diff: that review is the test).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,10 @@ import pytest
 import yaml
 from ruamel.yaml import YAML
 
-from conftest import FIXTURES, ROOT, TESTS, run_cli
+from conftest import FIXTURES, ROOT, TESTS, compare_or_update, run_cli
 
 GOLDEN = TESTS / "golden"
 CASES = sorted(path.name for path in GOLDEN.iterdir() if (path / "case.yaml").exists())
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 def _case(name: str) -> dict[str, Any]:
@@ -51,15 +49,6 @@ def _config_args(name: str, case: dict[str, Any]) -> list[str]:
     return ["--config", str(ROOT / config if "/" in config else GOLDEN / name / config)]
 
 
-def _compare_or_update(path: Path, actual: bytes) -> None:
-    if UPDATE:
-        path.write_bytes(actual)
-        return
-    assert path.exists(), f"{path} is missing: run with UPDATE_GOLDEN=1 and review it"
-    expected = path.read_bytes()
-    assert actual == expected, f"{path.relative_to(TESTS)} differs (UPDATE_GOLDEN=1 rewrites it)"
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_golden(name: str, tmp_path: Path) -> None:
     case = _case(name)
@@ -67,8 +56,8 @@ def test_golden(name: str, tmp_path: Path) -> None:
     first = run_cli("inject", *config, *_inputs(name, case))
     assert first.returncode == case["exitCode"], first.stderr
     assert "Traceback" not in first.stderr
-    _compare_or_update(GOLDEN / name / "expected.yaml", first.stdout)
-    _compare_or_update(GOLDEN / name / "expected.stderr", first.stderr.encode())
+    compare_or_update(GOLDEN / name / "expected.yaml", first.stdout)
+    compare_or_update(GOLDEN / name / "expected.stderr", first.stderr.encode())
 
     # Idempotency: the output, fed back in, comes back unchanged.
     again_input = tmp_path / "again.yaml"

