@@ -21,7 +21,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from airflow_sidecars.airflow import RULES
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject
+from airflow_sidecars.release import MAIN_CONTAINERS
 from conftest import FIXTURES, ROOT, TESTS
 
 # The oldest Kubernetes with native sidecars on by default (1.29, beta): what presets need.
@@ -256,3 +258,10 @@ def test_kerberos_leaves_a_pod_with_the_charts_kerberos_sidecar_alone() -> None:
     warnings = [r.message for r in outcome.results if r.severity == "warning"]
     assert any("the chart's own Kerberos sidecar runs in this pod" in w for w in warnings)
     assert outcome.output == render  # nothing else changed either
+
+
+def test_every_main_container_is_one_the_charts_rules_know() -> None:
+    # Presets go beside these containers; airflow.RULES was read off the chart templates.
+    for flavour, names in MAIN_CONTAINERS.items():
+        for section, name in names.items():
+            assert name in RULES[flavour][section].mount_containers, (flavour, section, name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .airflow import RULES, Flavour, Workload
+from .airflow import Flavour, Workload
 from .krm import Item
 from .yamledit import scalar_at
 
@@ -26,10 +26,9 @@ ReleaseKey = tuple[str | None, str | None]  # (release, namespace)
 class Release:
     """One Airflow release (release label, namespace) in the input."""
 
-    __slots__ = ("airflow_cfg", "env_sources", "key", "sections", "service_accounts")
+    __slots__ = ("airflow_cfg", "env_sources", "sections", "service_accounts")
 
-    def __init__(self, key: ReleaseKey) -> None:
-        self.key = key
+    def __init__(self) -> None:
         self.airflow_cfg: dict[tuple[str, str], str] = {}  # (section, option) -> value
         self.service_accounts: dict[str, Item] = {}
         # ConfigMaps and Secrets of the namespace, by (kind, name), for `envFrom`: the
@@ -42,7 +41,7 @@ def releases(items: list[Item], workloads: list[Workload]) -> dict[ReleaseKey, R
     found: dict[ReleaseKey, Release] = {}
 
     def release(key: ReleaseKey) -> Release:
-        return found.setdefault(key, Release(key))
+        return found.setdefault(key, Release())
 
     for workload in workloads:
         release((workload.release, workload.item.namespace)).sections.add(workload.section)
@@ -107,11 +106,6 @@ MAIN_CONTAINERS: dict[Flavour, dict[str, str]] = {
         "triggerer": "airflow-triggerer",
     },
 }
-assert all(
-    name in RULES[flavour][section].mount_containers
-    for flavour, names in MAIN_CONTAINERS.items()
-    for section, name in names.items()
-), "a main container must be one the chart's own rules know"
 
 
 def container(pod: dict[str, Any], name: str) -> dict[str, Any] | None:
