@@ -166,7 +166,8 @@ def test_no_line_is_lost_or_changed_so_every_comment_is_kept(
         comments = [line for line in old if line.lstrip().startswith("#")]
         assert [line for line in new if line.lstrip().startswith("#")] == comments
         edited += old != new
-    assert edited == 4  # scheduler, webserver, worker, the scheduler's ServiceAccount
+    # scheduler, webserver, worker, and the ServiceAccounts of the scheduler and the worker
+    assert edited == 5
 
 
 def test_the_function_config_is_the_config_file(rendered: tuple[Path, kpt.Render]) -> None:

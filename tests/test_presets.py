@@ -265,3 +265,71 @@ def test_every_main_container_is_one_the_charts_rules_know() -> None:
     for flavour, names in MAIN_CONTAINERS.items():
         for section, name in names.items():
             assert name in RULES[flavour][section].mount_containers, (flavour, section, name)
+
+
+# -- the folder Airflow reads: DAG bundles on Airflow 3 ---------------------------------------
+
+_BUNDLES = (
+    'dag_bundle_config_list = [{"classpath":"airflow.dag_processing.bundles.local.LocalDagBundle",'
+    '"kwargs":{},"name":"dags-folder"}]'
+)
+
+
+def _with_bundles(bundles: str) -> bytes:
+    render = (FIXTURES / "official-1.20.0" / "01-default.yaml").read_text()
+    assert _BUNDLES in render
+    return render.replace(_BUNDLES, f"dag_bundle_config_list = {bundles}").encode()
+
+
+def _dags_folders(output: bytes) -> set[str]:
+    return set(re.findall(r"- name: DAGS_FOLDER\n\s+value: (\S+)", output.decode()))
+
+
+def test_s3_sync_on_airflow_3_writes_into_the_local_bundle_path() -> None:
+    local = '"classpath":"airflow.dag_processing.bundles.local.LocalDagBundle"'
+    bundles = f'[{{{local},"kwargs":{{"path":"/opt/airflow/bundles/team"}},"name":"team"}}]'
+    outcome = _inject(_with_bundles(bundles), _config({"s3Sync": {"bucket": "airflow-src"}}))
+    assert outcome.exit_code == 0
+    assert _dags_folders(outcome.output) == {"/opt/airflow/bundles/team"}
+    assert "mountPath: /opt/airflow/bundles/team" in outcome.output.decode()
+
+
+def test_s3_sync_on_airflow_3_with_several_local_bundles_needs_a_name() -> None:
+    local = '"classpath":"airflow.dag_processing.bundles.local.LocalDagBundle"'
+    bundles = (
+        f'[{{{local},"kwargs":{{"path":"/srv/a"}},"name":"a"}},'
+        f'{{{local},"kwargs":{{"path":"/srv/b"}},"name":"b"}}]'
+    )
+    unnamed = _inject(_with_bundles(bundles), _config({"s3Sync": {"bucket": "airflow-src"}}))
+    warnings = [r.message for r in unnamed.results if r.severity == "warning"]
+    assert any("several LocalDagBundles (a, b)" in w for w in warnings), warnings
+    assert "name: s3-sync" not in unnamed.output.decode()
+    named = _inject(
+        _with_bundles(bundles), _config({"s3Sync": {"bucket": "airflow-src", "bundle": "b"}})
+    )
+    assert _dags_folders(named.output) == {"/srv/b"}
+
+
+def test_s3_sync_on_airflow_3_without_a_local_bundle_adds_nothing() -> None:
+    git = '[{"classpath":"airflow.providers.git.bundles.git.GitDagBundle","kwargs":{},"name":"g"}]'
+    outcome = _inject(_with_bundles(git), _config({"s3Sync": {"bucket": "airflow-src"}}))
+    warnings = [r.message for r in outcome.results if r.severity == "warning"]
+    assert any("no LocalDagBundle to sync into" in w for w in warnings), warnings
+    assert "name: s3-sync" not in outcome.output.decode()
+
+
+# -- kerberos: the Airflow container is told ----------------------------------------------------
+
+
+_KERBEROS = {"principal": "airflow@EXAMPLE.COM", "keytabSecret": "airflow-keytab"}
+
+
+def test_kerberos_keeps_a_security_setting_the_release_already_has() -> None:
+    render = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_text()
+    assert "[core]\n" in render
+    told = render.replace("[core]\n", "[core]\n    security = kerberos\n", 1)
+    outcome = _inject(told.encode(), _config({"kerberos": _KERBEROS}))
+    assert outcome.exit_code == 0
+    assert "AIRFLOW__CORE__SECURITY" not in outcome.output.decode()
+    plain = _inject(render.encode(), _config({"kerberos": _KERBEROS}))
+    assert "name: AIRFLOW__CORE__SECURITY\n" in plain.output.decode()

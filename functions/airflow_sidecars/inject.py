@@ -40,6 +40,7 @@ from .yamledit import (
     dotted,
     mapping_get,
     node_at,
+    scalar_at,
     splice_literal,
     to_data,
 )
@@ -51,6 +52,7 @@ class Run:
     """What one inject run decided: results, and the data each edited item must have."""
 
     __slots__ = (
+        "annotation_askers",
         "annotations",
         "edited",
         "expected",
@@ -76,6 +78,8 @@ class Run:
         # ServiceAccount annotations that presets ask for: (namespace, name) -> key -> value,
         # with the workload that asked; and the presets that reached a pod.
         self.annotations: dict[tuple[str | None, str], tuple[Workload, dict[str, str]]] = {}
+        # the pods (item position, pod path) whose presets asked for each ServiceAccount's
+        self.annotation_askers: dict[tuple[str | None, str], set[tuple[int, Path]]] = {}
         self.presets: set[str] = set()
         # What the config declares and the input lacks, said the way `validate` reports it.
         self.missing: list[Result] = []
@@ -109,9 +113,11 @@ def inject(inp: krm.Input, config: Config) -> Run:
 
     _refresh_checksums(run, every, checksums)
     _annotate_service_accounts(run, facts, config)
+    _warn_shared_service_accounts(run, every)
     # Planning state that holds workloads, and through them the input's node trees: the
     # caller releases those before it parses the output again (api.py), so nothing may keep them.
     run.annotations.clear()
+    run.annotation_askers.clear()
     run.results += _unmatched_sections(config, workloads, every, touched_sections)
     run.results += _unmatched_presets(config, run.presets)
     # Items read but not edited come back as the bytes they came in as: nothing to verify.
@@ -200,6 +206,8 @@ def _add_presets(
             account = pod.get("serviceAccountName") or "default"
             key = (workload.item.namespace, str(account))
             run.annotations.setdefault(key, (workload, {}))[1].update(expansion.annotations)
+            asker = (workload.item.position, workload.pod_path)
+            run.annotation_askers.setdefault(key, set()).add(asker)
 
 
 def _inject_workload(
@@ -413,6 +421,34 @@ def _annotate_service_accounts(run: Run, facts: dict[ReleaseKey, Release], confi
             continue
         for key, value in wanted.items():
             _set_annotation(run, account, key, value, config)
+
+
+def _warn_shared_service_accounts(run: Run, every: list[Workload]) -> None:
+    """An annotation on a ServiceAccount reaches every pod that runs as it. The community chart
+    runs all its pods as one ServiceAccount: the bucket role (IRSA) then reaches the webserver,
+    the triggerer and the rest too. Say which pods, so the widening is a decision."""
+    for (namespace, name), (asker, wanted) in sorted(
+        run.annotations.items(), key=lambda entry: (entry[0][0] or "", entry[0][1])
+    ):
+        askers = run.annotation_askers.get((namespace, name), set())
+        others = sorted(
+            {
+                f"{w.item.kind} {w.item.name}"
+                for w in every
+                if not w.is_pod_template
+                and w.item.namespace == namespace
+                and (w.item.position, w.pod_path) not in askers
+                and (scalar_at(node_at(w.item.node, w.pod_path), "serviceAccountName") or "default")
+                == name
+            }
+        )
+        if others:
+            message = (
+                f"ServiceAccount {name!r} gets {', '.join(sorted(wanted))} for the preset's pods, "
+                f"and other pods run as it too ({', '.join(others)}): they get the same role. "
+                "Give those pods their own ServiceAccount to keep the role narrow"
+            )
+            run.results.append(_result(asker, "warning", message, None, "service-account"))
 
 
 def _set_annotation(run: Run, item: krm.Item, key: str, value: str, config: Config) -> None:

@@ -21,7 +21,14 @@ from typing import Any, NamedTuple
 
 from .airflow import Workload
 from .podspec import Additions, Wanted
-from .release import Release, airflow_major, container, dags_folder, main_container_name, setting
+from .release import (
+    Release,
+    airflow_major,
+    container,
+    dag_bundle_folder,
+    main_container_name,
+    setting,
+)
 
 # amazon/aws-cli: the AWS CLI v2 on Amazon Linux 2, with /bin/sh; pinned so that renders are
 # reproducible (override with `image`).
@@ -30,10 +37,16 @@ IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 # The scripts are constants; every value they use comes from the container's environment.
+# `--exact-timestamps`: without it, a download is skipped when the sizes match and the local
+# copy is not older, so a DAG edited in S3 to the same size never arrives.
 S3_SYNC_SCRIPT = (
     'while true; do aws s3 sync "s3://${S3_BUCKET}/${S3_PREFIX}" "${DAGS_FOLDER}" --no-progress'
-    '%s && touch /tmp/s3-sync-done; sleep "${SYNC_INTERVAL}"; done'
+    ' --exact-timestamps%s && touch /tmp/s3-sync-done; sleep "${SYNC_INTERVAL}"; done'
 )
+# The AWS CLI writes its credential cache (IRSA) under $HOME/.aws; the image has no home for
+# the pod's uid (50000 in the official chart), so HOME=/ and every sync failed. The sidecar
+# gets a writable /tmp of its own, also for a read-only root filesystem, and HOME there.
+S3_SYNC_TMP_VOLUME = "s3-sync-tmp"
 SYNC_PERM_SCRIPT = 'while true; do airflow sync-perm; sleep "${SYNC_PERM_INTERVAL}"; done'
 
 # The Kerberos layout follows the official chart's own kerberos sidecar (kerberos.* defaults,
@@ -80,12 +93,20 @@ class Expansion(NamedTuple):
     annotations: dict[str, str]
 
 
+def parser_section(release: Release | None) -> str:
+    """Whoever parses DAG files: a standalone dag-processor when the release runs one (always
+    on Airflow 3), else the scheduler."""
+    sections = release.sections if release is not None else set()
+    return "dagProcessor" if "dagProcessor" in sections else "scheduler"
+
+
 def default_components(name: str, release: Release | None) -> tuple[str, ...]:
     sections = release.sections if release is not None else set()
     if name == "s3Sync":
-        # Whoever parses DAG files: a standalone dag-processor when the release runs one
-        # (always on Airflow 3), else the scheduler.
-        return ("dagProcessor",) if "dagProcessor" in sections else ("scheduler",)
+        # Every pod that reads DAG files: the parser, and the workers that run the tasks (a
+        # Celery worker imports the DAG file; on Airflow 3 the task runner parses it from the
+        # local bundle), the KubernetesExecutor pod template included.
+        return (parser_section(release), "workers")
     if name == "syncPerm":
         # The UI component: the api-server exists only on Airflow 3.
         return ("apiServer",) if "apiServer" in sections else ("webserver",)
@@ -141,8 +162,11 @@ def _env(name: str, value: str) -> dict[str, Any]:
 
 
 def _s3_sync(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expansion:
-    folder = dags_folder(facts.release, facts.main)
-    notes: list[tuple[str, str, str]] = []
+    found = dag_bundle_folder(facts.release, facts.main, params.get("bundle"))
+    if found.folder is None:
+        message = f"preset s3Sync: {found.problem}; left as it is"
+        return Expansion(Additions(), [("warning", message, "preset")], {})
+    folder = found.folder
     additions = Additions()
     main = facts.main or {}
     # Reuse the volume the Airflow container already has the DAG folder on (`dags` for git-sync
@@ -151,10 +175,22 @@ def _s3_sync(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expansi
     existing = _mount_holding(main, folder)
     volume_name = existing["name"] if existing is not None else "dags"
     mount_path = existing["mountPath"] if existing is not None else folder
+    volume = _volume(facts.pod, volume_name)
+    if _is_claim(volume) and facts.workload.section != parser_section(facts.release):
+        # A shared DAG volume (dags.persistence) has one writer: the parser's sidecar. Two
+        # syncs with `--delete` into one claim would race each other.
+        parser = parser_section(facts.release)
+        severity = "info" if parser in _s3_sync_components(params, facts.release) else "warning"
+        message = (
+            f"preset s3Sync: the DAG folder is on the shared claim of volume {volume_name!r}, "
+            f"written by the {parser}'s s3-sync"
+            + ("" if severity == "info" else f", which components leaves out: add {parser}")
+        )
+        return Expansion(Additions(), [(severity, message, "preset")], {})
     # `aws s3 sync --delete` mirrors the prefix, removing what it does not hold: only where
     # nothing else writes DAGs (no git-sync, no shared volume), so that it is also the same
     # decision on a second run, when the emptyDir this preset added is already there.
-    exclusive = not _has_git_sync(facts.pod) and _volume(facts.pod, volume_name) in (
+    exclusive = not _has_git_sync(facts.pod) and volume in (
         None,
         {"name": volume_name, "emptyDir": {}},
     )
@@ -162,6 +198,7 @@ def _s3_sync(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expansi
         additions.volumes.append(Wanted({"name": "dags", "emptyDir": {}}, origin))
         mount = {"name": "dags", "mountPath": folder}
         additions.mounts.append((Wanted(mount, origin), *_into_main(facts)))
+    additions.volumes.append(Wanted({"name": S3_SYNC_TMP_VOLUME, "emptyDir": {}}, origin))
     interval = str(params.get("interval", 60))
     sidecar = {
         "name": "s3-sync",
@@ -173,8 +210,12 @@ def _s3_sync(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expansi
             _env("S3_PREFIX", params.get("prefix", "")),
             _env("DAGS_FOLDER", folder),
             _env("SYNC_INTERVAL", interval),
+            _env("HOME", "/tmp"),
         ],
-        "volumeMounts": [{"name": volume_name, "mountPath": mount_path}],
+        "volumeMounts": [
+            {"name": volume_name, "mountPath": mount_path},
+            {"name": S3_SYNC_TMP_VOLUME, "mountPath": "/tmp"},
+        ],
         "resources": _resources("s3Sync", params),
     }
     # In a task pod the DAG files must be there before the task starts.
@@ -185,7 +226,15 @@ def _s3_sync(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expansi
     }
     additions.extend(_sidecar(facts, sidecar, origin, probe))
     annotations = {IRSA_ANNOTATION: params["roleArn"]} if "roleArn" in params else {}
-    return Expansion(additions, notes, annotations)
+    return Expansion(additions, [], annotations)
+
+
+def _s3_sync_components(params: Mapping[str, Any], release: Release | None) -> tuple[str, ...]:
+    return tuple(params.get("components") or default_components("s3Sync", release))
+
+
+def _is_claim(volume: Any) -> bool:
+    return isinstance(volume, dict) and "persistentVolumeClaim" in volume
 
 
 def _volume(pod: dict[str, Any], name: str) -> Any:
@@ -239,7 +288,7 @@ def _sync_perm(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expan
             sidecar[key] = main[key]
     sidecar["args"] = ["bash", "-c", SYNC_PERM_SCRIPT]
     sidecar["env"] = [
-        *copy.deepcopy(main.get("env") or []),
+        *airflow_env(main),
         _env("SYNC_PERM_INTERVAL", str(params.get("interval", 60))),
     ]
     if main.get("envFrom"):
@@ -251,6 +300,29 @@ def _sync_perm(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expan
         sidecar["securityContext"] = copy.deepcopy(main["securityContext"])
     sidecar["resources"] = _resources("syncPerm", params)
     return Expansion(_sidecar(facts, sidecar, origin), [], {})
+
+
+# Variables the presets themselves add to Airflow containers (kerberos): a sidecar that copies
+# the Airflow container's environment leaves them out, so that it is the same container on a
+# second run, when the Airflow container already has them.
+PRESET_MAIN_ENV = frozenset(
+    {
+        "KRB5CCNAME",
+        "KRB5_CONFIG",
+        "AIRFLOW__KERBEROS__CCACHE",
+        "AIRFLOW__KERBEROS__PRINCIPAL",
+        "AIRFLOW__CORE__SECURITY",
+    }
+)
+
+
+def airflow_env(main: dict[str, Any]) -> list[Any]:
+    """The Airflow container's own `env`, as a sidecar running Airflow needs it."""
+    return [
+        copy.deepcopy(entry)
+        for entry in main.get("env") or []
+        if not (isinstance(entry, dict) and entry.get("name") in PRESET_MAIN_ENV)
+    ]
 
 
 def _config_mounts(main: dict[str, Any]) -> list[dict[str, Any]]:
@@ -281,9 +353,26 @@ def _kerberos(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expans
     main = facts.main or {}
     ccache = f"{CCACHE_DIR}/{CCACHE_FILE}"
     keytab_key = params.get("keytabKey", KEYTAB_KEY)
-    shared_env = [_env("KRB5CCNAME", ccache)]
-    if "krb5Config" in params:
-        shared_env.append(_env("KRB5_CONFIG", KRB5_PATH))
+    # What the Airflow container needs to use the ticket: where the cache is (for Kerberos
+    # libraries, KRB5CCNAME; for Airflow, [kerberos] ccache, which the community chart leaves
+    # at /tmp/airflow_krb5_ccache), the principal, and `[core] security = kerberos`, without
+    # which Airflow's hooks do not use Kerberos at all.
+    main_env = [
+        _env("KRB5CCNAME", ccache),
+        *([_env("KRB5_CONFIG", KRB5_PATH)] if "krb5Config" in params else []),
+        _env("AIRFLOW__KERBEROS__CCACHE", ccache),
+        _env("AIRFLOW__KERBEROS__PRINCIPAL", params["principal"]),
+    ]
+    notes: list[tuple[str, str, str]] = []
+    security = setting(facts.release, main, "core", "security")
+    if not security:
+        main_env.append(_env("AIRFLOW__CORE__SECURITY", "kerberos"))
+    elif security != "kerberos":
+        message = (
+            f"preset kerberos: the release sets [core] security = {security!r}, kept; Airflow "
+            "uses the ticket only with security = kerberos"
+        )
+        notes.append(("warning", message, "preset"))
 
     volumes = [{"name": CCACHE_VOLUME, "emptyDir": {"medium": "Memory"}}]
     if "keytabSecret" in params:
@@ -305,22 +394,27 @@ def _kerberos(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expans
         sidecar["imagePullPolicy"] = main["imagePullPolicy"]
     # The Airflow image's entrypoint runs `airflow kerberos <principal> --keytab <file>`.
     sidecar["args"] = ["kerberos", params["principal"], "--keytab", KEYTAB_PATH]
+    # `airflow kerberos` records itself in the metadata database like every Airflow command:
+    # it gets the Airflow container's whole environment (the database connection, whatever
+    # secret it comes from), as the chart's own worker-kerberos does.
     sidecar["env"] = [
-        *shared_env,
-        _env("AIRFLOW__KERBEROS__CCACHE", ccache),
+        *airflow_env(main),
+        *[entry for entry in main_env if entry["name"] != "AIRFLOW__CORE__SECURITY"],
         _env("AIRFLOW__KERBEROS__KEYTAB", KEYTAB_PATH),
-        _env("AIRFLOW__KERBEROS__PRINCIPAL", params["principal"]),
         _env("AIRFLOW__KERBEROS__REINIT_FREQUENCY", str(params.get("interval", 3600))),
     ]
+    if main.get("envFrom"):
+        sidecar["envFrom"] = copy.deepcopy(main["envFrom"])
     # Only this container sees the keytab (Airflow's production guidance), and only it
-    # writes the credential cache.
-    # It reads the same airflow.cfg as the Airflow container beside it.
+    # writes the credential cache. It reads the same airflow.cfg as the Airflow container.
     sidecar["volumeMounts"] = [
         *_config_mounts(main),
         {"name": CCACHE_VOLUME, "mountPath": CCACHE_DIR},
         {"name": KEYTAB_VOLUME, "mountPath": KEYTAB_PATH, "subPath": keytab_key, "readOnly": True},
         *([krb5_mount] if "krb5Config" in params else []),
     ]
+    if main.get("securityContext"):
+        sidecar["securityContext"] = copy.deepcopy(main["securityContext"])
     sidecar["resources"] = _resources("kerberos", params)
     additions = Additions(volumes=[Wanted(volume, origin) for volume in volumes])
     into = _into_main(facts)
@@ -328,7 +422,7 @@ def _kerberos(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expans
     additions.mounts.append((Wanted(read_only_cache, origin), *into))
     if "krb5Config" in params:
         additions.mounts.append((Wanted(krb5_mount, origin), *into))
-    additions.env += [(Wanted(entry, origin), *into) for entry in shared_env]
+    additions.env += [(Wanted(entry, origin), *into) for entry in main_env]
     # A task must not start before there is a ticket to use.
     probe = {
         "exec": {"command": ["test", "-s", ccache]},
@@ -336,7 +430,7 @@ def _kerberos(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expans
         "failureThreshold": 60,
     }
     additions.extend(_sidecar(facts, sidecar, origin, probe))
-    return Expansion(additions, [], {})
+    return Expansion(additions, notes, {})
 
 
 _EXPANDERS = {"s3Sync": _s3_sync, "syncPerm": _sync_perm, "kerberos": _kerberos}

@@ -9,8 +9,9 @@ environment variable over airflow.cfg).
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from .airflow import Flavour, Workload
 from .krm import Item
@@ -181,3 +182,59 @@ def airflow_major(release: Release | None, main: dict[str, Any] | None) -> int:
 
 def dags_folder(release: Release | None, main: dict[str, Any] | None) -> str:
     return setting(release, main, "core", "dags_folder") or DEFAULT_DAGS_FOLDER
+
+
+LOCAL_DAG_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
+DEFAULT_BUNDLE = "dags-folder"  # the bundle Airflow 3 configures when nothing else is said
+
+
+class BundleFolder(NamedTuple):
+    """Where a component reads the DAG files that a sync should write: the folder, or why
+    there is none."""
+
+    folder: str | None
+    problem: str = ""
+
+
+def dag_bundle_folder(
+    release: Release | None, main: dict[str, Any] | None, bundle: str | None = None
+) -> BundleFolder:
+    """The folder Airflow will read DAG files from. On Airflow 2 that is `[core] dags_folder`.
+    On Airflow 3 the dag-processor and the task runner read DAG bundles
+    (`[dag_processor] dag_bundle_config_list`): a `LocalDagBundle` reads its `path`, or
+    `dags_folder` when it has none; other bundle classes (git, S3) fetch files themselves."""
+    folder = dags_folder(release, main)
+    if airflow_major(release, main) < 3:
+        return BundleFolder(folder)
+    text = setting(release, main, "dag_processor", "dag_bundle_config_list")
+    if not text or not text.strip():
+        return BundleFolder(folder)  # Airflow's default: one LocalDagBundle on dags_folder
+    try:
+        bundles = json.loads(text)
+    except ValueError:
+        return BundleFolder(None, "[dag_processor] dag_bundle_config_list is not valid JSON")
+    local = [
+        entry
+        for entry in (bundles if isinstance(bundles, list) else [])
+        if isinstance(entry, dict) and entry.get("classpath") == LOCAL_DAG_BUNDLE
+    ]
+    names = [str(entry.get("name")) for entry in local]
+    if bundle is not None:
+        chosen = [entry for entry in local if entry.get("name") == bundle]
+        if not chosen:
+            found = ", ".join(names) or "none"
+            return BundleFolder(None, f"no LocalDagBundle named {bundle!r} (found: {found})")
+    elif len(local) == 1:
+        chosen = local
+    else:
+        chosen = [entry for entry in local if entry.get("name") == DEFAULT_BUNDLE]
+        if not chosen:
+            problem = (
+                "[dag_processor] dag_bundle_config_list has no LocalDagBundle to sync into"
+                if not local
+                else f"several LocalDagBundles ({', '.join(names)}): set `bundle` to choose one"
+            )
+            return BundleFolder(None, problem)
+    kwargs = chosen[0].get("kwargs")
+    path = kwargs.get("path") if isinstance(kwargs, dict) else None
+    return BundleFolder(path if isinstance(path, str) and path else folder)

@@ -1,0 +1,1 @@
+"""Behavioural acceptance tests: the tool's output run as the pods would run it."""

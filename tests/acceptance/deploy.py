@@ -1,0 +1,311 @@
+"""A release deployed the way the acceptance suite runs it: the real render, through the real
+`airflow-sidecars inject`, into a modelled cluster (kube.py) with a real metadata database and a
+fake S3 (services.py), and the images the pods name mapped to real software from PyPI (envs.py).
+
+What the suite adds that the render does not hold, each as a cluster would have it:
+- the objects a preset config refers to and the user creates (the keytab Secret, the krb5.conf
+  ConfigMap);
+- the EKS pod identity webhook, which gives pods whose ServiceAccount carries
+  `eks.amazonaws.com/role-arn` a projected token and AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE;
+- the route to S3 (AWS_ENDPOINT_URL: the fake S3 instead of the AWS endpoint);
+- a stand-in `kinit` in the Airflow image (which ships MIT Kerberos' kinit) that records its
+  arguments, checks that it can read the keytab and krb5.conf, and writes the credential cache.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from acceptance import envs
+from acceptance.kube import Cluster, Image, PodRef, PodRun
+from acceptance.services import FakeS3, Forwarder, Postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+IRSA = "eks.amazonaws.com/role-arn"
+TOKEN_DIR = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
+
+KINIT = """#!/bin/sh
+# stand-in kinit: records its arguments into the credential cache it writes, after the checks
+# the real one makes first (a readable keytab and krb5.conf).
+args="$*"
+cache="" keytab=""
+while [ $# -gt 0 ]; do
+  case "$1" in -c) cache="$2"; shift ;; -t) keytab="$2"; shift ;; esac
+  shift
+done
+[ -r "${KRB5_CONFIG:-/etc/krb5.conf}" ] || { echo "kinit: cannot read krb5.conf" >&2; exit 1; }
+[ -r "$keytab" ] || { echo "kinit: cannot read keytab $keytab" >&2; exit 1; }
+[ -n "$cache" ] || { echo "kinit: no -c" >&2; exit 1; }
+printf 'stand-in credential cache\\nkinit %s\\n' "$args" > "$cache.new" && mv "$cache.new" "$cache"
+"""
+
+
+def airflow_entrypoint(args: list[str]) -> list[str]:
+    """The apache/airflow image's /entrypoint routing: `bash ...` and `python ...` run as
+    given, anything else is an `airflow` subcommand."""
+    if args and args[0] == "bash":
+        return ["/bin/bash", *args[1:]]
+    if args and args[0] == "python":
+        return ["python", *args[1:]]
+    if args and args[0] == "airflow":
+        return args
+    return ["airflow", *args]
+
+
+def airflow_image(version: str, standins: Path) -> Image:
+    env = envs.ensure(f"airflow-{version}")
+    return Image(
+        bin_dirs=(str(env / "bin"), str(standins)),
+        extra_binds=(str(env),),
+        env=MappingProxyType(
+            {"AIRFLOW_HOME": "/opt/airflow", "AIRFLOW_USER_HOME_DIR": "/home/airflow"}
+        ),
+        # The image's entrypoint gives any uid the airflow user's home (it adds a passwd entry).
+        users=MappingProxyType({0: "/root", 50000: "/home/airflow"}),
+        entrypoint=airflow_entrypoint,
+        default_uid=50000,
+        workdir="/opt/airflow",
+        dirs=MappingProxyType(
+            {
+                "/opt/airflow": (50000, 0, 0o775),
+                "/opt/airflow/dags": (50000, 0, 0o775),
+                "/opt/airflow/logs": (50000, 0, 0o775),
+                "/home/airflow": (50000, 0, 0o755),
+            }
+        ),
+    )
+
+
+def aws_cli_image() -> Image:
+    """amazon/aws-cli: ENTRYPOINT aws, USER root, no other user in /etc/passwd. Here the AWS
+    CLI v1 from PyPI stands in for v2 (the same sync and credential-cache behaviour)."""
+    env = envs.ensure("aws-cli")
+    return Image(
+        bin_dirs=(str(env / "bin"),),
+        extra_binds=(str(env),),
+        env=MappingProxyType({}),
+        users=MappingProxyType({0: "/root"}),
+        entrypoint=lambda args: ["aws", *args],
+        default_uid=0,
+    )
+
+
+def inject(render: str, config: Path) -> tuple[list[dict[str, Any]], str]:
+    """The tool, run as a user runs it: the render in, the edited stream out."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "airflow_sidecars",
+            "inject",
+            "--config",
+            str(config),
+            str(FIXTURES / render),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc], done.stderr
+
+
+class Deployment:
+    """One release, injected and deployed into the model; pods are made on demand."""
+
+    def __init__(
+        self,
+        render: str,
+        config: Path,
+        workdir: Path,
+        airflow_version: str,
+        extra_objects: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.documents, self.stderr = inject(render, config)
+        self.workdir = workdir
+        # Helm applies the hooks (the fernet key and other Secrets) itself, unedited.
+        hooks_file = FIXTURES / render.replace(".yaml", ".hooks.yaml")
+        hooks = list(yaml.safe_load_all(hooks_file.read_text())) if hooks_file.exists() else []
+        namespace = "airflow"
+        self.cluster = Cluster(
+            [*self.documents, *hooks, *(extra_objects or [])],
+            namespace=namespace,
+            claims_root=workdir / "claims",
+        )
+        standins = workdir / "standins"
+        standins.mkdir(parents=True, exist_ok=True)
+        (standins / "kinit").write_text(KINIT)
+        (standins / "kinit").chmod(0o755)
+        self.images: dict[str, Image] = {
+            "apache/airflow": airflow_image(airflow_version, standins),
+            "amazon/aws-cli": aws_cli_image(),
+        }
+        self.hosts = self.cluster.service_hosts()
+        self.s3: FakeS3 | None = None
+        self.postgres: Postgres | None = None
+        self._forwarders: list[Forwarder] = []
+        self._pods: list[PodRun] = []
+
+    # -- services ---------------------------------------------------------------------------
+
+    def with_s3(self) -> FakeS3:
+        if self.s3 is None:
+            self.s3 = FakeS3(self.workdir / "s3")
+        return self.s3
+
+    def with_database(self, pod: PodRun, container: str) -> str:
+        """Start PostgreSQL where the release's connection points, and migrate it as the
+        chart's migration Job does (`airflow db migrate` with the Airflow container's env)."""
+        url = airflow_setting(pod, container, "database", "sql_alchemy_conn")
+        parts = urlsplit(url)
+        assert parts.hostname in self.hosts, f"{parts.hostname} is not a Service of the render"
+        if self.postgres is None:
+            self.postgres = Postgres()
+        self.postgres.ensure(parts.username or "postgres", parts.path.lstrip("/") or "postgres")
+        self._forwarders.append(Forwarder(parts.port or 5432, self.postgres.port))
+        migrated = pod.exec(container, ["airflow", "db", "migrate"], timeout=600)
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        return url
+
+    # -- pods -------------------------------------------------------------------------------
+
+    def pod(self, kind: str, name: str) -> PodRun:
+        ref = self.cluster.pod(kind, name)
+        spec = ref.spec
+        injected: dict[str, str] = {}
+        account = self.cluster.service_account(ref.namespace, ref.service_account_name)
+        role = ((account or {}).get("metadata") or {}).get("annotations", {}) or {}
+        if IRSA in role:
+            spec = eks_pod_identity_webhook(spec, role[IRSA])
+        if self.s3 is not None:
+            injected["AWS_ENDPOINT_URL"] = self.s3.url
+        ref = PodRef(
+            ref.kind,
+            ref.name,
+            ref.namespace,
+            spec,
+            ref.service_account_name,
+            ref.metadata,
+            ref.claim_templates,
+        )
+        pod = PodRun(
+            self.cluster,
+            ref,
+            self.workdir / f"{kind}-{name}-{len(self._pods)}".lower(),
+            self.images,
+            hosts=self.hosts,
+            injected_env=injected,
+        )
+        self._pods.append(pod)
+        return pod
+
+    def close(self) -> None:
+        for pod in self._pods:
+            pod.stop()
+        for forwarder in self._forwarders:
+            forwarder.close()
+        if self.s3 is not None:
+            self.s3.close()
+        if self.postgres is not None:
+            self.postgres.close()
+
+    def __enter__(self) -> Deployment:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def eks_pod_identity_webhook(spec: dict[str, Any], role_arn: str) -> dict[str, Any]:
+    """What amazon-eks-pod-identity-webhook adds to a pod whose ServiceAccount has the role
+    annotation: a projected token volume, its mount and the variables in every container."""
+    spec = copy.deepcopy(spec)
+    spec.setdefault("volumes", []).append(
+        {
+            "name": "aws-iam-token",
+            "projected": {
+                "sources": [
+                    {
+                        "serviceAccountToken": {
+                            "audience": "sts.amazonaws.com",
+                            "expirationSeconds": 86400,
+                            "path": "token",
+                        }
+                    }
+                ]
+            },
+        }
+    )
+    env = {
+        "AWS_ROLE_ARN": role_arn,
+        "AWS_WEB_IDENTITY_TOKEN_FILE": f"{TOKEN_DIR}/token",
+        "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        names = {entry.get("name") for entry in container.get("env") or []}
+        container.setdefault("env", []).extend(
+            {"name": name, "value": value} for name, value in env.items() if name not in names
+        )
+        container.setdefault("volumeMounts", []).append(
+            {"name": "aws-iam-token", "mountPath": TOKEN_DIR, "readOnly": True}
+        )
+    return spec
+
+
+def airflow_setting(pod: PodRun, container: str, section: str, option: str) -> str:
+    """An Airflow setting as Airflow itself resolves it in that container."""
+    done = pod.exec(container, ["airflow", "config", "get-value", section, option], timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, log: Callable[[], str] = lambda: ""
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not after {timeout} s\n{log()}")
+
+
+def main_container(ref_kind: str, chart: str, component: str) -> str:
+    """The Airflow container of a component, by the chart's names."""
+    if ref_kind == "PodTemplate":
+        return "base"
+    return MAIN[chart][component]
+
+
+MAIN: Mapping[str, Mapping[str, str]] = {
+    "official": {
+        "scheduler": "scheduler",
+        "webserver": "webserver",
+        "api-server": "api-server",
+        "worker": "worker",
+        "dag-processor": "dag-processor",
+    },
+    "community": {
+        "scheduler": "airflow-scheduler",
+        "web": "airflow-web",
+        "worker": "airflow-worker",
+    },
+}
