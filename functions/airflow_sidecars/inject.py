@@ -12,7 +12,7 @@ is caught here instead of reaching a cluster (see `verify`).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -26,7 +26,7 @@ from .airflow import (
 )
 from .config import Config
 from .podspec import Additions, Op, Plan, Wanted, apply_ops, plan
-from .presets import PodFacts, default_components, expand, targets
+from .presets import PodFacts, components, expand, targets
 from .release import Release, ReleaseKey, releases
 from .results import Result
 from .yamledit import (
@@ -48,11 +48,19 @@ from .yamledit import (
 TAG = {"function": "inject"}
 
 
+class WantedAnnotations(NamedTuple):
+    """What presets ask of one ServiceAccount: the first workload that asked (results name it),
+    the annotations, and every pod that asked, as (item position, pod path)."""
+
+    workload: Workload
+    values: dict[str, str]
+    askers: set[tuple[int, Path]]
+
+
 class Run:
     """What one inject run decided: results, and the data each edited item must have."""
 
     __slots__ = (
-        "annotation_askers",
         "annotations",
         "edited",
         "expected",
@@ -75,11 +83,9 @@ class Run:
         self.expected_templates: dict[int, tuple[str, Any]] = (
             {} if expected_templates is None else expected_templates
         )
-        # ServiceAccount annotations that presets ask for: (namespace, name) -> key -> value,
-        # with the workload that asked; and the presets that reached a pod.
-        self.annotations: dict[tuple[str | None, str], tuple[Workload, dict[str, str]]] = {}
-        # the pods (item position, pod path) whose presets asked for each ServiceAccount's
-        self.annotation_askers: dict[tuple[str | None, str], set[tuple[int, Path]]] = {}
+        # ServiceAccount annotations that presets ask for: (namespace, name) -> what they want;
+        # and the presets that reached a pod.
+        self.annotations: dict[tuple[str | None, str], WantedAnnotations] = {}
         self.presets: set[str] = set()
         # What the config declares and the input lacks, said the way `validate` reports it.
         self.missing: list[Result] = []
@@ -117,7 +123,6 @@ def inject(inp: krm.Input, config: Config) -> Run:
     # Planning state that holds workloads, and through them the input's node trees: the
     # caller releases those before it parses the output again (api.py), so nothing may keep them.
     run.annotations.clear()
-    run.annotation_askers.clear()
     run.results += _unmatched_sections(config, workloads, every, touched_sections)
     run.results += _unmatched_presets(config, run.presets)
     # Items read but not edited come back as the bytes they came in as: nothing to verify.
@@ -186,8 +191,7 @@ def _presets_for(config: Config, workload: Workload, facts: dict[ReleaseKey, Rel
     release = facts.get((workload.release, workload.item.namespace))
     found: Presets = []
     for name, params in config.presets.items():
-        components = tuple(params.get("components") or default_components(name, release))
-        if targets(components, workload):
+        if targets(components(name, params, release), workload):
             found.append((name, params, release))
     return found
 
@@ -205,9 +209,9 @@ def _add_presets(
         if expansion.annotations:
             account = pod.get("serviceAccountName") or "default"
             key = (workload.item.namespace, str(account))
-            run.annotations.setdefault(key, (workload, {}))[1].update(expansion.annotations)
-            asker = (workload.item.position, workload.pod_path)
-            run.annotation_askers.setdefault(key, set()).add(asker)
+            wanted = run.annotations.setdefault(key, WantedAnnotations(workload, {}, set()))
+            wanted.values.update(expansion.annotations)
+            wanted.askers.add((workload.item.position, workload.pod_path))
 
 
 def _inject_workload(
@@ -407,7 +411,7 @@ def _why_missing(section: str, present: set[str]) -> str:
 
 def _annotate_service_accounts(run: Run, facts: dict[ReleaseKey, Release], config: Config) -> None:
     """Set the annotations presets ask for (IRSA) on the ServiceAccounts the pods run as."""
-    for (namespace, name), (workload, wanted) in sorted(
+    for (namespace, name), (workload, wanted, _) in sorted(
         run.annotations.items(), key=lambda entry: (entry[0][0] or "", entry[0][1])
     ):
         release = facts.get((workload.release, namespace)) or facts.get((None, namespace))
@@ -427,10 +431,9 @@ def _warn_shared_service_accounts(run: Run, every: list[Workload]) -> None:
     """An annotation on a ServiceAccount reaches every pod that runs as it. The community chart
     runs all its pods as one ServiceAccount: the bucket role (IRSA) then reaches the webserver,
     the triggerer and the rest too. Say which pods, so the widening is a decision."""
-    for (namespace, name), (asker, wanted) in sorted(
+    for (namespace, name), (asker, wanted, askers) in sorted(
         run.annotations.items(), key=lambda entry: (entry[0][0] or "", entry[0][1])
     ):
-        askers = run.annotation_askers.get((namespace, name), set())
         others = sorted(
             {
                 f"{w.item.kind} {w.item.name}"

@@ -113,6 +113,11 @@ def default_components(name: str, release: Release | None) -> tuple[str, ...]:
     return ("workers",)
 
 
+def components(name: str, params: Mapping[str, Any], release: Release | None) -> tuple[str, ...]:
+    """The config sections a preset goes into: its `components`, else its defaults."""
+    return tuple(params.get("components") or default_components(name, release))
+
+
 def targets(components: tuple[str, ...], workload: Workload) -> bool:
     return workload.section in components or ("workers" in components and workload.is_pod_template)
 
@@ -176,11 +181,11 @@ def _s3_sync(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expansi
     volume_name = existing["name"] if existing is not None else "dags"
     mount_path = existing["mountPath"] if existing is not None else folder
     volume = _volume(facts.pod, volume_name)
-    if _is_claim(volume) and facts.workload.section != parser_section(facts.release):
+    parser = parser_section(facts.release)
+    if _is_claim(volume) and facts.workload.section != parser:
         # A shared DAG volume (dags.persistence) has one writer: the parser's sidecar. Two
         # syncs with `--delete` into one claim would race each other.
-        parser = parser_section(facts.release)
-        severity = "info" if parser in _s3_sync_components(params, facts.release) else "warning"
+        severity = "info" if parser in components("s3Sync", params, facts.release) else "warning"
         message = (
             f"preset s3Sync: the DAG folder is on the shared claim of volume {volume_name!r}, "
             f"written by the {parser}'s s3-sync"
@@ -227,10 +232,6 @@ def _s3_sync(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expansi
     additions.extend(_sidecar(facts, sidecar, origin, probe))
     annotations = {IRSA_ANNOTATION: params["roleArn"]} if "roleArn" in params else {}
     return Expansion(additions, [], annotations)
-
-
-def _s3_sync_components(params: Mapping[str, Any], release: Release | None) -> tuple[str, ...]:
-    return tuple(params.get("components") or default_components("s3Sync", release))
 
 
 def _is_claim(volume: Any) -> bool:

@@ -15,10 +15,11 @@ What the suite adds that the render does not hold, each as a cluster would have 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from acceptance import envs
-from acceptance.kube import Cluster, Image, PodRef, PodRun
+from acceptance.kube import Cluster, Image, PodRun
 from acceptance.services import FakeS3, Forwarder, Postgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,15 +191,7 @@ class Deployment:
             spec = eks_pod_identity_webhook(spec, role[IRSA])
         if self.s3 is not None:
             injected["AWS_ENDPOINT_URL"] = self.s3.url
-        ref = PodRef(
-            ref.kind,
-            ref.name,
-            ref.namespace,
-            spec,
-            ref.service_account_name,
-            ref.metadata,
-            ref.claim_templates,
-        )
+        ref = dataclasses.replace(ref, spec=spec)
         pod = PodRun(
             self.cluster,
             ref,
@@ -286,26 +279,3 @@ def wait_until(
             return
         time.sleep(0.5)
     raise AssertionError(f"{what}: not after {timeout} s\n{log()}")
-
-
-def main_container(ref_kind: str, chart: str, component: str) -> str:
-    """The Airflow container of a component, by the chart's names."""
-    if ref_kind == "PodTemplate":
-        return "base"
-    return MAIN[chart][component]
-
-
-MAIN: Mapping[str, Mapping[str, str]] = {
-    "official": {
-        "scheduler": "scheduler",
-        "webserver": "webserver",
-        "api-server": "api-server",
-        "worker": "worker",
-        "dag-processor": "dag-processor",
-    },
-    "community": {
-        "scheduler": "airflow-scheduler",
-        "web": "airflow-web",
-        "worker": "airflow-worker",
-    },
-}

@@ -45,11 +45,6 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 Doc = dict[str, Any]
 
 
-def image_entrypoint(args: list[str]) -> list[str]:
-    """An image with no ENTRYPOINT: the args (or CMD) are the command."""
-    return args
-
-
 class Image(NamedTuple):
     """What of a container image the runtime needs; the software itself is the host's."""
 
@@ -186,9 +181,6 @@ class Cluster:
     def set_secret(self, namespace: str, name: str, key: str, value: bytes) -> None:
         """Set (or create) a Secret key: before a PodRun is made, as volumes are written then."""
         self._secrets.setdefault((namespace, name), {})[key] = value
-
-    def set_config_map(self, namespace: str, name: str, key: str, value: bytes) -> None:
-        self._config_maps.setdefault((namespace, name), {})[key] = value
 
     def delete_secret(self, namespace: str, name: str) -> None:
         self._secrets.pop((namespace, name), None)

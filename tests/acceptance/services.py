@@ -21,7 +21,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from types import TracebackType
 
 from acceptance import envs
 
@@ -147,17 +146,6 @@ class Postgres:
             check=False,
         )
         shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> Postgres:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class Forwarder:
