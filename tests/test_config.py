@@ -23,6 +23,7 @@ from airflow_sidecars.config import (
     Config,
     ConfigError,
     Match,
+    ValueList,
     is_empty_function_input,
     load,
 )
@@ -70,16 +71,13 @@ def test_minimal_config_loads() -> None:
     assert isinstance(cfg, Config)
     assert cfg.name == "sidecars"
     assert (cfg.ref.api_version, cfg.ref.kind, cfg.ref.name) == (API_VERSION, KIND, "sidecars")
-    assert list(cfg.components) == ["scheduler"]
-    values = cfg.components["scheduler"]
-    assert values.section == "scheduler"
-    assert values.path == "spec.scheduler"
-    assert values.extra_containers == (SIDECAR,)
-    assert values.extra_init_containers == values.extra_volumes == values.extra_volume_mounts == ()
-    assert not values.empty
+    # the extra values by their path in the chart's values, and where they were written
+    assert cfg.values == {
+        ("scheduler", "extraContainers"): ValueList((SIDECAR,), "spec.scheduler.extraContainers")
+    }
     assert cfg.match == Match()
     assert cfg.on_conflict == "error"
-    assert cfg.volumes == cfg.volume_mounts == ()
+    assert cfg.native_sidecars == frozenset()
 
 
 def test_full_config_loads() -> None:
@@ -99,37 +97,69 @@ def test_full_config_loads() -> None:
     cfg = load(config(spec))
     assert cfg.match == Match(("airflow",), ("a", "b"), {"team": "data"})
     assert cfg.on_conflict == "replace"
-    scheduler_values = cfg.components["scheduler"]
-    assert [c["name"] for c in scheduler_values.extra_init_containers] == ["init"]
-    assert scheduler_values.extra_containers[0]["env"] == [{"name": "PORT", "value": "8080"}]
-    assert scheduler_values.extra_volumes == ({"name": "scratch", "emptyDir": {}},)
-    assert scheduler_values.extra_volume_mounts == ({"name": "scratch", "mountPath": "/scratch"},)
-    assert cfg.components["workers"].empty
-    assert cfg.volumes == ({"name": "keytab", "secret": {"secretName": "k"}},)
-    assert cfg.volume_mounts[0]["mountPath"] == "/etc/krb5"
+    values = {path: value_list.entries for path, value_list in cfg.values.items()}
+    assert [c["name"] for c in values[("scheduler", "extraInitContainers")]] == ["init"]
+    assert values[("scheduler", "extraContainers")][0]["env"] == [{"name": "PORT", "value": "8080"}]
+    assert values[("scheduler", "extraVolumes")] == ({"name": "scratch", "emptyDir": {}},)
+    assert values[("scheduler", "extraVolumeMounts")] == (
+        {"name": "scratch", "mountPath": "/scratch"},
+    )
+    assert not any(path[0] == "workers" for path in values)  # an empty section holds nothing
+    assert values[("volumes",)] == ({"name": "keytab", "secret": {"secretName": "k"}},)
+    assert values[("volumeMounts",)][0]["mountPath"] == "/etc/krb5"
+
+
+def test_nested_values_keep_the_charts_nesting() -> None:
+    spec = {
+        "workers": {
+            "celery": {
+                "extraContainers": [container(name="celery-side")],
+                "sets": [{"name": "highmem", "extraVolumes": [{"name": "v", "emptyDir": {}}]}],
+            },
+            "kubernetes": {"extraInitContainers": [container(name="k8s-init")]},
+        },
+        "airflow": {"kubernetesPodTemplate": {"extraContainers": [container(name="pt")]}},
+        "dags": {"gitSync": {"extraVolumeMounts": [{"name": "v", "mountPath": "/v"}]}},
+        "web": {"nativeSidecars": True, "extraContainers": [container(name="w")]},
+    }
+    cfg = load(config(spec))
+    assert {path: v.origin for path, v in cfg.values.items()} == {
+        ("workers", "celery", "extraContainers"): "spec.workers.celery.extraContainers",
+        ("workers", "celery", "sets", "highmem", "extraVolumes"): (
+            "spec.workers.celery.sets[0].extraVolumes"
+        ),
+        ("workers", "kubernetes", "extraInitContainers"): (
+            "spec.workers.kubernetes.extraInitContainers"
+        ),
+        ("airflow", "kubernetesPodTemplate", "extraContainers"): (
+            "spec.airflow.kubernetesPodTemplate.extraContainers"
+        ),
+        ("dags", "gitSync", "extraVolumeMounts"): "spec.dags.gitSync.extraVolumeMounts",
+        ("webserver", "extraContainers"): "spec.web.extraContainers",
+    }
+    assert cfg.native_sidecars == frozenset({"webserver"})
 
 
 def test_web_is_the_webserver_section() -> None:
     cfg = load(config({"web": {"extraContainers": [container()]}}))
-    assert list(cfg.components) == ["webserver"]
-    values = cfg.components["webserver"]
-    assert values.section == "webserver"
-    assert values.path == "spec.web"  # results point at what the user wrote
-    assert values.extra_containers == (SIDECAR,)
+    # the chart's section, and results point at what the user wrote
+    assert cfg.values == {
+        ("webserver", "extraContainers"): ValueList((SIDECAR,), "spec.web.extraContainers")
+    }
 
 
 def test_config_map_holding_the_full_object() -> None:
     cfg = load(config_map({"config": yaml.safe_dump(config())}))
     assert cfg.name == "sidecars"
     assert cfg.ref.kind == KIND
-    assert cfg.components["scheduler"].extra_containers == (SIDECAR,)
+    assert cfg.values[("scheduler", "extraContainers")].entries == (SIDECAR,)
 
 
 def test_config_map_holding_only_the_spec() -> None:
     cfg = load(config_map({"config": yaml.safe_dump(scheduler())}, name="from-config-map"))
     assert cfg.name == "from-config-map"
     assert (cfg.ref.api_version, cfg.ref.kind) == (API_VERSION, KIND)
-    assert cfg.components["scheduler"].extra_containers == (SIDECAR,)
+    assert cfg.values[("scheduler", "extraContainers")].entries == (SIDECAR,)
 
 
 def test_config_map_reads_dates_as_strings_like_the_object_form() -> None:
@@ -138,7 +168,8 @@ def test_config_map_reads_dates_as_strings_like_the_object_form() -> None:
         "    env:\n    - {name: SINCE, value: 2024-01-01}\n"
     )
     cfg = load(config_map({"config": text}))
-    assert cfg.components["scheduler"].extra_containers[0]["env"][0]["value"] == "2024-01-01"
+    entries = cfg.values[("scheduler", "extraContainers")].entries
+    assert entries[0]["env"][0]["value"] == "2024-01-01"
 
 
 # -- problems ---------------------------------------------------------------------------------
@@ -173,7 +204,7 @@ PROBLEM_CASES = [
     ProblemCase(
         "unknown-spec-field",
         config({**scheduler(), "sidecars": []}),
-        [("spec", "unknown field(s) sidecars; allowed here: apiServer,")],
+        [("spec", "unknown field(s) sidecars; allowed here: _rpcServer, airflow, apiServer,")],
     ),
     ProblemCase(
         "unknown-container-fields",
@@ -181,9 +212,9 @@ PROBLEM_CASES = [
         [(C0, "unknown field(s) mounts, sidecar; allowed here: args,")],
     ),
     ProblemCase(
-        "flower-has-no-init-containers",
-        config({**scheduler(), "flower": {"extraInitContainers": []}}),
-        [("spec.flower", "unknown field(s) extraInitContainers")],
+        "no-chart-has-pgbouncer-init-containers",
+        config({**scheduler(), "pgbouncer": {"extraInitContainers": []}}),
+        [("spec.pgbouncer", "unknown field(s) extraInitContainers")],
     ),
     ProblemCase(
         "extra-containers-not-a-list",

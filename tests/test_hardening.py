@@ -280,8 +280,9 @@ CONFLICTS = [
         "one-volume-name-from-two-sections",
         "  volumes: [{name: shared, emptyDir: {}}]\n"
         "  scheduler:\n    extraVolumes: [{name: shared, secret: {secretName: s}}]\n",
-        "volume 'shared' from spec.volumes[0] is also added, differently, by "
-        "spec.scheduler.extraVolumes[0]",
+        # in the chart's order: the top-level volumes come first
+        "volume 'shared' from spec.scheduler.extraVolumes[0] is also added, differently, by "
+        "spec.volumes[0]",
     ),
     (
         "a-preset-and-a-section-with-one-container-name",

@@ -1,8 +1,9 @@
 """The oracle: the chart itself. For the same `extra*` values, inject applied to the render
 *without* them must give the workloads of the chart's render *with* them.
 
-Config = the values file of the "after" render (the sections the chart and we share), so the
-test follows the fixture, not a copy of it. Compared as the issue states: containers and init
+Config = the `extra*` values of the "after" render's values file, so the test follows the
+fixture, not a copy of it (tests/test_oracle_matrix.py runs the same rule on every pair of the
+chart-oracle matrix). Compared as the issue states: containers and init
 containers in the same order; volumes and mounts as sets (order carries no meaning in
 Kubernetes); nothing else changed; `checksum/*` annotations ignored.
 """
@@ -15,27 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.config import COMPONENT_SECTIONS
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, oracle_config, run_cli
 
 PAIRS = [
     ("official-1.15.0", "05a-sidecars-before", "05b-sidecars-after"),
     ("community-8.9.0", "02a-extra-containers-before", "02b-extra-containers-after"),
 ]
-
-
-def _config_from_values(values_file: Path, target: Path) -> Path:
-    values = yaml.safe_load(values_file.read_text())
-    sections = (*COMPONENT_SECTIONS, "web", "volumes", "volumeMounts")
-    spec = {key: value for key, value in values.items() if key in sections}
-    config = {
-        "apiVersion": "airflow-sidecars.dev/v1alpha1",
-        "kind": "AirflowSidecars",
-        "metadata": {"name": "oracle"},
-        "spec": spec,
-    }
-    target.write_text(yaml.safe_dump(config, sort_keys=False))
-    return target
 
 
 def _normalised(document: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +44,7 @@ def _normalised(document: dict[str, Any]) -> dict[str, Any]:
 def test_inject_on_before_gives_the_charts_after(
     chart: str, before: str, after: str, tmp_path: Path
 ) -> None:
-    config = _config_from_values(FIXTURES / chart / f"{after}.values.yaml", tmp_path / "c.yaml")
+    config = oracle_config(FIXTURES / chart / f"{after}.values.yaml", tmp_path / "c.yaml")
     result = run_cli("inject", "--config", config, FIXTURES / chart / f"{before}.yaml")
     # The seed's s3-sync mounts a `dags` volume the pod lacks; the chart renders that without
     # complaint, we report it (and still produce the chart's output).

@@ -21,9 +21,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from airflow_sidecars.airflow import RULES
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject
-from airflow_sidecars.release import MAIN_CONTAINERS
+from airflow_sidecars.chart import POD_TEMPLATE_SLOTS, SLOTS, Chart, placement
 from conftest import FIXTURES, ROOT, TESTS
 
 # The oldest Kubernetes with native sidecars on by default (1.29, beta): what presets need.
@@ -260,11 +259,14 @@ def test_kerberos_leaves_a_pod_with_the_charts_kerberos_sidecar_alone() -> None:
     assert outcome.output == render  # nothing else changed either
 
 
-def test_every_main_container_is_one_the_charts_rules_know() -> None:
-    # Presets go beside these containers; airflow.RULES was read off the chart templates.
-    for flavour, names in MAIN_CONTAINERS.items():
-        for section, name in names.items():
-            assert name in RULES[flavour][section].mount_containers, (flavour, section, name)
+def test_every_main_container_is_one_the_chart_table_mounts_into() -> None:
+    # Presets go beside the slot's main container; the chart table was read off the templates.
+    for flavour, slots in SLOTS.items():
+        chart = Chart(flavour, None)
+        template = POD_TEMPLATE_SLOTS[flavour]
+        for slot, is_template in [*((slot, False) for slot in slots.values()), (template, True)]:
+            mounts = placement(chart, slot, None, is_template).mounts
+            assert any(slot.main_container in m.containers for m in mounts), (flavour, slot)
 
 
 # -- the folder Airflow reads: DAG bundles on Airflow 3 ---------------------------------------

@@ -57,7 +57,13 @@ class Replace:
     value: Any
 
 
-Op = Append | AddKey | Replace
+@dataclass(frozen=True)
+class Insert:
+    path: Path  # ends at the index of the entry the items go before
+    items: list[Any]
+
+
+Op = Append | AddKey | Replace | Insert
 
 
 def plan(editor: Editor, root: Node, op: Op) -> None:
@@ -66,6 +72,8 @@ def plan(editor: Editor, root: Node, op: Op) -> None:
         editor.append(root, op.path, op.items)
     elif isinstance(op, AddKey):
         editor.add_key(root, op.path, op.key, op.value)
+    elif isinstance(op, Insert):
+        editor.insert(root, op.path, op.items)
     else:
         editor.replace(root, op.path, op.value)
 
@@ -92,6 +100,10 @@ def apply_to_data(data: Any, op: Op) -> Any:
         parent[last].extend(copy.deepcopy(op.items))
     elif isinstance(op, AddKey):
         _walk(data, op.path)[op.key] = copy.deepcopy(op.value)
+    elif isinstance(op, Insert):
+        index = op.path[-1]
+        assert isinstance(index, int)
+        _walk(data, op.path[:-1])[index:index] = copy.deepcopy(op.items)
     else:
         _walk(data, op.path[:-1])[op.path[-1]] = copy.deepcopy(op.value)
     return data
@@ -168,6 +180,26 @@ data:
 """
 
 CASES: list[Case] = [
+    # ---- insert before an entry (the chart's own init container that comes after the extras)
+    Case(
+        "insert-before-block-entry",
+        "init:\n    - name: git\n    - name: kerberos-init  # the chart's\n      args: [x]\n",
+        (Insert(("init", 1), [{"name": "a"}, {"name": "b"}]),),
+        "init:\n    - name: git\n    - name: a\n    - name: b\n"
+        "    - name: kerberos-init  # the chart's\n      args: [x]\n",
+    ),
+    Case(
+        "insert-before-first-compact-entry",
+        "init:\n- name: kerberos-init\n",
+        (Insert(("init", 0), [CONTAINER_B]),),
+        "init:\n- name: b\n  image: \"y\"\n  args:\n  - --v\n  - '2'\n- name: kerberos-init\n",
+    ),
+    Case(
+        "insert-before-flow-entry",
+        "init: [{name: k}]\n",
+        (Insert(("init", 0), [{"name": "a"}]),),
+        'init: [{"name": "a"}, {name: k}]\n',
+    ),
     # ---- append to block sequences
     Case(
         "append-wide",

@@ -19,17 +19,21 @@ from typing import Any, NamedTuple
 import yaml
 
 from . import schemacheck
+from .chart import CONTAINERS, EXTRA_KEYS, INIT_CONTAINERS, MOUNTS, VOLUMES, ValuePath
 from .results import ResourceRef
+from .templating import template_problems
 
 API_VERSION = "airflow-sidecars.dev/v1alpha1"
 KIND = "AirflowSidecars"
 SCHEMA_FILE = "airflow-sidecars.v1alpha1.json"
 
-# Config sections in the chart's vocabulary. `web` is the community chart's word for the
-# webserver; both name the same section.
-COMPONENT_SECTIONS = (
+# `web` is the community chart's word for the webserver; both name the same section.
+SECTION_ALIASES = {"web": "webserver"}
+# Sections whose `nativeSidecars: true` makes their extraContainers native sidecars.
+NATIVE_SIDECAR_SECTIONS = (
     "scheduler",
     "webserver",
+    "web",
     "apiServer",
     "workers",
     "triggerer",
@@ -38,8 +42,9 @@ COMPONENT_SECTIONS = (
     "pgbouncer",
     "createUserJob",
     "migrateDatabaseJob",
+    "_rpcServer",
+    "airflow",
 )
-SECTION_ALIASES = {"web": "webserver"}
 
 
 class Problem(NamedTuple):
@@ -56,25 +61,11 @@ class ConfigError(Exception):
         self.ref = ref
 
 
-class ComponentValues(NamedTuple):
-    """One component's `extra*` values, as the chart takes them."""
+class ValueList(NamedTuple):
+    """One `extra*` list of the config, at the chart's nesting, and where it was written."""
 
-    section: str
-    extra_containers: tuple[dict[str, Any], ...] = ()
-    extra_init_containers: tuple[dict[str, Any], ...] = ()
-    extra_volumes: tuple[dict[str, Any], ...] = ()
-    extra_volume_mounts: tuple[dict[str, Any], ...] = ()
-    path: str = ""  # where the section is in the config, for results
-    native_sidecars: bool = False  # extraContainers go in as native sidecars
-
-    @property
-    def empty(self) -> bool:
-        return not (
-            self.extra_containers
-            or self.extra_init_containers
-            or self.extra_volumes
-            or self.extra_volume_mounts
-        )
+    entries: tuple[dict[str, Any], ...]
+    origin: str  # e.g. "spec.workers.celery.sets[0].extraContainers"
 
 
 class Match(NamedTuple):
@@ -88,9 +79,9 @@ class Config(NamedTuple):
     ref: ResourceRef
     match: Match = Match()
     on_conflict: str = "error"
-    components: Mapping[str, ComponentValues] = MappingProxyType({})  # read-only: shared
-    volumes: tuple[dict[str, Any], ...] = ()
-    volume_mounts: tuple[dict[str, Any], ...] = ()
+    # values path (chart.py) -> the list written there; read-only: the default is shared
+    values: Mapping[ValuePath, ValueList] = MappingProxyType({})
+    native_sidecars: frozenset[str] = frozenset()  # sections with nativeSidecars: true
     # preset name -> its parameters, as written (the schema has checked them)
     presets: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     disabled_rules: tuple[str, ...] = ()  # validate rules turned off (spec.validate.disable)
@@ -257,21 +248,19 @@ def _cross_checks(spec: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     if "web" in spec and "webserver" in spec:
         problems.append(Problem("spec.web", "web and webserver name the same component; use one"))
-    for section in (*COMPONENT_SECTIONS, "web"):
-        values = spec.get(section) or {}
-        base = f"spec.{section}"
+    for base, group in _value_groups(spec):
         names: dict[str, str] = {}
-        for number, container in enumerate(values.get("extraContainers") or []):
+        for number, container in enumerate(group.get(CONTAINERS) or []):
             if "restartPolicy" in container:
                 problems.append(
                     Problem(
-                        f"{base}.extraContainers[{number}].restartPolicy",
+                        f"{base}.{CONTAINERS}[{number}].restartPolicy",
                         "only init containers take restartPolicy (Always makes a native sidecar); "
                         "move this container to extraInitContainers",
                     )
                 )
-        for key in ("extraInitContainers", "extraContainers"):
-            for number, container in enumerate(values.get(key) or []):
+        for key in (INIT_CONTAINERS, CONTAINERS):
+            for number, container in enumerate(group.get(key) or []):
                 where = f"{base}.{key}[{number}].name"
                 if container["name"] in names:
                     problems.append(
@@ -282,20 +271,72 @@ def _cross_checks(spec: dict[str, Any]) -> list[Problem]:
                         )
                     )
                 names.setdefault(container["name"], where)
-        problems += _unique(
-            values.get("extraVolumes") or [], "name", f"{base}.extraVolumes", "volume name"
-        )
-        problems += _unique(
-            values.get("extraVolumeMounts") or [],
-            "mountPath",
-            f"{base}.extraVolumeMounts",
-            "mountPath",
-        )
+        problems += _unique(group.get(VOLUMES) or [], "name", f"{base}.{VOLUMES}", "volume name")
+        problems += _unique(group.get(MOUNTS) or [], "mountPath", f"{base}.{MOUNTS}", "mountPath")
     problems += _unique(spec.get("volumes") or [], "name", "spec.volumes", "volume name")
     problems += _unique(
         spec.get("volumeMounts") or [], "mountPath", "spec.volumeMounts", "mountPath"
     )
+    problems += [Problem(path, message) for path, message in template_problems(_value_lists(spec))]
     return problems
+
+
+def _value_groups(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every object of the spec that holds `extra*` lists, with its config path: a section,
+    `workers.celery`, each worker set, `airflow.kubernetesPodTemplate`, ..."""
+    found: list[tuple[str, dict[str, Any]]] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, list):
+            for number, entry in enumerate(node):
+                walk(entry, f"{path}[{number}]")
+            return
+        if not isinstance(node, dict):
+            return
+        if any(key in node for key in EXTRA_KEYS):
+            found.append((path, node))
+        for key, value in node.items():
+            if key not in EXTRA_KEYS and isinstance(value, dict | list):
+                walk(value, f"{path}.{key}")
+
+    for section, values in spec.items():
+        if section not in _NOT_VALUES:
+            walk(values, f"spec.{section}")
+    return found
+
+
+# Spec keys that are not chart values.
+_NOT_VALUES = frozenset({"match", "onConflict", "presets", "validate", "volumes", "volumeMounts"})
+
+
+def _value_lists(spec: dict[str, Any]) -> dict[ValuePath, ValueList]:
+    """The spec's `extra*` lists by values path (a worker set by its name; `web` as
+    `webserver`), and the top-level `volumes` / `volumeMounts`."""
+    found: dict[ValuePath, ValueList] = {}
+    for base, group in _value_groups(spec):
+        path = _values_path(spec, base)
+        for key in EXTRA_KEYS:
+            if group.get(key):
+                value_path = (*path, key)
+                found[value_path] = ValueList(tuple(group[key]), f"{base}.{key}")
+    for key in ("volumes", "volumeMounts"):
+        if spec.get(key):
+            found[(key,)] = ValueList(tuple(spec[key]), f"spec.{key}")
+    return found
+
+
+def _values_path(spec: dict[str, Any], base: str) -> ValuePath:
+    """`spec.workers.celery.sets[0]` -> ("workers", "celery", "sets", <its name>)."""
+    parts: list[str] = []
+    node: Any = spec
+    for step in base.split(".")[1:]:
+        key, _, index = step.partition("[")
+        node = node[key]
+        parts.append(SECTION_ALIASES.get(key, key) if not parts else key)
+        if index:
+            node = node[int(index.rstrip("]"))]
+            parts.append(str(node["name"]))
+    return tuple(parts)
 
 
 def _unique(entries: list[dict[str, Any]], key: str, base: str, what: str) -> list[Problem]:
@@ -315,21 +356,11 @@ def _unique(entries: list[dict[str, Any]], key: str, base: str, what: str) -> li
 
 def _build(spec: dict[str, Any], ref: ResourceRef) -> Config:
     match = spec.get("match") or {}
-    components: dict[str, ComponentValues] = {}
-    for written in (*COMPONENT_SECTIONS, "web"):
-        values = spec.get(written)
-        if values is None:
-            continue
-        section = SECTION_ALIASES.get(written, written)
-        components[section] = ComponentValues(
-            section=section,
-            extra_containers=tuple(values.get("extraContainers") or ()),
-            extra_init_containers=tuple(values.get("extraInitContainers") or ()),
-            extra_volumes=tuple(values.get("extraVolumes") or ()),
-            extra_volume_mounts=tuple(values.get("extraVolumeMounts") or ()),
-            path=f"spec.{written}",
-            native_sidecars=bool(values.get("nativeSidecars", False)),
-        )
+    native = frozenset(
+        SECTION_ALIASES.get(section, section)
+        for section in NATIVE_SIDECAR_SECTIONS
+        if (spec.get(section) or {}).get("nativeSidecars", False)
+    )
     return Config(
         name=ref.name,
         ref=ref,
@@ -339,9 +370,8 @@ def _build(spec: dict[str, Any], ref: ResourceRef) -> Config:
             labels=dict(match.get("labels") or {}),
         ),
         on_conflict=spec.get("onConflict", "error"),
-        components=components,
-        volumes=tuple(spec.get("volumes") or ()),
-        volume_mounts=tuple(spec.get("volumeMounts") or ()),
+        values=_value_lists(spec),
+        native_sidecars=native,
         presets=dict(spec.get("presets") or {}),
         disabled_rules=tuple((spec.get("validate") or {}).get("disable") or ()),
     )

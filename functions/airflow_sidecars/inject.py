@@ -17,18 +17,15 @@ from typing import Any, NamedTuple
 import yaml
 
 from . import krm
-from .airflow import (
-    CONFIG_CHECKSUM_ANNOTATION,
-    RULES,
-    Workload,
-    find_workloads,
-    volume_claim_names,
-)
+from .airflow import CONFIG_CHECKSUM_ANNOTATION, Workload, find_workloads, volume_claim_names
+from .chart import Source, ValuePath, templated
 from .config import Config
 from .podspec import Additions, Op, Plan, Wanted, apply_ops, plan
 from .presets import PodFacts, components, expand, targets
+from .reach import untested_charts, unused_values
 from .release import Release, ReleaseKey, releases
 from .results import Result
+from .templating import Context, TemplateError, has_template, render
 from .yamledit import (
     Editor,
     Node,
@@ -66,8 +63,10 @@ class Run:
         "expected",
         "expected_templates",
         "missing",
+        "namespaces",
         "presets",
         "results",
+        "used_values",
     )
 
     def __init__(
@@ -89,23 +88,30 @@ class Run:
         self.presets: set[str] = set()
         # What the config declares and the input lacks, said the way `validate` reports it.
         self.missing: list[Result] = []
+        self.used_values: set[ValuePath] = set()  # config values some pod took
+        # release -> the namespaces its objects name (for `{{ .Release.Namespace }}`)
+        self.namespaces: dict[str | None, set[str]] = {}
 
 
 def inject(inp: krm.Input, config: Config) -> Run:
     run = Run()
     every = find_workloads(inp.items)
+    for item in inp.items:
+        if item.namespace is not None and not item.is_local_config:
+            run.namespaces.setdefault(item.label("release"), set()).add(item.namespace)
     workloads = [w for w in every if _matches(config, w)]
     checksums: dict[tuple[str | None, str | None], str] = {}
-    touched_sections: set[str] = set()
     facts = releases(inp.items, every) if config.presets else {}
+    run.results += untested_charts(workloads)
 
     for workload in sorted(workloads, key=lambda w: not w.is_pod_template):
-        additions = _additions(config, workload)
+        if workload.users_template:
+            _leave_users_template(run, config, workload, facts)
+            continue
+        additions = _additions(run, config, workload)
         presets = _presets_for(config, workload, facts)
         if additions.empty and not presets:
             continue
-        if not additions.empty:
-            touched_sections.add(workload.section)
         try:
             if workload.is_pod_template:
                 new_data = _inject_pod_template(run, workload, additions, config, presets)
@@ -123,7 +129,7 @@ def inject(inp: krm.Input, config: Config) -> Run:
     # Planning state that holds workloads, and through them the input's node trees: the
     # caller releases those before it parses the output again (api.py), so nothing may keep them.
     run.annotations.clear()
-    run.results += _unmatched_sections(config, workloads, every, touched_sections)
+    run.results += unused_values(config, run.used_values, workloads, every)
     run.results += _unmatched_presets(config, run.presets)
     # Items read but not edited come back as the bytes they came in as: nothing to verify.
     run.expected = {position: run.expected[position] for position in sorted(run.edited)}
@@ -140,43 +146,109 @@ def _matches(config: Config, workload: Workload) -> bool:
     return all(item.label(key) == value for key, value in match.labels.items())
 
 
-def _additions(config: Config, workload: Workload) -> Additions:
-    """The chart's meaning of the values for this pod (docs: design.md, fixtures README)."""
-    rule = RULES[workload.flavour][workload.section]
+def _additions(run: Run, config: Config, workload: Workload) -> Additions:
+    """What the chart would give this pod for the config's values (chart.py's placement)."""
+    placement = workload.placement
+    chosen = _Chosen(run, config, workload)
     additions = Additions()
-    values = config.components.get(workload.section)
+    containers = [found for source in placement.containers if (found := chosen(source))]
+    init_containers = [found for source in placement.init_containers if (found := chosen(source))]
     # A container that the config itself adds is the user's, not the chart's, even when the
     # input already has it (a second run): the chart does not mount extraVolumeMounts into it.
-    own = (
-        frozenset(c["name"] for c in (*values.extra_containers, *values.extra_init_containers))
-        if values is not None
-        else frozenset()
+    own = frozenset(
+        entry.get("name") for found in (*containers, *init_containers) for entry in found.entries
     )
-    if values is not None:
-        base = values.path
-        sidecars = _wanted(values.extra_containers, f"{base}.extraContainers")
-        additions.init_containers = _wanted(
-            values.extra_init_containers, f"{base}.extraInitContainers"
-        )
-        if values.native_sidecars:
+    for found in init_containers:
+        additions.init_containers += _wanted(found.entries, found.origin)
+    for found in containers:
+        sidecars = _wanted(found.entries, found.origin)
+        if source_section(found.path) in config.native_sidecars:
             # Native sidecars (Kubernetes 1.29+): init containers that keep running, started
             # before and stopped after the main containers, so that Jobs and task pods end.
             additions.init_containers += [
                 Wanted({**w.value, "restartPolicy": "Always"}, w.origin) for w in sidecars
             ]
         else:
-            additions.containers = sidecars
-        additions.volumes = _wanted(values.extra_volumes, f"{base}.extraVolumes")
-        additions.mounts = [
-            (wanted, rule.mount_containers - own, rule.mount_init_containers - own)
-            for wanted in _wanted(values.extra_volume_mounts, f"{base}.extraVolumeMounts")
-        ]
-    additions.volumes += _wanted(config.volumes, "spec.volumes")
-    additions.mounts += [
-        (wanted, rule.global_mount_containers - own, rule.global_mount_init_containers - own)
-        for wanted in _wanted(config.volume_mounts, "spec.volumeMounts")
-    ]
+            additions.containers += sidecars
+    for source in placement.volumes:
+        found = chosen(source)
+        if found is not None:
+            additions.volumes += _wanted(found.entries, found.origin)
+    for mounts in placement.mounts:
+        found = chosen(mounts.source)
+        if found is not None:
+            additions.mounts += [
+                (wanted, mounts.containers - own, mounts.init_containers - own)
+                for wanted in _wanted(found.entries, found.origin)
+            ]
     return additions
+
+
+class _Found(NamedTuple):
+    """The list a source takes, after the chart's `tpl` where the chart applies it."""
+
+    path: ValuePath
+    entries: tuple[dict[str, Any], ...]
+    origin: str
+
+
+class _Chosen:
+    """For one pod: the config list each of the chart's sources takes (the first of its chain
+    that the config sets), templated as the chart would; every chosen path is recorded as used,
+    so that the config's other values can be reported."""
+
+    def __init__(self, run: Run, config: Config, workload: Workload) -> None:
+        self.run, self.config, self.workload = run, config, workload
+
+    def __call__(self, source: Source) -> _Found | None:
+        for path in source.chain:
+            value_list = self.config.values.get(path)
+            if value_list is None or not value_list.entries:
+                continue
+            self.run.used_values.add(path)
+            return self._templated(path, value_list.entries, value_list.origin)
+        return None
+
+    def _templated(
+        self, path: ValuePath, entries: tuple[dict[str, Any], ...], origin: str
+    ) -> _Found | None:
+        workload = self.workload
+        if not has_template(list(entries)):
+            return _Found(path, entries, origin)
+        if not templated(workload.chart, path):
+            message = (
+                f"{origin} has {{{{ ... }}}}, which the {workload.chart.name} does not evaluate "
+                "for this value: it goes in as written"
+            )
+            self.run.results.append(_result(workload, "warning", message, None, "template"))
+            return _Found(path, entries, origin)
+        try:
+            context = template_context(workload, self.run.namespaces)
+            rendered = render(list(entries), origin, context)
+        except TemplateError as error:
+            self.run.results.append(_result(workload, "error", str(error), None, "template"))
+            return None
+        return _Found(path, tuple(rendered), origin)
+
+
+def source_section(path: ValuePath) -> str:
+    """The config section a values path belongs to (`nativeSidecars` is set there)."""
+    return path[0]
+
+
+def template_context(workload: Workload, namespaces: dict[str | None, set[str]]) -> Context:
+    """What the render says about the workload's release. The chart writes no namespace on its
+    workloads (Helm sets it when it applies them) but does on its Roles, RoleBindings and some
+    Secrets: the release's namespace is the one those name, when they agree."""
+    item = workload.item
+    version = workload.chart.version
+    named = namespaces.get(workload.release, set())
+    return Context(
+        release=workload.release,
+        namespace=item.namespace or (next(iter(named)) if len(named) == 1 else None),
+        chart_version=".".join(map(str, version)) if version else None,
+        fullname=workload.slot.fullname(item.name, workload.worker_set),
+    )
 
 
 def _wanted(values: tuple[dict[str, Any], ...], base: str) -> list[Wanted]:
@@ -234,6 +306,7 @@ def _inject_workload(
         replace=config.on_conflict == "replace",
         pod_path=dotted(workload.pod_path),
         extra_volume_names=volume_claim_names(item),
+        init_before=workload.placement.init_before,
     )
     _edit_text(item.source.editor, item.node, workload.pod_path, pod_plan.ops)
     if pod_plan.ops:
@@ -268,6 +341,7 @@ def _inject_pod_template(
         additions,
         replace=config.on_conflict == "replace",
         pod_path=f"data.{workload.template_key}#spec",
+        init_before=workload.placement.init_before,
     )
     inner = Editor(text, seq_indent=detect_seq_indent(root))
     _edit_text(inner, root, ("spec",), pod_plan.ops)
@@ -360,53 +434,44 @@ def _warn_plain_sidecars(
             )
             message = (
                 f"container {container['name']!r} is a plain sidecar: {where} will not complete "
-                f"while it runs; set spec.{workload.section}.nativeSidecars: true to add it as a "
+                f"while it runs; set {_native_switch(pod_plan.origins.get(container['name'], ''))} "
+                "to add it as a "
                 "native sidecar (an init container with restartPolicy: Always), or have it exit "
                 "when the main container does"
             )
             run.results.append(_result(workload, "warning", message, base, "plain-sidecar"))
 
 
-def _unmatched_sections(
-    config: Config, matched: list[Workload], every: list[Workload], touched: set[str]
-) -> list[Result]:
-    """A section that reached no pod is most likely a mistake: say why (style.md A2.3)."""
-    results: list[Result] = []
-    present = {w.section for w in matched}
-    present_anywhere = {w.section for w in every}
-    for section, values in config.components.items():
-        if values.empty or section in touched:
-            continue
-        if section in present_anywhere and section not in present:
-            reason = "spec.match excludes every workload of it"
-        else:
-            reason = _why_missing(section, present_anywhere)
-        message = f"{values.path} matched no workload: {reason}"
-        results.append(
-            Result(message, "warning", config.ref, values.path, None, {**TAG, "rule": "no-match"})
-        )
-    return results
+def _native_switch(origin: str) -> str:
+    """`spec.workers.celery.extraContainers[0]` -> `spec.workers.nativeSidecars: true`."""
+    section = origin.split(".")[1] if origin.count(".") >= 1 else "<section>"
+    return f"spec.{section}.nativeSidecars: true"
 
 
-def _why_missing(section: str, present: set[str]) -> str:
-    if section == "webserver" and "apiServer" in present:
-        return "this is an Airflow 3 render, whose UI is the api-server; did you mean apiServer?"
-    if section == "apiServer" and "webserver" in present:
-        return "this is an Airflow 2 render, whose UI is the webserver; did you mean webserver?"
-    if section == "dagProcessor":
-        return (
-            "no standalone dag-processor in this render (on Airflow 2 the scheduler parses DAGs "
-            "unless dagProcessor.enabled is set); did you mean scheduler?"
-        )
-    if section == "workers":
-        return "no Celery worker and no KubernetesExecutor pod template in this render"
-    if section in ("createUserJob", "migrateDatabaseJob"):
-        return (
-            "the chart renders this Job as a Helm hook: `helm template` prints it, but Helm 3 "
-            "does not pass hooks to post-renderers"
-        )
-    found = ", ".join(sorted(present)) or "none"
-    return f"the render has no such component (Airflow components found: {found})"
+def _leave_users_template(
+    run: Run, config: Config, workload: Workload, facts: dict[ReleaseKey, Release]
+) -> None:
+    """A pod template the user supplied (`podTemplate`) is written into the config ConfigMap
+    as it is: the chart adds none of its extra values to it, and neither do we. Say what the
+    config would have added, so that the user adds it to their template."""
+    scratch = Run()  # what would go in; its findings are not this run's
+    additions = _additions(scratch, config, workload)
+    run.used_values |= scratch.used_values  # reached, and said so here
+    presets = _presets_for(config, workload, facts)
+    run.presets.update(name for name, _, _ in presets)
+    if additions.empty and not presets:
+        return
+    what = [w.value["name"] for w in (*additions.init_containers, *additions.containers)]
+    what += [w.value["name"] for w in additions.volumes]
+    what += [name for name, _, _ in presets]
+    message = (
+        f"{workload.template_key} is a pod template of your own (chart value podTemplate), "
+        "which the chart adds no extra values to: left as it is. Add what you want in task "
+        f"pods ({', '.join(what)}) to that template"
+    )
+    run.results.append(
+        _result(workload, "warning", message, ("data", workload.template_key or ""), "pod-template")
+    )
 
 
 def _annotate_service_accounts(run: Run, facts: dict[ReleaseKey, Release], config: Config) -> None:
@@ -502,6 +567,8 @@ def _edit_text(editor: Editor, root: Node, prefix: Path, ops: list[Op]) -> None:
     for op in ops:
         if op.action == "append":
             editor.append(root, prefix + op.path, op.value)
+        elif op.action == "insert":
+            editor.insert(root, prefix + op.path, op.value)
         else:
             editor.replace(root, prefix + op.path, op.value)
 

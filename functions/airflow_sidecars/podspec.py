@@ -62,7 +62,9 @@ class Additions:
 
 
 class Op(NamedTuple):
-    action: Literal["append", "replace"]
+    # "insert": before the list entry the path ends at (applied last: other ops' indices
+    # are the input's)
+    action: Literal["append", "replace", "insert"]
     path: Path  # relative to the pod spec
     value: Any
 
@@ -75,7 +77,7 @@ class Finding(NamedTuple):
 
 
 class Plan:
-    __slots__ = ("added", "findings", "ops", "unchanged")
+    __slots__ = ("added", "findings", "ops", "origins", "unchanged")
 
     def __init__(
         self,
@@ -88,6 +90,7 @@ class Plan:
         self.findings: list[Finding] = [] if findings is None else findings
         self.added: list[str] = [] if added is None else added
         self.unchanged: list[str] = [] if unchanged is None else unchanged
+        self.origins: dict[str, str] = {}  # container name -> where the config wrote it
 
 
 def plan(
@@ -97,11 +100,13 @@ def plan(
     replace: bool,
     pod_path: str,
     extra_volume_names: frozenset[str] = frozenset(),
+    init_before: frozenset[str] = frozenset(),
 ) -> Plan:
     """The ops that give `pod` the `additions`. `extra_volume_names` are volumes the pod has
-    from elsewhere (a StatefulSet's volumeClaimTemplates)."""
+    from elsewhere (a StatefulSet's volumeClaimTemplates); new init containers go before the
+    first of `init_before` the pod has (where the chart renders its own after the extras)."""
     result = Plan()
-    taken: dict[str, str] = {}  # container name -> origin, among what this run adds
+    taken = result.origins  # container name -> origin, among what this run adds
     appended: dict[ListName, list[dict[str, Any]]] = {"containers": [], "initContainers": []}
     replaced: set[tuple[ListName, int]] = set()
     order: tuple[tuple[ListName, list[Wanted]], ...] = (
@@ -113,8 +118,10 @@ def plan(
             _plan_container(
                 pod, list_name, wanted, replace, taken, appended, replaced, result, pod_path
             )
+    insert_at = _first_index(pod.get("initContainers"), init_before)
+    inserted = appended["initContainers"] if insert_at is not None else []
     for name, new in appended.items():
-        if new:
+        if new and new is not inserted:
             result.ops.append(Op("append", (name,), new))
 
     volumes = _plan_named(
@@ -126,7 +133,16 @@ def plan(
     _plan_into_containers(pod, additions.env, ENV, replace, replaced, result, pod_path)
 
     _check_mounted_volumes(pod, additions, volumes, extra_volume_names, result, pod_path)
+    if inserted and insert_at is not None:
+        result.ops.append(Op("insert", ("initContainers", insert_at), inserted))
     return result
+
+
+def _first_index(entries: Any, names: frozenset[str]) -> int | None:
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        if _get(entry, "name") in names:
+            return index
+    return None
 
 
 def _plan_container(
@@ -340,6 +356,8 @@ def apply_ops(data: Any, prefix: Path, ops: list[Op]) -> None:
             target = target[step]
         if op.action == "replace":
             target[last] = copy.deepcopy(op.value)
+        elif op.action == "insert":
+            target[last:last] = copy.deepcopy(op.value)
         else:
             if target.get(last) is None:
                 target[last] = []

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any, NamedTuple
 
-from .airflow import Flavour, Workload
+from .airflow import Workload
 from .krm import Item
 from .yamledit import scalar_at
 
@@ -86,27 +86,7 @@ def parse_airflow_cfg(text: str) -> dict[tuple[str, str], str]:
 def main_container_name(workload: Workload) -> str:
     """The component's Airflow container: `base` in a pod template, else the chart's name for
     the component's own container ("" where the chart has no Airflow container of its own)."""
-    if workload.is_pod_template:
-        return "base"
-    return MAIN_CONTAINERS[workload.flavour].get(workload.section, "")
-
-
-MAIN_CONTAINERS: dict[Flavour, dict[str, str]] = {
-    "official": {
-        "scheduler": "scheduler",
-        "webserver": "webserver",
-        "apiServer": "api-server",
-        "workers": "worker",
-        "triggerer": "triggerer",
-        "dagProcessor": "dag-processor",
-    },
-    "community": {
-        "scheduler": "airflow-scheduler",
-        "webserver": "airflow-web",
-        "workers": "airflow-worker",
-        "triggerer": "airflow-triggerer",
-    },
-}
+    return workload.main_container
 
 
 def container(pod: dict[str, Any], name: str) -> dict[str, Any] | None:

@@ -18,8 +18,8 @@ from typing import Any, NamedTuple
 import yaml
 
 from . import krm
-from .airflow import RULES as CHART_RULES
 from .airflow import Workload, find_workloads, volume_claim_names
+from .chart import CHART_CONTAINERS
 from .config import Config
 from .release import main_container_name
 from .results import Result, Severity
@@ -41,25 +41,6 @@ RULES: dict[str, Severity] = {
     "unsupported-yaml": "error",
 }
 
-# The chart's own containers (official 1.15/1.20, community 8.9): not sidecars a user added.
-# Those that take extraVolumeMounts are in airflow.RULES; these others take none.
-CHART_CONTAINERS = frozenset(
-    {
-        *(
-            name
-            for rules in CHART_RULES.values()
-            for rule in rules.values()
-            for name in (*rule.mount_containers, *rule.mount_init_containers)
-        ),
-        "git-sync",
-        "git-sync-init",
-        "volume-permissions",
-        "metrics-exporter",
-        "log-cleanup",
-        "dags-git-sync",
-        "dags-git-clone",
-    }
-)
 # Chart containers that run the Airflow image: a container of the same name with another
 # image is the user's (the seed's own Kerberos sidecar is called `worker-kerberos`).
 _AIRFLOW_IMAGE_CONTAINERS = frozenset({"kerberos-init", "worker-kerberos"})

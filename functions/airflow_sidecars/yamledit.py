@@ -317,6 +317,29 @@ class Editor:
             return
         raise YamlEditError(f"{_dotted(path)} is not a list")
 
+    def insert(self, root: Node, path: Path, items: list[Any]) -> None:
+        """Insert `items` before the sequence entry at `path` (a path ending in an index)."""
+        if not items:
+            return
+        self._depth = len(path)
+        *parent_path, index = path
+        parent = self._resolve(root, tuple(parent_path))
+        node = parent.node if parent is not None else None
+        if not isinstance(node, yaml.SequenceNode) or not isinstance(index, int):
+            raise YamlEditError(f"{_dotted(tuple(parent_path))} is not a list")
+        entry = node.value[index]
+        if node.flow_style or parent is None or parent.in_flow:
+            text = "".join(yamlemit.flow(item) + ", " for item in items)
+            self.splice(entry.start_mark.index, entry.start_mark.index, text)
+            return
+        dash = self.text.rfind("-", 0, entry.start_mark.index)
+        lines: list[str] = []
+        for item in items:
+            lines += yamlemit.block_lines(
+                [item], node.start_mark.column, self._seq_indent_near(parent)
+            )
+        self._insert_lines(self._line_start(dash), lines)
+
     def add_key(self, root: Node, path: Path, key: str, value: Any) -> None:
         """Add `key: value` at the end of the mapping at `path` (created when missing)."""
         self._depth = len(path) + 1

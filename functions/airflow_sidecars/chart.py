@@ -1,0 +1,403 @@
+"""What each chart does with its `extra*` values: the one table of chart knowledge.
+
+Everything inject, validate and the presets know about the two charts is here, read off the
+chart templates of each release (official apache/airflow `chart/` 1.15.0-1.22.0, community
+airflow-helm/charts 8.8.0-8.9.0) and checked against real renders (tests/fixtures/matrix):
+
+- how a workload is recognised: by the chart's labels, never by names (names change with
+  `fullnameOverride`), the chart version by the `chart` label (`airflow-1.22.0`);
+- for each kind of workload (a *slot*), where its `extra*` values come from (`Source`: a values
+  path, or a chain of them where the chart takes the first that is set: `a | default b` and the
+  worker-set merge), which chart containers get the mounts, and where init containers go;
+- which values a chart version has, and which it passes through `tpl`.
+
+A values path is the chart's own nesting, which is also the config's (`spec.workers.celery.
+extraContainers` is `("workers", "celery", "extraContainers")`); a worker set's values are at
+`("workers", "celery", "sets", <set name>, ...)`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, NamedTuple
+
+Flavour = Literal["official", "community"]
+Version = tuple[int, int, int]
+ValuePath = tuple[str, ...]
+
+# The newest chart versions the oracle tests ran against; newer ones get a warning.
+TESTED_UP_TO: dict[Flavour, Version] = {"official": (1, 22, 0), "community": (8, 9, 0)}
+OLDEST_SUPPORTED: dict[Flavour, Version] = {"official": (1, 15, 0), "community": (8, 8, 0)}
+
+CONTAINERS, INIT_CONTAINERS = "extraContainers", "extraInitContainers"
+VOLUMES, MOUNTS = "extraVolumes", "extraVolumeMounts"
+EXTRA_KEYS = (CONTAINERS, INIT_CONTAINERS, VOLUMES, MOUNTS)
+# The official chart's top-level values, for every Airflow pod (the community chart's
+# `airflow.extraVolumes` / `-Mounts` play that part; the config's top-level keys mean those there).
+TOP_VOLUMES: ValuePath = ("volumes",)
+TOP_MOUNTS: ValuePath = ("volumeMounts",)
+
+_CHART_LABEL = re.compile(r"^airflow-(\d+)\.(\d+)\.(\d+)")
+
+
+class Chart(NamedTuple):
+    """The chart that rendered a workload."""
+
+    flavour: Flavour
+    version: Version | None  # None: the render does not say (a `chart` label was removed)
+
+    @property
+    def name(self) -> str:
+        version = ".".join(map(str, self.version)) if self.version else "(version unknown)"
+        return f"{self.flavour} chart {version}"
+
+    def at_least(self, *version: int) -> bool:
+        """True for this version and newer; a render that does not say is taken as the newest."""
+        return self.version is None or self.version >= version
+
+
+def chart_version(label: str | None) -> Version | None:
+    found = _CHART_LABEL.match(label or "")
+    return (int(found[1]), int(found[2]), int(found[3])) if found else None
+
+
+class Source(NamedTuple):
+    """Where a workload takes one list of extra values from: the first path of `chain` whose
+    list is set and not empty (the chart's `a | default b`, and its worker-set merge, where an
+    empty list keeps the parent's)."""
+
+    chain: tuple[ValuePath, ...]
+
+    @property
+    def key(self) -> ValuePath:
+        return self.chain[0]
+
+
+class MountSource(NamedTuple):
+    """A mount list and the chart containers (and init containers) it goes into."""
+
+    source: Source
+    containers: frozenset[str]
+    init_containers: frozenset[str] = frozenset()
+
+
+class Placement(NamedTuple):
+    """What the chart gives one workload, from which values."""
+
+    containers: tuple[Source, ...] = ()  # appended after the chart's containers, in this order
+    init_containers: tuple[Source, ...] = ()
+    volumes: tuple[Source, ...] = ()
+    mounts: tuple[MountSource, ...] = ()
+    # chart init containers that the extra init containers go before (the chart renders them
+    # after its own `extraInitContainers`); all others come first
+    init_before: frozenset[str] = frozenset()
+
+
+class Slot(NamedTuple):
+    """One kind of workload of a chart: how it is recognised, and its Airflow container."""
+
+    section: str  # the config section whose values and presets it takes ("" when none)
+    component: str  # the `component` label of the workload
+    main_container: str = ""  # the component's own Airflow container ("" when it has none)
+    suffix: str = ""  # the object's name is the chart's fullname and this
+
+    def fullname(self, name: str | None, worker_set: str | None = None) -> str | None:
+        """The chart's fullname (`{{ include "airflow.fullname" . }}`) from an object name."""
+        suffix = self.suffix + (f"-{worker_set}" if worker_set else "")
+        if name is None or not suffix or not name.endswith(suffix) or name == suffix:
+            return None
+        return name[: -len(suffix)]
+
+
+def _one(path: ValuePath) -> Source:
+    return Source((path,))
+
+
+def _own(section: str, key: str) -> Source:
+    return _one((section, key))
+
+
+# Official chart: the slots, by `component` label (and, for the pod template, by where it is).
+OFFICIAL_SLOTS: dict[str, Slot] = {
+    slot.component: slot
+    for slot in (
+        Slot("scheduler", "scheduler", "scheduler", "-scheduler"),
+        Slot("webserver", "webserver", "webserver", "-webserver"),
+        Slot("apiServer", "api-server", "api-server", "-api-server"),
+        Slot("workers", "worker", "worker", "-worker"),
+        Slot("triggerer", "triggerer", "triggerer", "-triggerer"),
+        Slot("dagProcessor", "dag-processor", "dag-processor", "-dag-processor"),
+        Slot("_rpcServer", "rpc-server", "rpc-server", "-rpc-server"),
+        Slot("flower", "flower", "flower", "-flower"),
+        Slot("pgbouncer", "pgbouncer", "pgbouncer", "-pgbouncer"),
+        Slot("createUserJob", "create-user-job", "create-user", "-create-user"),
+        Slot(
+            "migrateDatabaseJob",
+            "run-airflow-migrations",
+            "run-airflow-migrations",
+            "-run-airflow-migrations",
+        ),
+        Slot("", "airflow-cleanup-pods", "airflow-cleanup-pods", "-cleanup"),
+        Slot("", "database-cleanup", "database-cleanup", "-database-cleanup"),
+    )
+}
+OFFICIAL_POD_TEMPLATE = Slot("workers", "worker", "base", "-config")
+
+COMMUNITY_SLOTS: dict[str, Slot] = {
+    slot.component: slot
+    for slot in (
+        Slot("scheduler", "scheduler", "airflow-scheduler", "-scheduler"),
+        Slot("webserver", "web", "airflow-web", "-web"),
+        Slot("workers", "worker", "airflow-worker", "-worker"),
+        Slot("triggerer", "triggerer", "airflow-triggerer", "-triggerer"),
+        Slot("flower", "flower", "airflow-flower", "-flower"),
+        # No values of their own; they take only `airflow.extraVolumes` / `-Mounts`.
+        Slot("", "db-migrations", "db-migrations", "-db-migrations"),
+        Slot("", "sync-users", "sync-airflow-users", "-sync-users"),
+        Slot("", "sync-connections", "sync-airflow-connections", "-sync-connections"),
+        Slot("", "sync-pools", "sync-airflow-pools", "-sync-pools"),
+        Slot("", "sync-variables", "sync-airflow-variables", "-sync-variables"),
+    )
+}
+# The community pod template reads `airflow.kubernetesPodTemplate.*`, never `workers.*`.
+COMMUNITY_POD_TEMPLATE = Slot("", "worker", "base", "-pod-template")
+
+SLOTS: dict[Flavour, dict[str, Slot]] = {"official": OFFICIAL_SLOTS, "community": COMMUNITY_SLOTS}
+POD_TEMPLATE_SLOTS: dict[Flavour, Slot] = {
+    "official": OFFICIAL_POD_TEMPLATE,
+    "community": COMMUNITY_POD_TEMPLATE,
+}
+# The ConfigMap key of the KubernetesExecutor pod template, and the `metadata.name` the chart's
+# own template has: any other name is a template the user supplied (official `podTemplate`,
+# community `airflow.kubernetesPodTemplate.stringOverride`), which the chart adds nothing to.
+POD_TEMPLATE_KEYS: dict[Flavour, str] = {
+    "official": "pod_template_file.yaml",
+    "community": "pod_template.yaml",
+}
+CHART_POD_TEMPLATE_NAMES: dict[Flavour, str] = {
+    "official": "placeholder-name",
+    "community": "dummy-name",
+}
+
+_WAIT = frozenset({"wait-for-airflow-migrations"})
+_CHECKS = frozenset({"check-db", "wait-for-db-migrations"})
+_GIT_SYNC_MOUNTS = MountSource(
+    _one(("dags", "gitSync", MOUNTS)), frozenset({"git-sync"}), frozenset({"git-sync-init"})
+)
+
+# Official chart: the Airflow containers a component's extraVolumeMounts go into, and the
+# top-level volumeMounts with them - the main one, its log groomer, the kerberos sidecar and
+# kerberos-init, and wait-for-airflow-migrations; never git-sync, volume-permissions or
+# pgbouncer's metrics exporter. Sections absent here take no extra values (the CronJobs).
+_OFFICIAL_MOUNTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "scheduler": (frozenset({"scheduler", "scheduler-log-groomer"}), _WAIT),
+    "webserver": (frozenset({"webserver"}), _WAIT),
+    "apiServer": (frozenset({"api-server"}), _WAIT),
+    "workers": (
+        frozenset({"worker", "worker-log-groomer", "worker-kerberos"}),
+        _WAIT | {"kerberos-init"},
+    ),
+    "triggerer": (frozenset({"triggerer", "triggerer-log-groomer"}), _WAIT),
+    "dagProcessor": (frozenset({"dag-processor", "dag-processor-log-groomer"}), _WAIT),
+    "_rpcServer": (frozenset({"rpc-server"}), _WAIT),
+    "flower": (frozenset({"flower"}), frozenset()),
+    "pgbouncer": (frozenset({"pgbouncer"}), frozenset()),
+    "createUserJob": (frozenset({"create-user"}), frozenset()),
+    "migrateDatabaseJob": (frozenset({"run-airflow-migrations"}), frozenset()),
+}
+# Sections whose chart templates have no extraInitContainers.
+_OFFICIAL_NO_INIT = frozenset({"flower", "pgbouncer"})
+
+
+def official_placement(
+    chart: Chart, slot: Slot, worker_set: str | None, template: bool
+) -> Placement:
+    """The official chart's placement for one workload (`template`: the pod template)."""
+    if not slot.section:  # the cleanup CronJobs: the top-level values only
+        main = frozenset({slot.main_container})
+        return Placement(
+            volumes=(_one(TOP_VOLUMES),), mounts=(MountSource(_one(TOP_MOUNTS), main),)
+        )
+    section = slot.section
+    containers, init = _OFFICIAL_MOUNTS[section]
+    chains: dict[str, Source] = {key: _own(section, key) for key in EXTRA_KEYS}
+    if template:
+        containers, init = frozenset({"base", "worker-kerberos"}), frozenset({"kerberos-init"})
+        if chart.at_least(1, 21, 0):  # `workers.kubernetes.X | default workers.X`
+            chains = {k: Source((("workers", "kubernetes", k), ("workers", k))) for k in EXTRA_KEYS}
+    elif section == "workers" and chart.at_least(1, 20, 0):
+        # workers <- workers.celery <- the set's own values, a non-empty list replacing
+        inherited: tuple[ValuePath, ...] = (("workers", "celery"), ("workers",))
+        if worker_set:
+            inherited = (("workers", "celery", "sets", worker_set), *inherited)
+        chains = {key: Source(tuple((*base, key) for base in inherited)) for key in EXTRA_KEYS}
+    mounts = [
+        MountSource(_one(TOP_MOUNTS), containers, init),
+        MountSource(chains[MOUNTS], containers, init),
+        _GIT_SYNC_MOUNTS,
+    ]
+    if section == "pgbouncer":
+        exporter = _one(("pgbouncer", "metricsExporterSidecar", MOUNTS))
+        mounts.append(MountSource(exporter, frozenset({"metrics-exporter"})))
+    return Placement(
+        containers=(chains[CONTAINERS],),
+        init_containers=() if section in _OFFICIAL_NO_INIT else (chains[INIT_CONTAINERS],),
+        volumes=(_one(TOP_VOLUMES), chains[VOLUMES]),
+        mounts=tuple(mounts),
+        init_before=frozenset({"kerberos-init"}) if template else frozenset(),
+    )
+
+
+# Community chart: one mount list for the main container and both init containers (never
+# log-cleanup or git-sync); `airflow.extra*` first, then the component's own.
+_COMMUNITY_ALL_PODS = ("airflow",)
+_COMMUNITY_WITH_CONTAINERS = frozenset({"scheduler", "webserver", "workers", "triggerer", "flower"})
+
+
+def community_placement(chart: Chart, slot: Slot, template: bool) -> Placement:
+    main = frozenset({slot.main_container})
+    if template:
+        own: ValuePath = ("airflow", "kubernetesPodTemplate")
+        return Placement(
+            containers=(_one((*own, CONTAINERS)),),
+            init_containers=(_one((*own, INIT_CONTAINERS)),),
+            volumes=(_one(TOP_VOLUMES), _one(("airflow", VOLUMES)), _one((*own, VOLUMES))),
+            mounts=(
+                MountSource(_one(TOP_MOUNTS), main),
+                MountSource(_one(("airflow", MOUNTS)), main),
+                MountSource(_one((*own, MOUNTS)), main),
+            ),
+        )
+    init = _CHECKS if slot.component != "db-migrations" else frozenset({"check-db"})
+    sections = (*_COMMUNITY_ALL_PODS, slot.section) if slot.section else _COMMUNITY_ALL_PODS
+    with_containers = slot.section in _COMMUNITY_WITH_CONTAINERS
+    # 8.8.0: no airflow.extraInitContainers, and of the components' own only
+    # scheduler.extraInitContainers and the volumes; 8.9.0 has all four everywhere.
+    has_all = chart.at_least(8, 9, 0)
+    containers = tuple(
+        _one((section, CONTAINERS))
+        for section in sections
+        if with_containers and (has_all or section == "airflow")
+    )
+    init_containers = tuple(
+        _one((section, INIT_CONTAINERS))
+        for section in sections
+        if with_containers and (has_all or section == "scheduler")
+    )
+    return Placement(
+        containers=containers,
+        init_containers=init_containers,
+        volumes=(_one(TOP_VOLUMES), *(_one((section, VOLUMES)) for section in sections)),
+        mounts=(
+            MountSource(_one(TOP_MOUNTS), main, init),
+            *(MountSource(_one((section, MOUNTS)), main, init) for section in sections),
+        ),
+    )
+
+
+def placement(chart: Chart, slot: Slot, worker_set: str | None, template: bool) -> Placement:
+    if chart.flavour == "official":
+        return official_placement(chart, slot, worker_set, template)
+    return community_placement(chart, slot, template)
+
+
+def templated(chart: Chart, path: ValuePath) -> bool:
+    """Whether the chart passes this value through `tpl`: the official chart does for its
+    `extra*` values (not for the top-level `volumes` / `volumeMounts`, and, before 1.20, not
+    for `apiServer.extraInitContainers` and `_rpcServer.extraInitContainers`); the community
+    chart never does."""
+    if chart.flavour == "community" or path in (TOP_VOLUMES, TOP_MOUNTS):
+        return False
+    untemplated = {("apiServer", INIT_CONTAINERS), ("_rpcServer", INIT_CONTAINERS)}
+    return chart.at_least(1, 20, 0) or path not in untemplated
+
+
+# Values paths (sets aside) that each chart has, from its values.yaml, with the version that
+# added them; `None`: every supported version.
+def _official_values() -> dict[ValuePath, Version | None]:
+    found: dict[ValuePath, Version | None] = {TOP_VOLUMES: None, TOP_MOUNTS: None}
+    for section in _OFFICIAL_MOUNTS:
+        for key in EXTRA_KEYS:
+            if key == INIT_CONTAINERS and section in _OFFICIAL_NO_INIT:
+                continue
+            found[(section, key)] = None
+    for key in EXTRA_KEYS:
+        found[("workers", "celery", key)] = (1, 20, 0)  # merged into the Celery workers
+        found[("workers", "kubernetes", key)] = (1, 21, 0)
+    found[("dags", "gitSync", MOUNTS)] = None
+    found[("pgbouncer", "metricsExporterSidecar", MOUNTS)] = None
+    return found
+
+
+def _community_values() -> dict[ValuePath, Version | None]:
+    found: dict[ValuePath, Version | None] = {}
+    for section in ("airflow", "scheduler", "webserver", "workers", "triggerer", "flower"):
+        for key in EXTRA_KEYS:
+            old = key in (VOLUMES, MOUNTS) or (section, key) in (
+                ("airflow", CONTAINERS),
+                ("scheduler", INIT_CONTAINERS),
+            )
+            found[(section, key)] = None if old else (8, 9, 0)
+    for key in EXTRA_KEYS:
+        found[("airflow", "kubernetesPodTemplate", key)] = None
+    return found
+
+
+CHART_VALUES: dict[Flavour, dict[ValuePath, Version | None]] = {
+    "official": _official_values(),
+    "community": _community_values(),
+}
+# Removed in a version: _rpcServer (the Airflow 2 internal API) is gone from 1.16 on.
+REMOVED_IN: dict[ValuePath, Version] = {
+    ("_rpcServer", key): (1, 16, 0) for key in (CONTAINERS, INIT_CONTAINERS, VOLUMES, MOUNTS)
+}
+
+
+def generic(path: ValuePath) -> ValuePath:
+    """A values path with a worker set's name taken out (`workers.celery.sets[*].X`)."""
+    if path[:3] == ("workers", "celery", "sets") and len(path) == 5:
+        return ("workers", "celery", "sets", "*", path[4])
+    return path
+
+
+def has_value(chart: Chart, path: ValuePath) -> str | None:
+    """None when the chart version reads this values path; else why not, for a message."""
+    path = generic(path)
+    if path[:3] == ("workers", "celery", "sets"):
+        if chart.flavour == "official" and chart.at_least(1, 20, 0):
+            return None
+        return f"the {chart.name} has no worker sets (workers.celery.sets is new in 1.20.0)"
+    if chart.flavour == "community" and path in (TOP_VOLUMES, TOP_MOUNTS):
+        return None  # taken as airflow.extraVolumes / -Mounts
+    known = CHART_VALUES[chart.flavour]
+    dotted = ".".join(path)
+    if path not in known:
+        return f"the {chart.flavour} chart has no value {dotted}"
+    since = known[path]
+    if since is not None and not chart.at_least(*since):
+        return f"{dotted} is new in {chart.flavour} chart {'.'.join(map(str, since))}"
+    removed = REMOVED_IN.get(path)
+    if removed is not None and chart.at_least(*removed):
+        return f"{dotted} was removed in {chart.flavour} chart {'.'.join(map(str, removed))}"
+    return None
+
+
+# The charts' own containers (not sidecars a user added): each slot's Airflow container, the
+# ones that take extra mounts, and the helpers that take none.
+CHART_CONTAINERS = frozenset(
+    {
+        *(slot.main_container for slots in SLOTS.values() for slot in slots.values()),
+        "base",
+        *(name for pair in _OFFICIAL_MOUNTS.values() for names in pair for name in names),
+        *_CHECKS,
+        "kerberos-init",
+        "worker-kerberos",
+        "git-sync",
+        "git-sync-init",
+        "volume-permissions",
+        "metrics-exporter",
+        "log-cleanup",
+        "dags-git-sync",
+        "dags-git-clone",
+    }
+)

@@ -1,0 +1,128 @@
+"""What the config reached, and why the rest reached nothing.
+
+A config value that goes into no pod is most likely a mistake (a section of the other Airflow
+version, a value the chart version does not have, a worker set the render lacks): each is
+reported once, with the reason, in the chart's own terms. So is a chart version newer than
+the ones the chart table was checked against.
+"""
+
+from __future__ import annotations
+
+from .airflow import Workload
+from .chart import OLDEST_SUPPORTED, TESTED_UP_TO, Chart, ValuePath, generic, has_value
+from .config import Config
+from .results import Result
+
+TAG = {"function": "inject"}
+
+
+def untested_charts(workloads: list[Workload]) -> list[Result]:
+    """One warning per chart version outside the tested range, on its first workload."""
+    results: list[Result] = []
+    seen: set[Chart] = set()
+    for workload in workloads:
+        chart = workload.chart
+        if chart in seen or chart.version is None:
+            continue
+        seen.add(chart)
+        newest, oldest = TESTED_UP_TO[chart.flavour], OLDEST_SUPPORTED[chart.flavour]
+        if chart.version > newest:
+            message = (
+                f"this is the {chart.name}, newer than the ones inject was tested with (tested "
+                f"up to {_version(newest)}): check that its extra values still land where "
+                "the chart puts them"
+            )
+        elif chart.version < oldest:
+            message = f"this is the {chart.name}; supported are {_version(oldest)} and newer"
+        else:
+            continue
+        item = workload.item
+        tags = {**TAG, "rule": "chart-version"}
+        results.append(Result(message, "warning", item.ref(), None, item.file(), tags))
+    return results
+
+
+def unused_values(
+    config: Config, used: set[ValuePath], matched: list[Workload], every: list[Workload]
+) -> list[Result]:
+    """A warning per config list that no pod took; one per section (or worker set, ...) when
+    none of its lists was taken, for the same reason."""
+    groups: dict[str, list[tuple[str, str]]] = {}  # group origin -> [(list origin, reason)]
+    partly_used: set[str] = set()  # groups of which some pod took something
+    for path, value_list in config.values.items():
+        group = value_list.origin.rsplit(".", 1)[0] if len(path) > 1 else value_list.origin
+        if path in used or any(p[: len(path) - 1] == path[:-1] for p in used):
+            partly_used.add(group)
+        if path in used:
+            continue
+        reason = _why_unused(path, used, matched, every)
+        groups.setdefault(group, []).append((value_list.origin, reason))
+    results = []
+    tags = {**TAG, "rule": "no-match"}
+    for group, unused in groups.items():
+        whole = (
+            group not in partly_used
+            and len(unused) == _list_count(config, group)
+            and len({reason for _, reason in unused}) == 1
+        )
+        for origin, reason in [(group, unused[0][1])] if whole else unused:
+            message = f"{origin} matched no workload: {reason}"
+            results.append(Result(message, "warning", config.ref, origin, None, tags))
+    return results
+
+
+def _list_count(config: Config, group: str) -> int:
+    return sum(1 for v in config.values.values() if v.origin.rsplit(".", 1)[0] == group)
+
+
+def _why_unused(
+    path: ValuePath, used: set[ValuePath], matched: list[Workload], every: list[Workload]
+) -> str:
+    charts = sorted({w.chart for w in every}, key=lambda chart: chart.name)
+    reasons = [reason for chart in charts if (reason := has_value(chart, path)) is not None]
+    if charts and len(reasons) == len(charts):
+        return "; ".join(sorted(set(reasons)))
+    section = path[0]
+    anywhere = {w.section for w in every}
+    if section in anywhere and section not in {w.section for w in matched}:
+        return "spec.match excludes every workload of it"
+    shadowed = [p for p in used if p[0] == section and p[-1] == path[-1] and len(p) > len(path)]
+    if len(path) == 2 and shadowed:
+        names = ", ".join(sorted(".".join(generic(p)) for p in shadowed))
+        return f"{names} replace it wherever it would go, as in the chart"
+    if path[:2] == ("workers", "celery") and len(path) == 3:
+        return "no Celery worker in this render (workers.celery goes to Celery workers only)"
+    if path[:2] == ("workers", "kubernetes"):
+        return (
+            "no KubernetesExecutor pod template in this render (workers.kubernetes goes to the "
+            "pod template only)"
+        )
+    if generic(path)[:4] == ("workers", "celery", "sets", "*"):
+        sets = sorted({w.worker_set for w in every if w.worker_set})
+        return f"no worker set {path[3]!r} in this render (sets found: {', '.join(sets) or 'none'})"
+    return _why_missing(section, anywhere)
+
+
+def _why_missing(section: str, present: set[str]) -> str:
+    if section == "webserver" and "apiServer" in present:
+        return "this is an Airflow 3 render, whose UI is the api-server; did you mean apiServer?"
+    if section == "apiServer" and "webserver" in present:
+        return "this is an Airflow 2 render, whose UI is the webserver; did you mean webserver?"
+    if section == "dagProcessor":
+        return (
+            "no standalone dag-processor in this render (on Airflow 2 the scheduler parses DAGs "
+            "unless dagProcessor.enabled is set); did you mean scheduler?"
+        )
+    if section == "workers":
+        return "no Celery worker and no KubernetesExecutor pod template in this render"
+    if section in ("createUserJob", "migrateDatabaseJob"):
+        return (
+            "the chart renders this Job as a Helm hook: `helm template` prints it, but Helm 3 "
+            "does not pass hooks to post-renderers"
+        )
+    found = ", ".join(sorted(s for s in present if s)) or "none"
+    return f"the render has no such component (Airflow components found: {found})"
+
+
+def _version(version: tuple[int, int, int]) -> str:
+    return ".".join(map(str, version))

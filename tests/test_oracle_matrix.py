@@ -1,0 +1,102 @@
+"""The chart is the oracle, on every pair of the matrix (tests/fixtures/matrix/README.md).
+
+For each pair `NNa` / `NNb`, a config holding exactly the `extra*` values of `NNb.values.yaml`
+at the chart's own nesting must make `inject(NNa)` equal `NNb`, object by object, for the
+manifest and for the hooks file; and inject on its own output must change nothing. Compared as
+the matrix README says: containers and init containers in order; volumes and mounts as sets
+(their order means nothing to Kubernetes); `checksum/*` annotations aside (the chart hashes
+its own templates, we hash the ConfigMap's data). Pod templates (a YAML string in the config
+ConfigMap) are compared as parsed pods.
+
+The config is taken from the values without the package's help (conftest.oracle_config).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import matrix_root, oracle_config, run_cli
+
+POD_TEMPLATE_KEYS = ("pod_template_file.yaml", "pod_template.yaml")
+
+
+def _pairs() -> list[tuple[str, str, str, str]]:
+    """(chart, before, after, suffix) for every rendered stream: the manifest, and the hooks
+    where the chart has Helm hooks (the community chart has none)."""
+    root = matrix_root()
+    found = []
+    for before in sorted(root.glob("*/[0-9][0-9]a-*.yaml")):
+        if before.name.endswith((".values.yaml", ".hooks.yaml")):
+            continue
+        number, name = before.stem.split("-", 1)
+        after = f"{number[:2]}b-{name}"
+        for suffix in (".yaml", ".hooks.yaml"):
+            if before.with_name(before.stem + suffix).exists():
+                found.append((before.parent.name, before.stem, after, suffix))
+    return found
+
+
+PAIRS = _pairs()
+
+
+def test_the_matrix_is_all_there() -> None:
+    # 10 community pairs, 23 + 29 official pairs with a hooks file each
+    assert len(PAIRS) == 10 + 2 * (23 + 29)
+
+
+def _normalised(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_normalised(entry) for entry in node]
+    if not isinstance(node, dict):
+        return node
+    return {key: _normalised_value(key, value) for key, value in node.items()}
+
+
+def _normalised_value(key: str, value: Any) -> Any:
+    if key == "annotations" and isinstance(value, dict):
+        value = {k: v for k, v in value.items() if not k.startswith("checksum/")}
+    elif key in POD_TEMPLATE_KEYS and isinstance(value, str):
+        value = yaml.safe_load(value)
+    value = _normalised(value)
+    if key == "volumes" and isinstance(value, list):
+        return sorted(value, key=lambda volume: volume["name"])
+    if key == "volumeMounts" and isinstance(value, list):
+        return sorted(value, key=lambda mount: (mount["mountPath"], mount["name"]))
+    return value
+
+
+def _documents(text: bytes | str) -> list[Any]:
+    return [_normalised(d) for d in yaml.safe_load_all(text) if d is not None]
+
+
+def _identity(document: Any) -> tuple[str, str]:
+    return document["kind"], document["metadata"]["name"]
+
+
+@pytest.mark.parametrize(
+    ("chart", "before", "after", "suffix"), PAIRS, ids=[f"{p[0]}/{p[2]}{p[3]}" for p in PAIRS]
+)
+def test_inject_on_before_gives_the_charts_after(
+    chart: str, before: str, after: str, suffix: str, tmp_path: Path
+) -> None:
+    folder = matrix_root() / chart
+    source, wanted = folder / f"{before}{suffix}", folder / f"{after}{suffix}"
+    config = oracle_config(folder / f"{after}.values.yaml", tmp_path / "config.yaml")
+
+    result = run_cli("inject", "--config", config, source)
+    errors = [line for line in result.stderr.splitlines() if ": error:" in line]
+    assert result.returncode == 0 and not errors, result.stderr
+    ours, charts = _documents(result.stdout), _documents(wanted.read_bytes())
+    assert [_identity(d) for d in ours] == [_identity(d) for d in charts]
+    different = [
+        _identity(mine) for mine, theirs in zip(ours, charts, strict=True) if mine != theirs
+    ]
+    assert not different, f"differs from the chart: {different}\n{result.stderr}"
+
+    again = run_cli("inject", "--config", config, stdin=result.stdout)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == result.stdout
