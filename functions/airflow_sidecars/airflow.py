@@ -1,7 +1,7 @@
 """Finding Airflow's workloads in rendered manifests.
 
 Workloads are matched by the chart's labels, never by names (names change with
-`fullnameOverride`, `nameOverride`, `useStandardNaming`; docs/krm-contract.md):
+`fullnameOverride`, `nameOverride`, `useStandardNaming`):
 - official chart (apache/airflow `chart/`): `tier: airflow`, `component`, `release`;
 - community chart (airflow-helm/charts): `app: airflow`, `component`, `release`.
 What each chart does with the values of each workload is chart.py's table.

@@ -370,7 +370,9 @@ def has_value(chart: Chart, path: ValuePath) -> str | None:
     if chart.flavour == "community" and path in (TOP_VOLUMES, TOP_MOUNTS):
         return None  # taken as airflow.extraVolumes / -Mounts
     known = CHART_VALUES[chart.flavour]
-    dotted = ".".join(path)
+    # in the chart's words: the community chart calls the webserver `web`
+    words = ("web", *path[1:]) if chart.flavour == "community" and path[0] == "webserver" else path
+    dotted = ".".join(words)
     if path not in known:
         return f"the {chart.flavour} chart has no value {dotted}"
     since = known[path]
@@ -382,22 +384,23 @@ def has_value(chart: Chart, path: ValuePath) -> str | None:
     return None
 
 
+# The charts' git-sync containers (official: sidecar and init; community: sync and clone).
+GIT_SYNC_CONTAINERS = frozenset({"git-sync", "git-sync-init", "dags-git-sync", "dags-git-clone"})
+# Chart containers that run the Airflow image for Kerberos (official `workers.kerberos*`).
+KERBEROS_CONTAINERS = frozenset({"kerberos-init", "worker-kerberos"})
+
 # The charts' own containers (not sidecars a user added): each slot's Airflow container, the
 # ones that take extra mounts, and the helpers that take none.
 CHART_CONTAINERS = frozenset(
     {
+        *GIT_SYNC_CONTAINERS,
+        *KERBEROS_CONTAINERS,
         *(slot.main_container for slots in SLOTS.values() for slot in slots.values()),
         "base",
         *(name for pair in _OFFICIAL_MOUNTS.values() for names in pair for name in names),
         *_CHECKS,
-        "kerberos-init",
-        "worker-kerberos",
-        "git-sync",
-        "git-sync-init",
         "volume-permissions",
         "metrics-exporter",
         "log-cleanup",
-        "dags-git-sync",
-        "dags-git-clone",
     }
 )

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from .airflow import Workload
+from .chart import GIT_SYNC_CONTAINERS
 from .podspec import Additions, Wanted
 from .release import (
     Release,
@@ -244,7 +245,7 @@ def _volume(pod: dict[str, Any], name: str) -> Any:
 
 def _has_git_sync(pod: dict[str, Any]) -> bool:
     everything = [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]
-    return any(isinstance(c, dict) and "git-sync" in str(c.get("name")) for c in everything)
+    return any(isinstance(c, dict) and c.get("name") in GIT_SYNC_CONTAINERS for c in everything)
 
 
 def _named(entry: Any, name: str) -> bool:

@@ -19,7 +19,7 @@ import yaml
 
 from . import krm
 from .airflow import Workload, find_workloads, volume_claim_names
-from .chart import CHART_CONTAINERS
+from .chart import CHART_CONTAINERS, KERBEROS_CONTAINERS
 from .config import Config
 from .release import main_container_name
 from .results import Result, Severity
@@ -43,7 +43,7 @@ RULES: dict[str, Severity] = {
 
 # Chart containers that run the Airflow image: a container of the same name with another
 # image is the user's (the seed's own Kerberos sidecar is called `worker-kerberos`).
-_AIRFLOW_IMAGE_CONTAINERS = frozenset({"kerberos-init", "worker-kerberos"})
+_AIRFLOW_IMAGE_CONTAINERS = KERBEROS_CONTAINERS
 
 # Names that hold secrets by convention. Airflow's `_CMD` and `_SECRET` option suffixes name a
 # command or a secrets-backend key, not a secret, and are left alone.
