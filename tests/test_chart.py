@@ -13,8 +13,14 @@ import pytest
 import yaml
 
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject
-from airflow_sidecars.chart import Chart, has_value, templated
-from airflow_sidecars.config import ConfigError, load
+from airflow_sidecars.chart import (
+    CHART_VALUES,
+    NATIVE_SIDECAR_SECTIONS,
+    Chart,
+    has_value,
+    templated,
+)
+from airflow_sidecars.config import ConfigError, load, schema
 from conftest import FIXTURES, matrix_root
 
 SIDECAR = {"name": "side", "image": "busybox:1.36"}
@@ -274,3 +280,45 @@ def test_top_level_volumes_are_not_templated_by_the_official_chart() -> None:
     assert not templated(chart, ("volumes",))
     assert templated(chart, ("workers", "celery", "sets", "a", "extraVolumes"))
     assert not templated(Chart("official", (1, 18, 0)), ("apiServer", "extraInitContainers"))
+
+
+# -- the schema and the chart table agree -------------------------------------------------------
+
+
+def _spec_at(path: tuple[str, ...], entries: list[Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    node = spec
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = entries
+    return spec
+
+
+_ENTRIES: dict[str, list[Any]] = {
+    "extraContainers": [SIDECAR],
+    "extraInitContainers": [SIDECAR],
+    "extraVolumes": [{"name": "v", "emptyDir": {}}],
+    "extraVolumeMounts": [{"name": "v", "mountPath": "/v"}],
+    "volumes": [{"name": "v", "emptyDir": {}}],
+    "volumeMounts": [{"name": "v", "mountPath": "/v"}],
+}
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted({path for values in CHART_VALUES.values() for path in values}),
+    ids=".".join,
+)
+def test_every_value_a_chart_has_is_a_config_value(path: tuple[str, ...]) -> None:
+    loaded = load(yaml.safe_load(_config(_spec_at(path, _ENTRIES[path[-1]]))))
+    assert list(loaded.values) == [path]
+
+
+def test_native_sidecars_is_a_switch_of_every_section_with_containers() -> None:
+    sections = schema()["properties"]["spec"]["properties"]
+    with_switch = {
+        name
+        for name, section in sections.items()
+        if "nativeSidecars" in section.get("properties", {})
+    }
+    assert with_switch == set(NATIVE_SIDECAR_SECTIONS)

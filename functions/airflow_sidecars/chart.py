@@ -37,6 +37,9 @@ EXTRA_KEYS = (CONTAINERS, INIT_CONTAINERS, VOLUMES, MOUNTS)
 TOP_VOLUMES: ValuePath = ("volumes",)
 TOP_MOUNTS: ValuePath = ("volumeMounts",)
 
+# `web` is the community chart's word for the webserver; both name the same config section.
+SECTION_ALIASES = {"web": "webserver"}
+
 _CHART_LABEL = re.compile(r"^airflow-(\d+)\.(\d+)\.(\d+)")
 
 
@@ -163,6 +166,13 @@ COMMUNITY_SLOTS: dict[str, Slot] = {
 COMMUNITY_POD_TEMPLATE = Slot("", "worker", "base", "-pod-template")
 
 SLOTS: dict[Flavour, dict[str, Slot]] = {"official": OFFICIAL_SLOTS, "community": COMMUNITY_SLOTS}
+# Config sections whose `nativeSidecars: true` makes their extraContainers native sidecars:
+# every section with containers of its own, and the community chart's all-pods `airflow`.
+NATIVE_SIDECAR_SECTIONS = (
+    *sorted({slot.section for slots in SLOTS.values() for slot in slots.values() if slot.section}),
+    "web",
+    "airflow",
+)
 POD_TEMPLATE_SLOTS: dict[Flavour, Slot] = {
     "official": OFFICIAL_POD_TEMPLATE,
     "community": COMMUNITY_POD_TEMPLATE,

@@ -19,32 +19,22 @@ from typing import Any, NamedTuple
 import yaml
 
 from . import schemacheck
-from .chart import CONTAINERS, EXTRA_KEYS, INIT_CONTAINERS, MOUNTS, VOLUMES, ValuePath
+from .chart import (
+    CONTAINERS,
+    EXTRA_KEYS,
+    INIT_CONTAINERS,
+    MOUNTS,
+    NATIVE_SIDECAR_SECTIONS,
+    SECTION_ALIASES,
+    VOLUMES,
+    ValuePath,
+)
 from .results import ResourceRef
 from .templating import template_problems
 
 API_VERSION = "airflow-sidecars.dev/v1alpha1"
 KIND = "AirflowSidecars"
 SCHEMA_FILE = "airflow-sidecars.v1alpha1.json"
-
-# `web` is the community chart's word for the webserver; both name the same section.
-SECTION_ALIASES = {"web": "webserver"}
-# Sections whose `nativeSidecars: true` makes their extraContainers native sidecars.
-NATIVE_SIDECAR_SECTIONS = (
-    "scheduler",
-    "webserver",
-    "web",
-    "apiServer",
-    "workers",
-    "triggerer",
-    "dagProcessor",
-    "flower",
-    "pgbouncer",
-    "createUserJob",
-    "migrateDatabaseJob",
-    "_rpcServer",
-    "airflow",
-)
 
 
 class Problem(NamedTuple):
