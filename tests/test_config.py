@@ -217,6 +217,21 @@ PROBLEM_CASES = [
         [("spec.pgbouncer", "unknown field(s) extraInitContainers")],
     ),
     ProblemCase(
+        "worker-set-twice",
+        config(
+            {
+                **scheduler(),
+                "workers": {"celery": {"sets": [{"name": "a"}, {"name": "b"}, {"name": "a"}]}},
+            }
+        ),
+        [
+            (
+                "spec.workers.celery.sets[2].name",
+                "worker set name 'a' repeats spec.workers.celery.sets[0]",
+            )
+        ],
+    ),
+    ProblemCase(
         "extra-containers-not-a-list",
         config(scheduler(extraContainers=container())),
         [("spec.scheduler.extraContainers", "must be of type array, not object")],

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import matrix_root, oracle_config, run_cli
+from airflow_sidecars.api import ConfigSource, run_inject
+from conftest import matrix_root, oracle_config
 
 POD_TEMPLATE_KEYS = ("pod_template_file.yaml", "pod_template.yaml")
 
@@ -89,16 +90,18 @@ def test_inject_on_before_gives_the_charts_after(
     source, wanted = folder / f"{before}{suffix}", folder / f"{after}{suffix}"
     config = oracle_config(folder / f"{after}.values.yaml", tmp_path / "config.yaml")
 
-    result = run_cli("inject", "--config", config, source)
-    errors = [line for line in result.stderr.splitlines() if ": error:" in line]
-    assert result.returncode == 0 and not errors, result.stderr
-    ours, charts = _documents(result.stdout), _documents(wanted.read_bytes())
+    # In-process (the command line around it is tested elsewhere): 200 runs, twice each.
+    config_source = ConfigSource(str(config), config.read_bytes())
+    result = run_inject([(source.name, source.read_bytes())], config_source)
+    errors = [r.message for r in result.results if r.severity == "error"]
+    assert result.exit_code == 0 and not errors, errors
+    ours, charts = _documents(result.output), _documents(wanted.read_bytes())
     assert [_identity(d) for d in ours] == [_identity(d) for d in charts]
     different = [
         _identity(mine) for mine, theirs in zip(ours, charts, strict=True) if mine != theirs
     ]
-    assert not different, f"differs from the chart: {different}\n{result.stderr}"
+    assert not different, f"differs from the chart: {different}\n{result.results}"
 
-    again = run_cli("inject", "--config", config, stdin=result.stdout)
-    assert again.returncode == 0, again.stderr
-    assert again.stdout == result.stdout
+    again = run_inject([(None, result.output)], config_source)
+    assert again.exit_code == 0, again.results
+    assert again.output == result.output

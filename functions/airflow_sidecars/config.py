@@ -267,6 +267,8 @@ def _cross_checks(spec: dict[str, Any]) -> list[Problem]:
     problems += _unique(
         spec.get("volumeMounts") or [], "mountPath", "spec.volumeMounts", "mountPath"
     )
+    sets = ((spec.get("workers") or {}).get("celery") or {}).get("sets") or []
+    problems += _unique(sets, "name", "spec.workers.celery.sets", "worker set name")
     problems += [Problem(path, message) for path, message in template_problems(_value_lists(spec))]
     return problems
 
