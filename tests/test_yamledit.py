@@ -113,7 +113,7 @@ def edit(text: str, ops: Sequence[Op]) -> str:
     """The text with `ops` applied, the editor set up as krm.parse does it."""
     root = compose_all(text)[0]
     assert root is not None
-    editor = Editor(text, seq_indent=detect_seq_indent(root))
+    editor = Editor(text, seq_indent=detect_seq_indent(root, text))
     for op in ops:
         plan(editor, root, op)
     return editor.apply()
@@ -376,9 +376,36 @@ CASES: list[Case] = [
         "x: 1\n",
         (Append(("a", "b"), [1]), Append(("a", "c"), [2])),
         "x: 1\na:\n  b:\n    - 1\n  c:\n    - 2\n",
-        bug="each append creates the missing parent `a` on its own: `a:` is written twice "
-        "(a duplicate key; an empty `a: []` in the same spot raises 'two edits overlap')",
-        parse_bug="PyYAML keeps the last `a` only: a.b is lost",
+    ),
+    Case(
+        "two-appends-fill-one-empty-mapping",
+        "spec: {}\n",
+        (Append(("spec", "containers"), [{"name": "a"}]), Append(("spec", "volumes"), ["v"])),
+        "spec:\n  containers:\n    - name: a\n  volumes:\n    - v\n",
+    ),
+    Case(
+        "append-after-a-tag-on-the-sequence",
+        "spec:\n  containers: !!seq\n  - name: a\n  x: 1\n",
+        (Append(("spec", "containers"), [{"name": "b"}]),),
+        "spec:\n  containers: !!seq\n  - name: a\n  - name: b\n  x: 1\n",
+    ),
+    Case(
+        "append-after-an-anchor-on-the-sequence",
+        "spec:\n  containers: &c\n    - name: a\n  x: 1\n",
+        (Append(("spec", "containers"), [{"name": "b"}]),),
+        "spec:\n  containers: &c\n    - name: a\n    - name: b\n  x: 1\n",
+    ),
+    Case(
+        "replace-a-block-scalar-keeps-the-next-key",
+        "a:\n  b: |-\n    old\n    text\n  c: 1\n",
+        (Replace(("a", "b"), "new"),),
+        "a:\n  b: new\n  c: 1\n",
+    ),
+    Case(
+        "replace-a-folded-scalar-at-the-end-without-newline",
+        "a:\n  b: >-\n    old",
+        (Replace(("a", "b"), "new"),),
+        "a:\n  b: new\n",
     ),
     # ---- text around the edit
     Case(
@@ -792,7 +819,7 @@ def edit_literal(outer_text: str, ops: Sequence[Op]) -> tuple[str, str]:
     inner_text = str(scalar.value)
     inner_root = compose_all(inner_text)[0]
     assert inner_root is not None
-    inner = Editor(inner_text, seq_indent=detect_seq_indent(inner_root))
+    inner = Editor(inner_text, seq_indent=detect_seq_indent(inner_root, inner_text))
     for op in ops:
         plan(inner, inner_root, op)
     outer = Editor(outer_text)

@@ -122,22 +122,46 @@ def find_workloads(items: list[Item]) -> list[Workload]:
             value = mapping_get(mapping_get(item.node, "data"), key)
             if isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:str":
                 slot = POD_TEMPLATE_SLOTS[flavour]
-                users = _template_name(str(value.value)) != CHART_POD_TEMPLATE_NAMES[flavour]
+                users = _users_template(str(value.value), flavour)
                 chart = chart_of(item, flavour)
                 found.append(Workload(item, chart, slot, release, ("spec",), key, None, users))
     return found
 
 
-def _template_name(text: str) -> str | None:
-    """`metadata.name` of a pod template string (None when it has none or does not parse:
-    inject reports such a template when it comes to edit it)."""
+def _users_template(text: str, flavour: Flavour) -> bool:
+    """Whether a pod template string is one the user supplied: it parses and its
+    `metadata.name` is not the chart's. One that does not parse is reported where inject and
+    validate read it."""
     try:
         documents = [doc for doc in compose_all(text) if doc is not None]
     except (yaml.YAMLError, ValueError):
-        return None
+        return False
     if len(documents) != 1:
-        return None
-    return scalar_at(documents[0], "metadata", "name")
+        return False
+    return scalar_at(documents[0], "metadata", "name") != CHART_POD_TEMPLATE_NAMES[flavour]
+
+
+def merge_key_problems(items: list[Item]) -> list[tuple[Item, str]]:
+    """Objects whose labels cannot be read: a YAML merge key (`<<: *base`) in their metadata
+    or labels hides them from a reader that does not expand it, and expanding is what alias
+    bombs exploit. Such an object might be an Airflow workload, so it is an error, not a skip."""
+    found = []
+    for item in items:
+        if item.is_local_config or (item.kind not in POD_SPEC_PATHS and item.kind not in _LABELLED):
+            continue
+        pod_path = POD_SPEC_PATHS.get(item.kind or "", ("spec",))
+        for path in (("metadata",), ("metadata", "labels"), (*pod_path[:-1], "metadata", "labels")):
+            node = node_at(item.node, path)
+            if isinstance(node, yaml.MappingNode) and any(
+                key.tag == "tag:yaml.org,2002:merge" for key, _ in node.value
+            ):
+                where = ".".join(map(str, path))
+                found.append((item, f"uses a YAML merge key (<<) in {where}; write it out in full"))
+                break
+    return found
+
+
+_LABELLED = ("ConfigMap", "ServiceAccount", "Secret")
 
 
 def components_present(workloads: list[Workload]) -> set[str]:

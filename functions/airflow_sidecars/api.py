@@ -77,7 +77,7 @@ def _run_inject(
     assert cfg is not None
 
     run = inject(inp, cfg)
-    results = run.results
+    results = [*_wrapper_results(inp, "inject"), *run.results]
     output = krm.render(inp, results)
     mode, item_count = inp.mode, len(inp.items)
     # The input's node trees go before the output is parsed again: holding both would double
@@ -124,7 +124,14 @@ def _run_validate(
         declared = [_as_validate(r) for r in [*run.missing, *run.results] if _carries_over(r)]
     from .validate import validate  # noqa: PLC0415 - inject's start-up does not pay for it
 
-    return _finish(inp, validate(inp, cfg, declared))
+    return _finish(inp, [*_wrapper_results(inp, "validate"), *validate(inp, cfg, declared)])
+
+
+def _wrapper_results(inp: krm.Input, function: str) -> list[Result]:
+    problem = krm.results_problem(inp)
+    if problem is None:
+        return []
+    return [Result(problem, "error", tags={"function": function, "rule": "input"})]
 
 
 def _carries_over(result: Result) -> bool:
@@ -223,7 +230,7 @@ def _config_file_data(config_file: ConfigSource) -> Any:
         return config_module.ConfigError([config_module.Problem(config_file.name, message)])
 
     try:
-        text = krm.decode(config_file.data, config_file.name)
+        text = krm.decode(config_file.data, config_file.name).removeprefix(krm.BOM)
         documents = [doc for doc in compose_all(text) if doc is not None]
     except krm.InputError as error:
         raise fail(str(error)) from None

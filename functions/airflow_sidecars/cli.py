@@ -11,6 +11,8 @@ produced, 2 for command-line misuse.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -88,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             path = install_kustomize_plugin(args.plugin_home)
         except OSError as error:
-            sys.stderr.write(f"airflow-sidecars {args.command}: {error}\n")
+            _say(f"airflow-sidecars {args.command}: {error}\n")
             return 1
         sys.stdout.write(f"{path}\n")
         return 0
@@ -98,29 +100,67 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(command: str, config_path: str | None, files: list[str]) -> int:
     from . import api  # noqa: PLC0415 - keep start-up light
 
+    if config_path == "-" and "-" in files:
+        _say(
+            f"airflow-sidecars {command}: --config - reads the config from stdin, which then "
+            "cannot carry the input too: give the input as files\n"
+        )
+        return 2
     try:
         inputs = [(None if name == "-" else name, _read(name)) for name in files]
         config = api.ConfigSource(config_path, _read(config_path)) if config_path else None
     except OSError as error:
-        sys.stderr.write(f"airflow-sidecars {command}: {error.filename}: {error.strerror}\n")
+        where = error.filename or "stdin"
+        _say(f"airflow-sidecars {command}: {where}: {error.strerror or error}\n")
         return 2
     function = api.run_validate if command == "validate" else api.run_inject
     outcome = function(inputs, config)
-    sys.stdout.buffer.write(outcome.output)
-    sys.stdout.buffer.flush()
+    written = _write_output(command, outcome.output)
     for result in outcome.results:
-        sys.stderr.write(f"{command}: {result.line()}\n")
+        _say(f"{command}: {result.line()}\n")
     errors = sum(r.severity == "error" for r in outcome.results)
     warnings = sum(r.severity == "warning" for r in outcome.results)
-    sys.stderr.write(f"{command}: {errors} error(s), {warnings} warning(s)\n")
-    return outcome.exit_code
+    _say(f"{command}: {errors} error(s), {warnings} warning(s)\n")
+    return outcome.exit_code if written else 1
 
 
 def _read(name: str) -> bytes:
     if name == "-":
+        if sys.stdin is None:  # the process was started with stdin closed
+            raise OSError(errno.EBADF, "stdin is closed: give the input as a file")
         return sys.stdin.buffer.read()
     with open(name, "rb") as handle:
         return handle.read()
+
+
+def _write_output(command: str, output: bytes) -> bool:
+    """stdout carries the output; when it cannot (closed, a full device, a reader that went
+    away) that is said on stderr and the run fails, without a traceback."""
+    try:
+        if sys.stdout is None:
+            raise OSError(errno.EBADF, "stdout is closed")
+        sys.stdout.buffer.write(output)
+        sys.stdout.buffer.flush()
+    except OSError as error:
+        _say(f"airflow-sidecars {command}: cannot write the output: {error.strerror or error}\n")
+        # Python flushes stdout again at exit; point it at /dev/null so that it has nothing
+        # left to fail on.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+        return False
+    return True
+
+
+def _say(text: str) -> None:
+    """A line for people on stderr. A closed stderr loses the words, never the run."""
+    if sys.stderr is None:
+        return
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,10 +17,16 @@ from typing import Any, NamedTuple
 import yaml
 
 from . import krm
-from .airflow import CONFIG_CHECKSUM_ANNOTATION, Workload, find_workloads, volume_claim_names
+from .airflow import (
+    CONFIG_CHECKSUM_ANNOTATION,
+    Workload,
+    find_workloads,
+    merge_key_problems,
+    volume_claim_names,
+)
 from .chart import Source, ValuePath, templated
 from .config import Config
-from .podspec import Additions, Op, Plan, Wanted, apply_ops, plan
+from .podspec import Additions, Op, Plan, Wanted, apply_ops, plan, shape_problems
 from .presets import PodFacts, components, expand, targets
 from .reach import untested_charts, unused_values
 from .release import Release, ReleaseKey, releases
@@ -103,6 +109,10 @@ def inject(inp: krm.Input, config: Config) -> Run:
     checksums: dict[tuple[str | None, str | None], str] = {}
     facts = releases(inp.items, every) if config.presets else {}
     run.results += untested_charts(workloads)
+    for item, problem in merge_key_problems(inp.items):
+        tags = {**TAG, "rule": "unsupported-yaml"}
+        message = f"{item.kind} {item.name} {problem}"
+        run.results.append(Result(message, "error", item.ref(), None, item.file(), tags))
 
     for workload in sorted(workloads, key=lambda w: not w.is_pod_template):
         if workload.users_template:
@@ -299,6 +309,8 @@ def _inject_workload(
     # One conversion per item serves the plan (read) and the expected data (written after).
     data = _expected(run, item)
     pod = _data_at(data, workload.pod_path)
+    if _malformed(run, workload, pod, dotted(workload.pod_path)):
+        return
     _add_presets(run, workload, pod, additions, presets)
     pod_plan = plan(
         pod,
@@ -325,7 +337,14 @@ def _inject_pod_template(
     scalar = node_at(item.node, value_path)
     assert isinstance(scalar, yaml.ScalarNode)
     text = str(scalar.value)
-    documents = [doc for doc in compose_all(text) if doc is not None]
+    try:
+        documents = [doc for doc in compose_all(text) if doc is not None]
+    except yaml.YAMLError as error:
+        message = (
+            f"{workload.template_key} is not valid YAML ({_yaml_problem(error)}); left as it is"
+        )
+        run.results.append(_result(workload, "error", message, value_path, "pod-template"))
+        return None
     if len(documents) != 1 or not isinstance(documents[0], yaml.MappingNode):
         message = f"{workload.template_key} does not hold one Pod document; left as it is"
         run.results.append(_result(workload, "warning", message, value_path, "pod-template"))
@@ -333,8 +352,9 @@ def _inject_pod_template(
     root = documents[0]
     check_plain_tree(root, f"the pod template in {item.kind} {item.name}")
     pod_node = mapping_get(root, "spec")
-    found = to_data(pod_node) if pod_node is not None else {}
-    pod = found if isinstance(found, dict) else {}
+    pod = to_data(pod_node) if pod_node is not None else {}
+    if _malformed(run, workload, pod, f"data.{workload.template_key}#spec"):
+        return None
     _add_presets(run, workload, pod, additions, presets)
     pod_plan = plan(
         pod,
@@ -343,7 +363,7 @@ def _inject_pod_template(
         pod_path=f"data.{workload.template_key}#spec",
         init_before=workload.placement.init_before,
     )
-    inner = Editor(text, seq_indent=detect_seq_indent(root))
+    inner = Editor(text, seq_indent=detect_seq_indent(root, text))
     _edit_text(inner, root, ("spec",), pod_plan.ops)
     _report(run, workload, pod_plan, value_path)
     if not inner.changed:
@@ -358,6 +378,24 @@ def _inject_pod_template(
     run.expected_templates[item.position] = (workload.template_key, expected_pod)
     data: dict[str, Any] = expected["data"]
     return data
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """libyaml's words for what is wrong, and where in the embedded text."""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    mark = getattr(error, "problem_mark", None)
+    return f"{problem}, line {mark.line + 1}" if mark is not None else str(problem)
+
+
+def _malformed(run: Run, workload: Workload, pod: Any, pod_path: str) -> bool:
+    """Report a pod spec whose fields have shapes no Kubernetes object has; such a pod is left
+    as it is (planning it would guess at what the author meant)."""
+    problems = shape_problems(pod)
+    for path, what in problems:
+        message = f"{pod_path}{'.' + dotted(path) if path else ''} {what}; the pod is left as it is"
+        at = workload.pod_path + path if not workload.is_pod_template else None
+        run.results.append(_result(workload, "error", message, at, "malformed-pod"))
+    return bool(problems)
 
 
 def _config_checksum(data: dict[str, Any]) -> str:
@@ -387,7 +425,13 @@ def _refresh_checksums(
         if not isinstance(node, yaml.ScalarNode) or node.value == checksum:
             continue
         ops = [Op("replace", annotations_path, checksum)]
-        _edit_text(item.source.editor, item.node, template_path, ops)
+        try:
+            check_plain_tree(item.node, f"{item.kind} {item.name}")
+            _edit_text(item.source.editor, item.node, template_path, ops)
+        except YamlEditError as error:
+            message = f"{error}: its checksum/airflow-config cannot be refreshed"
+            run.results.append(_result(workload, "error", message, None, "unsupported-yaml"))
+            continue
         apply_ops(_expected(run, item), template_path, ops)
         run.edited.add(item.position)
         run.results.append(
@@ -533,11 +577,15 @@ def _set_annotation(run: Run, item: krm.Item, key: str, value: str, config: Conf
         )
         run.results.append(Result(message, "error", ref, dotted(path), item.file(), tags))
         return
-    check_plain_tree(item.node, f"{item.kind} {item.name}")
-    if current is None:
-        item.source.editor.add_key(item.node, path[:-1], key, value)
-    else:
-        item.source.editor.replace(item.node, path, value)
+    try:
+        check_plain_tree(item.node, f"{item.kind} {item.name}")
+        if current is None:
+            item.source.editor.add_key(item.node, path[:-1], key, value)
+        else:
+            item.source.editor.replace(item.node, path, value)
+    except YamlEditError as error:
+        run.results.append(Result(str(error), "error", ref, dotted(path), item.file(), tags))
+        return
     apply_ops(_expected(run, item), (), [Op("replace", path, value)])
     run.edited.add(item.position)
     message = f"annotated {key}: {value}"

@@ -46,15 +46,21 @@ class InputError(Exception):
 class Source:
     """One input text (a file or stdin) with the edits planned on it."""
 
-    __slots__ = ("documents", "editor", "name", "text")
+    __slots__ = ("bom", "documents", "editor", "name", "text")
 
     def __init__(
-        self, name: str | None, text: str, editor: Editor, documents: list[Node | None]
+        self,
+        name: str | None,
+        text: str,
+        editor: Editor,
+        documents: list[Node | None],
+        bom: str = "",
     ) -> None:
         self.name = name
         self.text = text
         self.editor = editor
         self.documents = documents
+        self.bom = bom  # a byte order mark the text began with, given back in the output
 
 
 class Item(NamedTuple):
@@ -102,7 +108,9 @@ class Item(NamedTuple):
         path = next(filter(None, (self.annotation(key) for key in PATH_ANNOTATIONS)), None)
         if path is not None:
             index = next(filter(None, (self.annotation(key) for key in INDEX_ANNOTATIONS)), "0")
-            return FileRef(path, int(index) if index.isdigit() else 0)
+            # ASCII digits only ("²".isdigit() holds), and few enough for int() to take
+            readable = index.isascii() and index.isdigit() and len(index) <= 18
+            return FileRef(path, int(index) if readable else 0)
         if self.source.name is not None:
             return FileRef(self.source.name, self.document)
         return None
@@ -131,6 +139,9 @@ class Input:
         return None if node is None or isinstance(node, yaml.ScalarNode) else node
 
 
+BOM = "\ufeff"
+
+
 def decode(data: bytes, source: str | None) -> str:
     try:
         text = data.decode("utf-8")
@@ -140,20 +151,22 @@ def decode(data: bytes, source: str | None) -> str:
             f"{data[error.start : error.start + 1]!r})",
             source,
         ) from None
-    return text.removeprefix("\ufeff")
+    return text  # a byte order mark stays: parse() keeps it aside and render() gives it back
 
 
 def parse(texts: list[tuple[str | None, str]]) -> Input:
     """Read every input; a single ResourceList means KRM mode, anything else is a stream."""
     sources: list[Source] = []
-    for name, text in texts:
+    for name, text_with_bom in texts:
+        text = text_with_bom.removeprefix(BOM)
         try:
             documents = compose_all(text)
         except yaml.YAMLError as error:
             raise InputError(_yaml_error_message(error), name) from None
         root = next((doc for doc in documents if doc is not None), None)
-        seq_indent = detect_seq_indent(root) if root is not None else 2
-        sources.append(Source(name, text, Editor(text, seq_indent=seq_indent), documents))
+        seq_indent = detect_seq_indent(root, text) if root is not None else 2
+        bom = BOM if len(text) < len(text_with_bom) else ""
+        sources.append(Source(name, text, Editor(text, seq_indent=seq_indent), documents, bom))
 
     resource_list = _resource_list_root(sources)
     if resource_list is not None:
@@ -194,6 +207,14 @@ def _resource_list_root(sources: list[Source]) -> tuple[Source, Node] | None:
         return None
     if mapping_get(root, "items") is None and mapping_get(root, "functionConfig") is None:
         return None
+    keys = [key.value for key, _ in root.value if isinstance(key, yaml.ScalarNode)]
+    for key in ("items", "functionConfig", "results", "kind", "apiVersion"):
+        if keys.count(key) > 1:
+            raise InputError(
+                f"the ResourceList has the key {key!r} twice; YAML forbids it and readers "
+                "disagree on which one wins",
+                source.name,
+            )
     return source, root
 
 
@@ -203,10 +224,17 @@ def render(inp: Input, results: list[Result]) -> str:
         assert inp.root is not None
         source = inp.sources[0]
         if results:
-            source.editor.append(inp.root, ("results",), [r.as_dict() for r in results])
-        return source.editor.apply()
+            _end_last_line(source)
+            entries = [r.as_dict() for r in results]
+            if results_problem(inp) is None:
+                source.editor.append(inp.root, ("results",), entries)
+            else:  # reported among `results` (see results_problem): this run's replace it
+                source.editor.replace(inp.root, ("results",), entries)
+        return source.bom + source.editor.apply()
     out: list[str] = []
-    for source in inp.sources:
+    for number, source in enumerate(inp.sources):
+        if number + 1 < len(inp.sources):
+            _end_last_line(source)  # another source follows it
         text = source.editor.apply()
         if out and text.strip():
             if not out[-1].endswith("\n"):
@@ -214,7 +242,50 @@ def render(inp: Input, results: list[Result]) -> str:
             if not text.startswith("---"):
                 out.append("---\n")
         out.append(text)
-    return "".join(out)
+    # Only the stream's start may carry a byte order mark (YAML readers refuse one later).
+    return (inp.sources[0].bom if inp.sources else "") + "".join(out)
+
+
+def results_problem(inp: Input) -> str | None:
+    """Why the ResourceList's existing `results` cannot take this run's (None: they can)."""
+    if inp.mode != "resourcelist":
+        return None
+    node = mapping_get(inp.root, "results")
+    if node is None or is_null(node) or isinstance(node, yaml.SequenceNode):
+        return None
+    return "ResourceList.results is not a list: it is replaced by this run's results"
+
+
+def _end_last_line(source: Source) -> None:
+    """Text will follow this source's, so its last line gets a line break. When that line ends
+    a literal or folded block scalar, a line break there would become part of the value (clip
+    and keep chomping): its header says `-` (strip) instead, which reads the same value."""
+    text = source.text
+    if not text or text.endswith("\n"):
+        return
+    scalar = _last_scalar(source.documents)
+    if (
+        scalar is None
+        or scalar.style not in ("|", ">")
+        or scalar.end_mark.index < len(text.rstrip(" \t"))
+    ):
+        return
+    start = scalar.start_mark.index + 1  # after `|` or `>`
+    end = start
+    while end < len(text) and text[end] in "+-0123456789":
+        end += 1
+    indicators = text[start:end]
+    if "-" not in indicators:
+        digits = "".join(c for c in indicators if c.isdigit())
+        source.editor.splice(start, end, "-" + digits)
+
+
+def _last_scalar(documents: list[Node | None]) -> yaml.ScalarNode | None:
+    node = next((doc for doc in reversed(documents) if doc is not None), None)
+    while isinstance(node, yaml.CollectionNode) and node.value:
+        last = node.value[-1]
+        node = last[1] if isinstance(node, yaml.MappingNode) else last
+    return node if isinstance(node, yaml.ScalarNode) else None
 
 
 def error_resource_list(message: str, api_version: str = "config.kubernetes.io/v1") -> str:

@@ -21,6 +21,7 @@ from . import krm
 from .airflow import Workload, find_workloads, volume_claim_names
 from .chart import CHART_CONTAINERS, KERBEROS_CONTAINERS
 from .config import Config
+from .podspec import shape_problems
 from .release import main_container_name
 from .results import Result, Severity
 from .yamledit import YamlEditError, check_plain_tree, compose_all, dotted, node_at, to_data
@@ -39,6 +40,8 @@ RULES: dict[str, Severity] = {
     # A workload the checks cannot read as plain data: aliases (alias bombs), a key twice,
     # tags such as !!python/object. Always on: nothing else is checked in such a pod.
     "unsupported-yaml": "error",
+    # A pod spec field of a shape no Kubernetes object has (`initContainers: 5`). Always on.
+    "malformed-pod": "error",
 }
 
 # Chart containers that run the Airflow image: a container of the same name with another
@@ -64,6 +67,9 @@ class Pod(NamedTuple):
     inner: str  # prefix for paths inside the pod spec, in messages
 
 
+ALWAYS_ON = frozenset({"unsupported-yaml", "malformed-pod"})
+
+
 def validate(inp: krm.Input, config: Config | None, declared: list[Result]) -> list[Result]:
     """Built-in checks on every Airflow pod, plus `declared` (what inject would still add)."""
     disabled = set(config.disabled_rules) if config is not None else set()
@@ -73,9 +79,7 @@ def validate(inp: krm.Input, config: Config | None, declared: list[Result]) -> l
             findings += check(pod)
     findings += declared
     return [
-        f
-        for f in findings
-        if f.tags.get("rule") not in disabled or f.tags["rule"] == "unsupported-yaml"
+        f for f in findings if f.tags.get("rule") not in disabled or f.tags["rule"] in ALWAYS_ON
     ]
 
 
@@ -90,8 +94,8 @@ def _pods(items: list[krm.Item], findings: list[Result]) -> Iterator[Pod]:
         if workload.template_key is None:
             node = node_at(item.node, workload.pod_path)
             spec = to_data(node) if node is not None else None
-            if isinstance(spec, dict):
-                path = dotted(workload.pod_path)
+            path = dotted(workload.pod_path)
+            if isinstance(spec, dict) and _well_formed(workload, spec, path, path, findings):
                 yield Pod(workload, spec, path, path)
             continue
         field = f"data.{workload.template_key}"
@@ -105,10 +109,21 @@ def _pods(items: list[krm.Item], findings: list[Result]) -> Iterator[Pod]:
             data = None
         spec = data.get("spec") if isinstance(data, dict) else None
         if isinstance(spec, dict):
-            yield Pod(workload, spec, field, f"{field}#spec")
+            if _well_formed(workload, spec, field, f"{field}#spec", findings):
+                yield Pod(workload, spec, field, f"{field}#spec")
         else:
             message = f"{field} does not hold one Pod document; its pod spec was not checked"
             findings.append(_result(workload, "warning", "pod-template", field, message))
+
+
+def _well_formed(
+    workload: Workload, spec: Any, field: str, inner: str, findings: list[Result]
+) -> bool:
+    problems = shape_problems(spec)
+    for path, what in problems:
+        message = f"{inner}{'.' + dotted(path) if path else ''} {what}; the pod was not checked"
+        findings.append(_result(workload, "error", "malformed-pod", field, message))
+    return not problems
 
 
 def _result(workload: Workload, severity: Severity, rule: str, field: str, message: str) -> Result:

@@ -166,11 +166,6 @@ _PlainConstructor.add_constructor(
 )
 
 
-def to_data(node: Node) -> Any:
-    """The plain value of a node tree (dicts, lists, scalars)."""
-    return _PlainConstructor().construct_document(node)
-
-
 def mapping_get(node: Node | None, key: str) -> Node | None:
     """The value node under `key`, or None when `node` is not a mapping or has no such key."""
     if not isinstance(node, yaml.MappingNode):
@@ -222,41 +217,80 @@ PLAIN_TAGS = frozenset(
 )
 
 
+_SCALAR = _PlainConstructor()
+_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
+
+
+def to_data(node: Node, what: str = "the document") -> Any:
+    """The plain value of a node tree (dicts, lists, scalars). YamlEditError, naming `what`,
+    for anything that is not a plain tree (check_plain_tree)."""
+    return _plain(node, what, set(), convert=True)
+
+
 def check_plain_tree(node: Node, what: str) -> None:
     """Refuse trees we cannot edit in place or read as JSON-shaped data:
     - anchors/aliases and merge keys: editing one place would change another (or nothing),
-      and expanding them is how alias bombs blow up memory;
+      and expanding them is how alias bombs blow up memory; a node met twice ends the walk,
+      so no alias graph (a recursive one included) is walked further;
     - a key twice in one mapping: YAML forbids it, and readers disagree on which one wins;
-    - other tags (`!!python/object`, `!!binary`, `!custom`): nothing is ever constructed."""
-    seen: set[int] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            raise YamlEditError(f"{what} uses YAML anchors and aliases; write it out in full")
-        seen.add(id(current))
-        if current.tag not in PLAIN_TAGS and current.tag != "tag:yaml.org,2002:merge":
-            line = current.start_mark.line + 1
-            raise YamlEditError(
-                f"{what} uses the tag {current.tag!r} (line {line}), which a Kubernetes object "
-                "cannot have"
-            )
-        if isinstance(current, yaml.MappingNode):
-            keys: set[str] = set()
-            for key_node, value_node in current.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise YamlEditError(f"{what} uses a YAML merge key (<<); write it out in full")
-                if isinstance(key_node, yaml.ScalarNode):
-                    if key_node.value in keys:
-                        line = key_node.start_mark.line + 1
-                        raise YamlEditError(
-                            f"{what} has the key {key_node.value!r} twice in one mapping "
-                            f"(line {line}); YAML forbids it and readers disagree on which wins"
-                        )
-                    keys.add(key_node.value)
-                stack += [key_node, value_node]
-        elif isinstance(current, yaml.SequenceNode):
-            stack += current.value
+      a key that is not a scalar: JSON has none;
+    - other tags (`!!python/object`, `!!binary`, `!custom`), a tag that does not fit its node
+      (`!!str` on a mapping) or its value (`!!int abc`): nothing is ever constructed."""
+    _plain(node, what, set(), convert=False)
+
+
+def _plain(node: Node, what: str, seen: set[int], *, convert: bool) -> Any:
+    if id(node) in seen:
+        raise YamlEditError(f"{what} uses YAML anchors and aliases; write it out in full")
+    seen.add(id(node))
+    tag = node.tag
+    if tag == _STR and isinstance(node, yaml.ScalarNode):
+        return node.value  # by far the commonest node: what the constructor would return
+    if isinstance(node, yaml.MappingNode):
+        if tag != _MAP:
+            raise _tag_error(what, tag, node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                raise YamlEditError(f"{what} uses a YAML merge key (<<); write it out in full")
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlEditError(
+                    f"{what} has a mapping key that is not a string (line "
+                    f"{key_node.start_mark.line + 1}), which a Kubernetes object cannot have"
+                )
+            key = _plain(key_node, what, seen, convert=True)
+            if key in mapping:
+                raise YamlEditError(
+                    f"{what} has the key {key_node.value!r} twice in one mapping "
+                    f"(line {key_node.start_mark.line + 1}); YAML forbids it and readers "
+                    "disagree on which wins"
+                )
+            mapping[key] = _plain(value_node, what, seen, convert=convert)
+        return mapping
+    if isinstance(node, yaml.SequenceNode):
+        if tag != _SEQ:
+            raise _tag_error(what, tag, node)
+        return [_plain(entry, what, seen, convert=convert) for entry in node.value]
+    if tag not in PLAIN_TAGS or tag in (_MAP, _SEQ, _STR):
+        raise _tag_error(what, tag, node)
+    try:
+        return _SCALAR.yaml_constructors[tag](_SCALAR, node)
+    except (ValueError, TypeError, OverflowError, yaml.YAMLError):
+        kind = tag.rsplit(":", 1)[-1]
+        raise YamlEditError(
+            f"{what} has {node.value!r} tagged !!{kind} (line {node.start_mark.line + 1}), "
+            "which it is not"
+        ) from None
+
+
+def _tag_error(what: str, tag: str, node: Node) -> YamlEditError:
+    line = node.start_mark.line + 1
+    return YamlEditError(
+        f"{what} uses the tag {tag!r} (line {line}), which a Kubernetes object cannot have"
+        + (" here" if tag in PLAIN_TAGS else "")
+    )
 
 
 class _Loc(NamedTuple):
@@ -288,6 +322,9 @@ class Editor:
         self._depth = 0  # tree depth of the text being written, for ordering (see _Splice)
         self._splices: list[_Splice] = []
         self._line_starts: list[int] | None = None
+        # (mapping node, key) -> what this editor added there so far, and the splices it took
+        # (key None: everything written into an empty or null value)
+        self._added: dict[tuple[int, str | None], tuple[Any, list[_Splice]]] = {}
 
     @property
     def changed(self) -> bool:
@@ -336,12 +373,14 @@ class Editor:
         lines: list[str] = []
         for item in items:
             lines += yamlemit.block_lines(
-                [item], node.start_mark.column, self._seq_indent_near(parent)
+                [item], _first_dash(self.text, node)[1], self._seq_indent_near(parent)
             )
         self._insert_lines(self._line_start(dash), lines)
 
     def add_key(self, root: Node, path: Path, key: str, value: Any) -> None:
-        """Add `key: value` at the end of the mapping at `path` (created when missing)."""
+        """Add `key: value` at the end of the mapping at `path` (created when missing). Keys
+        added to one mapping, or into one missing or empty value, are written together: two
+        appends to `spec: {}` fill it once, and a missing parent is created once."""
         self._depth = len(path) + 1
         loc = self._resolve(root, path)
         if loc is None:
@@ -351,18 +390,37 @@ class Editor:
             return
         node = loc.node
         if isinstance(node, yaml.MappingNode) and node.value:
-            if node.flow_style or loc.in_flow:
-                entry = f"{yamlemit.flow(key)}: {yamlemit.flow(value)}"
-                self._flow_insert(node, entry)
-            else:
-                indent = node.value[0][0].start_mark.column
-                lines = yamlemit.block_lines({key: value}, indent, self._seq_indent_near(loc))
-                self._insert_lines(self._after(node), lines)
-            return
-        if isinstance(node, yaml.MappingNode) or is_null(node):
-            self._replace(loc, {key: value})
-            return
-        raise YamlEditError(f"{_dotted(path)} is not a mapping")
+            memo: tuple[int, str | None] = (id(node), key)
+            new = value
+
+            def write(content: Any) -> None:
+                self._insert_key(loc, key, content)
+
+        elif isinstance(node, yaml.MappingNode) or is_null(node):
+            memo, new = (id(node), None), {key: value}
+
+            def write(content: Any) -> None:
+                self._replace(loc, content)
+
+        else:
+            raise YamlEditError(f"{_dotted(path)} is not a mapping")
+        earlier = self._added.get(memo)
+        if earlier is not None:  # written here before in this run: write the union instead
+            self._splices = [splice for splice in self._splices if splice not in earlier[1]]
+            new = _union(earlier[0], new)
+        before = len(self._splices)
+        write(new)
+        self._added[memo] = (new, self._splices[before:])
+
+    def _insert_key(self, loc: _Loc, key: str, value: Any) -> None:
+        node = loc.node
+        assert isinstance(node, yaml.MappingNode)
+        if node.flow_style or loc.in_flow:
+            self._flow_insert(node, f"{yamlemit.flow(key)}: {yamlemit.flow(value)}")
+        else:
+            indent = node.value[0][0].start_mark.column
+            lines = yamlemit.block_lines({key: value}, indent, self._seq_indent_near(loc))
+            self._insert_lines(self._after(node), lines)
 
     def replace(self, root: Node, path: Path, value: Any) -> None:
         """Write `value` in place of the value at `path`."""
@@ -375,6 +433,7 @@ class Editor:
     def discard(self) -> None:
         """Forget every planned edit (validate plans like inject, then hands the input back)."""
         self._splices.clear()
+        self._added.clear()
 
     def splice(self, start: int, end: int, text: str) -> None:
         """A raw splice, for callers that computed new text themselves."""
@@ -423,16 +482,17 @@ class Editor:
             and node.value
             and loc.key is not None
             and not node.flow_style
-            and node.start_mark.line > loc.key.start_mark.line
         ):
-            return max(0, node.start_mark.column - loc.key.start_mark.column)
+            line, column = _first_dash(self.text, node)
+            if line > loc.key.start_mark.line:
+                return max(0, column - loc.key.start_mark.column)
         return self.seq_indent
 
-    def _block_append(self, node: Node, loc: _Loc, items: list[Any]) -> None:
-        dash_col = node.start_mark.column
+    def _block_append(self, node: yaml.SequenceNode, loc: _Loc, items: list[Any]) -> None:
+        dash_line, dash_col = _first_dash(self.text, node)
         first = node.value[0]
         offset = 2
-        if first.start_mark.line == node.start_mark.line:
+        if first.start_mark.line == dash_line:
             offset = max(2, first.start_mark.column - dash_col)
         seq_indent = self._seq_indent_near(loc)
         lines: list[str] = []
@@ -448,6 +508,12 @@ class Editor:
         node = loc.node
         start, end = node.start_mark.index, node.end_mark.index
         collection = isinstance(value, (dict, list)) and bool(value)
+        if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">") and not loc.in_flow:
+            # A block scalar's text runs to the start of the line after it: the value goes on
+            # the key's line, and that line keeps its end.
+            text = yamlemit.flow(value) if collection else yamlemit.inline(value)
+            self.splice(start, self._after(node), text + "\n")
+            return
         if loc.in_flow or (
             isinstance(node, yaml.CollectionNode) and node.flow_style and not collection
         ):
@@ -598,20 +664,45 @@ def _regap(lines: list[str], dash_col: int, offset: int) -> list[str]:
     return out
 
 
-def detect_seq_indent(root: Node, default: int = 2) -> int:
-    """How far this document's block sequences sit right of their key (kpt's "seqindent")."""
+def _union(earlier: Any, later: Any) -> Any:
+    """Two additions to one place as one: mappings merged, lists joined."""
+    if isinstance(earlier, dict) and isinstance(later, dict):
+        merged = dict(earlier)
+        for key, value in later.items():
+            merged[key] = _union(merged[key], value) if key in merged else value
+        return merged
+    if isinstance(earlier, list) and isinstance(later, list):
+        return [*earlier, *later]
+    return later
+
+
+def _first_dash(text: str, node: yaml.SequenceNode) -> tuple[int, int]:
+    """(line, column) of a non-empty block sequence's first `-`. The node's own start mark is
+    there unless an anchor or a tag comes first (`containers: !!seq`), which it stands on."""
+    dash = text.rfind("-", 0, node.value[0].start_mark.index)
+    line_start = text.rfind("\n", 0, dash) + 1
+    return text.count("\n", 0, dash), dash - line_start
+
+
+def detect_seq_indent(root: Node, text: str, default: int = 2) -> int:
+    """How far this document's block sequences sit right of their key (kpt's "seqindent");
+    `text` is what `root` was composed from."""
     stack = [root]
+    seen: set[int] = set()  # an alias graph (`x: &a [*a]`) is walked once per node
     while stack:
         node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 if (
                     isinstance(value_node, yaml.SequenceNode)
                     and value_node.value
                     and not value_node.flow_style
-                    and value_node.start_mark.line > key_node.start_mark.line
+                    and _first_dash(text, value_node)[0] > key_node.start_mark.line
                 ):
-                    indent: int = value_node.start_mark.column - key_node.start_mark.column
+                    indent: int = _first_dash(text, value_node)[1] - key_node.start_mark.column
                     return max(0, indent)
                 stack.append(value_node)
         elif isinstance(node, yaml.SequenceNode):

@@ -21,26 +21,39 @@ _AMBIGUOUS = re.compile(
 )
 
 
+# Characters a YAML reader refuses raw, or reads as a line break (NEL, LS, PS: YAML 1.1 line
+# breaks, which inside a block scalar of an outer document end its line): always escaped.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
+def _json(value: Any, separators: tuple[str, str] | None = None) -> str:
+    """JSON, which is YAML, with every character a YAML reader would not take back escaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=separators)
+    return _UNSAFE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
 def scalar(value: Any) -> str:
     """One scalar as YAML text that every YAML 1.1 and 1.2 reader takes back as the same value.
 
     PyYAML quotes strings that a YAML 1.1 reader would take for something else ("10", "on",
     "2024-01-01", "null"), which is also what kyaml does for the apiserver's sake.
     """
+    if isinstance(value, str) and _UNSAFE.search(value):
+        return _json(value)
     text = yaml.dump(value, Dumper=_Dumper, width=2**30, allow_unicode=True)
     text = text.removesuffix("\n...\n").removesuffix("\n")
     if "\n" in text:  # a string PyYAML chose to fold: fall back to one double-quoted line
-        return json.dumps(value, ensure_ascii=False)
+        return _json(value)
     if isinstance(value, str) and text == value and _AMBIGUOUS.fullmatch(value):
         # go-yaml v2 (sigs.k8s.io/yaml, so the API machinery) reads y/n as booleans, and YAML 1.2
         # readers read 1e3, 0o17 as numbers; PyYAML leaves these plain.
-        return json.dumps(value, ensure_ascii=False)
+        return _json(value)
     return text
 
 
 def _literal_block(text: str, indent: int) -> list[str] | None:
     """A multi-line string as a literal block (`|`), or None when a literal cannot hold it."""
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in text) or "\r" in text:
+    if _UNSAFE.search(text) or "\r" in text:
         return None
     body = text.rstrip("\n")
     trailing = len(text) - len(body)
@@ -110,4 +123,4 @@ def inline(value: Any) -> str:
 
 def flow(value: Any) -> str:
     """A value in flow style. JSON is valid YAML flow, and keeps JSON input JSON."""
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return _json(value, separators=(", ", ": "))
