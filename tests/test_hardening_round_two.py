@@ -476,3 +476,17 @@ def test_a_closed_stderr_loses_the_words_not_the_run(tmp_path: Path) -> None:
     completed = _shell("{cli} --config c.yaml r.yaml 2>&-", tmp_path)
     assert completed.returncode == 0
     assert b"name: side" in completed.stdout
+
+
+@pytest.mark.parametrize("shape", ["metadata: null\n      x:", "metadata: [x]\n      x:"])
+def test_a_claim_template_without_a_readable_name(shape: str) -> None:
+    old = (
+        "  volumeClaimTemplates:\n    - apiVersion: v1\n      kind: PersistentVolumeClaim\n"
+        "      metadata:"
+    )
+    new = old.replace("metadata:", shape)
+    render = RENDER.replace(old, new, 1)
+    assert render != RENDER
+    for function, outcome in _run(render):
+        assert outcome.exit_code in (0, 1), function
+        assert _objects(outcome.output) == _objects(render.encode())

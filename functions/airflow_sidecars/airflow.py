@@ -174,10 +174,11 @@ def volume_claim_names(item: Item) -> frozenset[str]:
     templates = node_at(item.node, ("spec", "volumeClaimTemplates"))
     if item.kind != "StatefulSet" or templates is None:
         return frozenset()
-    found = to_data(templates)
+    found = to_data(templates, f"{item.kind} {item.name}")
     return frozenset(
         name
         for template in (found if isinstance(found, list) else [])
         if isinstance(template, dict)
-        and isinstance(name := template.get("metadata", {}).get("name"), str)
+        and isinstance(metadata := template.get("metadata"), dict)
+        and isinstance(name := metadata.get("name"), str)
     )
