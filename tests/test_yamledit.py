@@ -354,9 +354,6 @@ CASES: list[Case] = [
         "data:\n  script: |\n    echo hi",
         (AddKey(("data",), "added", "v"),),
         "data:\n  script: |-\n    echo hi\n  added: v",
-        bug="a clip (`|`) literal that ends the text without a line break holds 'echo hi'; "
-        "the key is added after a new line break, which becomes part of the value",
-        parse_bug="data.script changes from 'echo hi' to 'echo hi\\n'",
     ),
     # ---- add_key creating parents
     Case(

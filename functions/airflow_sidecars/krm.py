@@ -257,35 +257,10 @@ def results_problem(inp: Input) -> str | None:
 
 
 def _end_last_line(source: Source) -> None:
-    """Text will follow this source's, so its last line gets a line break. When that line ends
-    a literal or folded block scalar, a line break there would become part of the value (clip
-    and keep chomping): its header says `-` (strip) instead, which reads the same value."""
-    text = source.text
-    if not text or text.endswith("\n"):
-        return
-    scalar = _last_scalar(source.documents)
-    if (
-        scalar is None
-        or scalar.style not in ("|", ">")
-        or scalar.end_mark.index < len(text.rstrip(" \t"))
-    ):
-        return
-    start = scalar.start_mark.index + 1  # after `|` or `>`
-    end = start
-    while end < len(text) and text[end] in "+-0123456789":
-        end += 1
-    indicators = text[start:end]
-    if "-" not in indicators:
-        digits = "".join(c for c in indicators if c.isdigit())
-        source.editor.splice(start, end, "-" + digits)
-
-
-def _last_scalar(documents: list[Node | None]) -> yaml.ScalarNode | None:
-    node = next((doc for doc in reversed(documents) if doc is not None), None)
-    while isinstance(node, yaml.CollectionNode) and node.value:
-        last = node.value[-1]
-        node = last[1] if isinstance(node, yaml.MappingNode) else last
-    return node if isinstance(node, yaml.ScalarNode) else None
+    """Text will follow this source's: its last value must not take in the line break."""
+    last = next((doc for doc in reversed(source.documents) if doc is not None), None)
+    if last is not None:
+        source.editor.keep_last_value(last)
 
 
 def error_resource_list(message: str, api_version: str = "config.kubernetes.io/v1") -> str:

@@ -325,6 +325,7 @@ class Editor:
         # (mapping node, key) -> what this editor added there so far, and the splices it took
         # (key None: everything written into an empty or null value)
         self._added: dict[tuple[int, str | None], tuple[Any, list[_Splice]]] = {}
+        self._stripped: set[int] = set()  # block scalar headers made `-` (keep_last_value)
 
     @property
     def changed(self) -> bool:
@@ -420,6 +421,7 @@ class Editor:
         else:
             indent = node.value[0][0].start_mark.column
             lines = yamlemit.block_lines({key: value}, indent, self._seq_indent_near(loc))
+            self.keep_last_value(node)
             self._insert_lines(self._after(node), lines)
 
     def replace(self, root: Node, path: Path, value: Any) -> None:
@@ -434,6 +436,7 @@ class Editor:
         """Forget every planned edit (validate plans like inject, then hands the input back)."""
         self._splices.clear()
         self._added.clear()
+        self._stripped.clear()
 
     def splice(self, start: int, end: int, text: str) -> None:
         """A raw splice, for callers that computed new text themselves."""
@@ -502,6 +505,7 @@ class Editor:
             if offset != 2:
                 item_lines = _regap(item_lines, dash_col, offset)
             lines += item_lines
+        self.keep_last_value(node)
         self._insert_lines(self._after(node), lines)
 
     def _replace(self, loc: _Loc, value: Any) -> None:
@@ -562,6 +566,33 @@ class Editor:
         if position > 0 and self.text[position - 1] != "\n":  # the text ends without a newline
             block = "\n" + block[:-1]
         self.splice(position, position, block)
+
+    def keep_last_value(self, node: Node) -> None:
+        """Text is about to follow `node`, whose text ends the input without a line break. If
+        its last value is a literal or folded block scalar, the line break that text needs
+        would become part of that value (clip and keep chomping): its header says `-` (strip)
+        instead, which reads the same value."""
+        text = self.text
+        if not text or text.endswith("\n"):
+            return
+        leaf = node
+        while isinstance(leaf, yaml.CollectionNode) and leaf.value and not leaf.flow_style:
+            last = leaf.value[-1]
+            leaf = last[1] if isinstance(leaf, yaml.MappingNode) else last
+        if (
+            not isinstance(leaf, yaml.ScalarNode)
+            or leaf.style not in ("|", ">")
+            or leaf.end_mark.index < len(text.rstrip(" \t"))
+        ):
+            return
+        start = leaf.start_mark.index + 1  # after `|` or `>`
+        end = start
+        while end < len(text) and text[end] in "+-0123456789":
+            end += 1
+        if "-" not in text[start:end] and start not in self._stripped:
+            self._stripped.add(start)
+            digits = "".join(c for c in text[start:end] if c.isdigit())
+            self.splice(start, end, "-" + digits)
 
     def _after(self, node: Node) -> int:
         """Where the text of a block node ends: the start of the line after its last content
