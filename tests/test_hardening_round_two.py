@@ -394,11 +394,15 @@ def test_an_index_annotation_that_is_no_number(index: str) -> None:
 
 
 @pytest.mark.parametrize("key", ["items", "functionConfig"])
-def test_a_wrapper_key_twice_is_refused(key: str) -> None:
+def test_a_wrapper_key_twice_is_refused_and_nothing_lost(key: str) -> None:
     text = json.dumps(_resource_list())[:-1] + f', "{key}": {{}}}}'
     outcome = run_inject([(None, text.encode())], None)
     assert outcome.exit_code == 1
     assert any(f"has the key {key!r} twice" in e for e in _errors(outcome))
+    # the input comes back with the results: what a reader took from it, it takes again
+    again = yaml.safe_load(outcome.output)
+    assert again["items"] == yaml.safe_load(text)["items"]
+    assert again["results"]
 
 
 def test_escaped_c1_characters_in_json_input_give_yaml_output() -> None:

@@ -73,7 +73,8 @@ def _run_inject(
     try:
         cfg = _load_config(inp, config_file, required=True)
     except config_module.ConfigError as error:
-        return _finish(inp, _config_results(error, config_file, "inject"))
+        wrapper = _wrapper_results(inp, "inject")
+        return _finish(inp, [*wrapper, *_config_results(error, config_file, "inject")])
     assert cfg is not None
 
     run = inject(inp, cfg)
@@ -113,7 +114,8 @@ def _run_validate(
     try:
         cfg = _load_config(inp, config_file, required=False)
     except config_module.ConfigError as error:
-        return _finish(inp, _config_results(error, config_file, "validate"))
+        wrapper = _wrapper_results(inp, "validate")
+        return _finish(inp, [*wrapper, *_config_results(error, config_file, "validate")])
     declared: list[Result] = []
     if cfg is not None:
         # What the config declares and the input lacks is what inject would still add: plan
@@ -128,10 +130,8 @@ def _run_validate(
 
 
 def _wrapper_results(inp: krm.Input, function: str) -> list[Result]:
-    problem = krm.results_problem(inp)
-    if problem is None:
-        return []
-    return [Result(problem, "error", tags={"function": function, "rule": "input"})]
+    tags = {"function": function, "rule": "input"}
+    return [Result(problem, "error", tags=tags) for problem in krm.wrapper_problems(inp)]
 
 
 def _carries_over(result: Result) -> bool:
@@ -188,7 +188,9 @@ def _unreadable(raw: bytes, message: str, source: str | None, function: str) -> 
     )
     text = raw.decode("utf-8", errors="replace")
     if krm.looks_like_resource_list(text):
-        return Outcome(krm.error_resource_list(message).encode("utf-8"), [result], "resourcelist")
+        version = krm.resource_list_version(text)
+        output = krm.error_resource_list(message, version).encode("utf-8")
+        return Outcome(output, [result], "resourcelist")
     return Outcome(raw, [result], "stream")
 
 

@@ -14,6 +14,7 @@ Rules from docs/krm-contract.md that this module carries:
 
 from __future__ import annotations
 
+import re
 from typing import Literal, NamedTuple
 
 import yaml
@@ -173,6 +174,8 @@ def parse(texts: list[tuple[str | None, str]]) -> Input:
         source, root = resource_list
         inp = Input("resourcelist", sources, root=root)
         inp.api_version = scalar_at(root, "apiVersion") or inp.api_version
+        if _twice(root) is not None:
+            return inp  # no items are read, none edited: see wrapper_problems
         items = mapping_get(root, "items")
         if items is not None and not isinstance(items, (yaml.SequenceNode, yaml.ScalarNode)):
             raise InputError("ResourceList.items must be a list", source.name)
@@ -207,15 +210,15 @@ def _resource_list_root(sources: list[Source]) -> tuple[Source, Node] | None:
         return None
     if mapping_get(root, "items") is None and mapping_get(root, "functionConfig") is None:
         return None
-    keys = [key.value for key, _ in root.value if isinstance(key, yaml.ScalarNode)]
-    for key in ("items", "functionConfig", "results", "kind", "apiVersion"):
-        if keys.count(key) > 1:
-            raise InputError(
-                f"the ResourceList has the key {key!r} twice; YAML forbids it and readers "
-                "disagree on which one wins",
-                source.name,
-            )
     return source, root
+
+
+def _twice(root: Node) -> str | None:
+    """A ResourceList key given twice: readers disagree on which one wins (PyYAML and Go's
+    yaml keep the last, kyaml the first), so the input means different things to each."""
+    assert isinstance(root, yaml.MappingNode)
+    keys = [key.value for key, _ in root.value if isinstance(key, yaml.ScalarNode)]
+    return next((key for key in keys if keys.count(key) > 1), None)
 
 
 def render(inp: Input, results: list[Result]) -> str:
@@ -226,7 +229,7 @@ def render(inp: Input, results: list[Result]) -> str:
         if results:
             _end_last_line(source)
             entries = [r.as_dict() for r in results]
-            if results_problem(inp) is None:
+            if _results_take_more(inp):
                 source.editor.append(inp.root, ("results",), entries)
             else:  # reported among `results` (see results_problem): this run's replace it
                 source.editor.replace(inp.root, ("results",), entries)
@@ -246,14 +249,25 @@ def render(inp: Input, results: list[Result]) -> str:
     return (inp.sources[0].bom if inp.sources else "") + "".join(out)
 
 
-def results_problem(inp: Input) -> str | None:
-    """Why the ResourceList's existing `results` cannot take this run's (None: they can)."""
-    if inp.mode != "resourcelist":
-        return None
+def wrapper_problems(inp: Input) -> list[str]:
+    """What is wrong with the ResourceList around the items (empty in stream mode)."""
+    if inp.mode != "resourcelist" or inp.root is None:
+        return []
+    problems = []
+    twice = _twice(inp.root)
+    if twice is not None:
+        problems.append(
+            f"the ResourceList has the key {twice!r} twice; YAML forbids it and readers "
+            "disagree on which one wins: nothing was read or changed"
+        )
+    if not _results_take_more(inp):
+        problems.append("ResourceList.results is not a list: it is replaced by this run's results")
+    return problems
+
+
+def _results_take_more(inp: Input) -> bool:
     node = mapping_get(inp.root, "results")
-    if node is None or is_null(node) or isinstance(node, yaml.SequenceNode):
-        return None
-    return "ResourceList.results is not a list: it is replaced by this run's results"
+    return node is None or is_null(node) or isinstance(node, yaml.SequenceNode)
 
 
 def _end_last_line(source: Source) -> None:
@@ -277,6 +291,15 @@ def error_resource_list(message: str, api_version: str = "config.kubernetes.io/v
 def looks_like_resource_list(text: str) -> bool:
     head = text[:4096]
     return "ResourceList" in head and "kind" in head
+
+
+_API_VERSION = re.compile(r"""["']?apiVersion["']?\s*:\s*["']?(config\.kubernetes\.io/v1\w*)""")
+
+
+def resource_list_version(text: str) -> str:
+    """The ResourceList apiVersion an unreadable input seems to use, to answer in it."""
+    found = _API_VERSION.search(text)
+    return found.group(1) if found else "config.kubernetes.io/v1"
 
 
 def _yaml_error_message(error: yaml.YAMLError) -> str:
