@@ -166,6 +166,14 @@ def test_alias_graphs_are_walked_once(name: str, render: str, config: bytes) -> 
             "has 'abc' tagged !!int",
         ),
         (
+            _in_scheduler("      restartPolicy: Always\n", "      restartPolicy: !!bool maybe\n"),
+            "has 'maybe' tagged !!bool",
+        ),
+        (
+            _in_scheduler("            - name: config\n", "            - name: [x]\n"),
+            ".volumeMounts[0].name is a list, not a string",
+        ),
+        (
             _in_scheduler(
                 "      restartPolicy: Always\n",
                 "      restartPolicy: Always\n      ? {a: 1}\n      : b\n",
@@ -191,6 +199,8 @@ def test_alias_graphs_are_walked_once(name: str, render: str, config: bytes) -> 
         "str-tag-on-a-sequence",
         "map-tag-on-a-sequence",
         "int-tag-on-a-word",
+        "bool-tag-on-a-word",
+        "mount-name-a-list",
         "mapping-as-a-key",
         "merge-key-in-labels",
     ],

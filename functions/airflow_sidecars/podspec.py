@@ -367,7 +367,12 @@ def apply_ops(data: Any, prefix: Path, ops: list[Op]) -> None:
 # The fields of a pod spec that planning, presets and validate read, and the shape each must
 # have; YAML allows any shape anywhere, and a pod that breaks these is not edited (nor checked).
 _POD_LISTS = ("initContainers", "containers", "volumes")
-_CONTAINER_LISTS = {"volumeMounts": "mountPath", "env": "name", "envFrom": None, "ports": None}
+_CONTAINER_LISTS: dict[str, tuple[str, ...]] = {
+    "volumeMounts": ("name", "mountPath"),
+    "env": ("name",),
+    "envFrom": (),
+    "ports": (),
+}
 _POD_FIELDS: dict[str, type] = {"serviceAccountName": str, "securityContext": dict}
 _CONTAINER_FIELDS: dict[str, type] = {
     "image": str,
@@ -410,7 +415,7 @@ def _container_problems(container: dict[str, Any]) -> list[tuple[Path, str]]:
     for field, kind in _CONTAINER_FIELDS.items():
         if container.get(field) is not None and not isinstance(container[field], kind):
             problems.append(((field,), f"is {_shape(container[field])}, not {_shape(kind())}"))
-    for field, key in _CONTAINER_LISTS.items():
+    for field, keys in _CONTAINER_LISTS.items():
         entries = container.get(field)
         if entries is None:
             continue
@@ -420,8 +425,12 @@ def _container_problems(container: dict[str, Any]) -> list[tuple[Path, str]]:
         for index, entry in enumerate(entries):
             if not isinstance(entry, dict):
                 problems.append(((field, index), f"is {_shape(entry)}, not a mapping"))
-            elif key is not None and not isinstance(entry.get(key), str):
-                problems.append(((field, index, key), f"is {_shape(entry.get(key))}, not a string"))
+                continue
+            problems += [
+                ((field, index, key), f"is {_shape(entry.get(key))}, not a string")
+                for key in keys
+                if not isinstance(entry.get(key), str)
+            ]
     return problems
 
 

@@ -277,7 +277,7 @@ def _plain(node: Node, what: str, seen: set[int], *, convert: bool) -> Any:
         raise _tag_error(what, tag, node)
     try:
         return _SCALAR.yaml_constructors[tag](_SCALAR, node)
-    except (ValueError, TypeError, OverflowError, yaml.YAMLError):
+    except (ValueError, TypeError, OverflowError, KeyError, IndexError, yaml.YAMLError):
         kind = tag.rsplit(":", 1)[-1]
         raise YamlEditError(
             f"{what} has {node.value!r} tagged !!{kind} (line {node.start_mark.line + 1}), "
