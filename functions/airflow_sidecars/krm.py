@@ -4,7 +4,9 @@ Rules from docs/krm-contract.md that this module carries:
 - Any `config.kubernetes.io/*` ResourceList version is read (kyaml does not check it) and the
   answer uses the version that came in (§1.1). `kind: List` with `items` is read the same way.
 - Every item comes back, in order (§1.5: kustomize deletes what a transformer drops and kpt
-  writes items back by path and index); untouched items come back as the bytes they came in as.
+  writes items back by path and index); untouched items come back as the bytes they came in
+  as (a block scalar that ends the text without a line break may get `-` chomping, see
+  _end_last_line).
 - Orchestrator annotations (`internal.config.kubernetes.io/*`, `config.kubernetes.io/*`,
   `config.k8s.io/id`, `kustomize.config.k8s.io/id`) are never edited (§1.4): we only splice
   into pod specs and append results.
