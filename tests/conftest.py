@@ -148,3 +148,14 @@ def oracle_config(values_file: Path, target: Path) -> Path:
     }
     target.write_text(yaml.safe_dump(config, sort_keys=False))
     return target
+
+
+def config_yaml(spec: dict[str, Any], name: str) -> bytes:
+    """An AirflowSidecars config with this spec, as the bytes of a file."""
+    document = {
+        "apiVersion": "airflow-sidecars.dev/v1alpha1",
+        "kind": "AirflowSidecars",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    return yaml.safe_dump(document, sort_keys=False).encode()

@@ -21,19 +21,13 @@ from airflow_sidecars.chart import (
     templated,
 )
 from airflow_sidecars.config import ConfigError, load, schema
-from conftest import FIXTURES, matrix_root
+from conftest import FIXTURES, config_yaml, matrix_root
 
 SIDECAR = {"name": "side", "image": "busybox:1.36"}
 
 
 def _config(spec: dict[str, Any]) -> bytes:
-    document = {
-        "apiVersion": "airflow-sidecars.dev/v1alpha1",
-        "kind": "AirflowSidecars",
-        "metadata": {"name": "chart"},
-        "spec": spec,
-    }
-    return yaml.safe_dump(document, sort_keys=False).encode()
+    return config_yaml(spec, "chart")
 
 
 def _inject(render: bytes, spec: dict[str, Any]) -> Outcome:

@@ -1,4 +1,4 @@
-"""Hardening, round two (issue #13): one small input per failure class the fuzzing found.
+"""Hardening, round two: one small input per failure class the fuzzing found.
 
 Each case states the invariant that broke: a hang, a traceback with empty stdout, or (worst) a
 silent change of data the run did not edit. tests/test_fuzz.py searches for more of the same.
@@ -19,7 +19,7 @@ import yaml
 
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_validate
 from airflow_sidecars.yamledit import Editor, compose_all, detect_seq_indent
-from conftest import FIXTURES
+from conftest import FIXTURES, config_yaml
 
 RENDER = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_text()
 KUBERNETES = (FIXTURES / "official-1.15.0" / "02-kubernetes-executor.yaml").read_text()
@@ -27,13 +27,7 @@ PYTHON = sys.executable
 
 
 def _config(spec: dict[str, Any]) -> bytes:
-    document = {
-        "apiVersion": "airflow-sidecars.dev/v1alpha1",
-        "kind": "AirflowSidecars",
-        "metadata": {"name": "t"},
-        "spec": spec,
-    }
-    return yaml.safe_dump(document).encode()
+    return config_yaml(spec, "t")
 
 
 SIDECARS = _config(

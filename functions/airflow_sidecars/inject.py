@@ -37,11 +37,9 @@ from .yamledit import (
     Node,
     Path,
     YamlEditError,
-    check_plain_tree,
     compose_all,
     detect_seq_indent,
     dotted,
-    mapping_get,
     node_at,
     scalar_at,
     splice_literal,
@@ -305,8 +303,8 @@ def _inject_workload(
         message = f"{dotted(workload.pod_path)} is not a pod spec"
         run.results.append(_result(workload, "error", message, workload.pod_path, "not-a-pod"))
         return
-    check_plain_tree(item.node, f"{item.kind} {item.name}")
-    # One conversion per item serves the plan (read) and the expected data (written after).
+    # One conversion per item serves the plan (read) and the expected data (written after);
+    # it also refuses what is not a plain tree (aliases, odd tags) before anything is edited.
     data = _expected(run, item)
     pod = _data_at(data, workload.pod_path)
     if _malformed(run, workload, pod, dotted(workload.pod_path)):
@@ -350,9 +348,8 @@ def _inject_pod_template(
         run.results.append(_result(workload, "warning", message, value_path, "pod-template"))
         return None
     root = documents[0]
-    check_plain_tree(root, f"the pod template in {item.kind} {item.name}")
-    pod_node = mapping_get(root, "spec")
-    pod = to_data(pod_node) if pod_node is not None else {}
+    template = to_data(root, f"the pod template in {item.kind} {item.name}")  # plain, or raises
+    pod = template.get("spec", {})
     if _malformed(run, workload, pod, f"data.{workload.template_key}#spec"):
         return None
     _add_presets(run, workload, pod, additions, presets)
@@ -426,13 +423,13 @@ def _refresh_checksums(
             continue
         ops = [Op("replace", annotations_path, checksum)]
         try:
-            check_plain_tree(item.node, f"{item.kind} {item.name}")
+            data = _expected(run, item)  # plain, or raises before anything is edited
             _edit_text(item.source.editor, item.node, template_path, ops)
         except YamlEditError as error:
             message = f"{error}: its checksum/airflow-config cannot be refreshed"
             run.results.append(_result(workload, "error", message, None, "unsupported-yaml"))
             continue
-        apply_ops(_expected(run, item), template_path, ops)
+        apply_ops(data, template_path, ops)
         run.edited.add(item.position)
         run.results.append(
             _result(
@@ -578,7 +575,7 @@ def _set_annotation(run: Run, item: krm.Item, key: str, value: str, config: Conf
         run.results.append(Result(message, "error", ref, dotted(path), item.file(), tags))
         return
     try:
-        check_plain_tree(item.node, f"{item.kind} {item.name}")
+        data = _expected(run, item)  # plain, or raises before anything is edited
         if current is None:
             item.source.editor.add_key(item.node, path[:-1], key, value)
         else:
@@ -586,7 +583,7 @@ def _set_annotation(run: Run, item: krm.Item, key: str, value: str, config: Conf
     except YamlEditError as error:
         run.results.append(Result(str(error), "error", ref, dotted(path), item.file(), tags))
         return
-    apply_ops(_expected(run, item), (), [Op("replace", path, value)])
+    apply_ops(data, (), [Op("replace", path, value)])
     run.edited.add(item.position)
     message = f"annotated {key}: {value}"
     run.results.append(Result(message, "info", ref, dotted(path), item.file(), tags))
@@ -625,7 +622,7 @@ def _expected(run: Run, item: krm.Item) -> Any:
     """The data of an item as edits so far leave it; converted from the input once per item,
     and the same object serves planning (read) and verification (after the edits)."""
     if item.position not in run.expected:
-        run.expected[item.position] = to_data(item.node)
+        run.expected[item.position] = to_data(item.node, f"{item.kind} {item.name}")
     return run.expected[item.position]
 
 
