@@ -26,7 +26,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -476,10 +476,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         startup = None
         if not ours_skipped:
             startup = measure_startup(launcher, args, config, venv, work)
-        sizes = [
-            measure_size(launcher, args, n, kubectl, config, venv, expected, work, ours_skipped)
-            for n in args.releases
-        ]
+        bench = Bench(launcher, args, kubectl, config, venv, expected, work, ours_skipped)
+        sizes = [measure_size(bench, n) for n in args.releases]
     finally:
         launcher.close()
     return {
@@ -524,17 +522,21 @@ def measure_startup(
     return {t.name: t.summary() for t in tools}
 
 
-def measure_size(
-    launcher: Launcher,
-    args: argparse.Namespace,
-    n: int,
-    kubectl: Path,
-    config: Path,
-    venv: Path | None,
-    expected: dict[str, Obj],
-    work: Path,
-    ours_skipped: str | None,
-) -> dict[str, Any]:
+class Bench(NamedTuple):
+    """What every size's measurement uses."""
+
+    launcher: Launcher
+    args: argparse.Namespace
+    kubectl: Path
+    config: Path
+    venv: Path | None
+    expected: dict[str, Obj]  # what each release's pods must look like after the edits
+    work: Path
+    ours_skipped: str | None  # why our tool is not measured, if it is not
+
+
+def measure_size(bench: Bench, n: int) -> dict[str, Any]:
+    launcher, args, kubectl, config, venv, expected, work, ours_skipped = bench
     # The kustomization dir with the render beside it: no load restrictor
     # needed, and our tool reads the very same file.
     kdir = work / f"kustomize-{n}"

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_validate
-from airflow_sidecars.yamledit import MAX_DEPTH, TooDeep, check_depth
+from airflow_sidecars.yamlread import MAX_DEPTH, TooDeep, check_depth
 from conftest import FIXTURES, ROOT, run_cli
 
 PRESETS = (ROOT / "pipelines" / "examples" / "seed-presets.yaml").read_bytes()

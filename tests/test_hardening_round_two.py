@@ -18,7 +18,9 @@ import pytest
 import yaml
 
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_validate
-from airflow_sidecars.yamledit import Editor, compose_all, detect_seq_indent
+from airflow_sidecars.yamledit import Editor
+from airflow_sidecars.yamlread import compose_all
+from airflow_sidecars.yamltext import detect_seq_indent
 from conftest import FIXTURES, config_yaml
 
 RENDER = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_text()

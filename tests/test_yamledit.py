@@ -1,4 +1,4 @@
-"""What the byte-preserving YAML editor (yamledit.Editor, splice_literal) guarantees.
+"""What the byte-preserving YAML editor (yamledit.Editor and its splice_literal) guarantees.
 
 Every case gives an input text, the edits planned on it and the exact text expected back, so
 the tests prove two things at once:
@@ -23,17 +23,16 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.yamledit import (
-    Editor,
+from airflow_sidecars.yamledit import Editor
+from airflow_sidecars.yamlread import (
     Node,
     Path,
-    YamlEditError,
+    UnsupportedYaml,
     check_plain_tree,
     compose_all,
-    detect_seq_indent,
     mapping_get,
-    splice_literal,
 )
+from airflow_sidecars.yamltext import detect_seq_indent
 
 # -- operations, on the editor and on plain data ---------------------------------------------
 
@@ -602,7 +601,7 @@ def test_the_table_expectations_mean_what_the_operations_do() -> None:
 def test_editor_refuses(text: str, op: Op, message: str) -> None:
     root = compose_all(text)[0]
     assert root is not None
-    with pytest.raises(YamlEditError, match=message):
+    with pytest.raises(UnsupportedYaml, match=message):
         plan(Editor(text), root, op)
 
 
@@ -618,7 +617,7 @@ def test_editor_refuses(text: str, op: Op, message: str) -> None:
 def test_check_plain_tree_rejects(text: str, message: str) -> None:
     root = compose_all(text)[0]
     assert root is not None
-    with pytest.raises(YamlEditError, match=message):
+    with pytest.raises(UnsupportedYaml, match=message):
         check_plain_tree(root, "the input")
 
 
@@ -820,7 +819,7 @@ def edit_literal(outer_text: str, ops: Sequence[Op]) -> tuple[str, str]:
     for op in ops:
         plan(inner, inner_root, op)
     outer = Editor(outer_text)
-    splice_literal(outer, scalar, inner)
+    outer.splice_literal(scalar, inner)
     return outer.apply(), inner.apply()
 
 
@@ -861,6 +860,6 @@ def test_splice_literal_without_inner_edits_changes_nothing() -> None:
     scalar = mapping_get(mapping_get(root, "data"), "pod.yaml")
     assert scalar is not None
     outer = Editor(outer_text)
-    splice_literal(outer, scalar, Editor(str(scalar.value)))
+    outer.splice_literal(scalar, Editor(str(scalar.value)))
     assert not outer.changed
     assert outer.apply() == outer_text

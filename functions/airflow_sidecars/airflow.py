@@ -26,7 +26,7 @@ from .chart import (
     placement,
 )
 from .krm import Item
-from .yamledit import Node, Path, compose_all, mapping_get, node_at, scalar_at, to_data
+from .yamlread import Node, Path, compose_all, mapping_get, node_at, scalar_at, to_data
 
 # Where a pod spec sits in each workload kind (kyaml's ConventionalContainerPaths).
 POD_SPEC_PATHS: dict[str, Path] = {

@@ -1,10 +1,9 @@
-"""`airflow-sidecars inject|validate|schema|install-kustomize-plugin`: the command line of
-design.md.
+"""`airflow-sidecars inject|validate|schema|install-kustomize-plugin`: the command line.
 
 The command line is a contract: extend it, don't rename.
 
 stdout carries only data; stderr a short summary for people (kustomize never shows `results`,
-krm-contract.md §2.1). Exit 0 on success (warnings allowed), 1 when any error result was
+docs/krm-contract.md §2.1). Exit 0 on success (warnings allowed), 1 when any error result was
 produced, 2 for command-line misuse.
 """
 
@@ -33,38 +32,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    inject = commands.add_parser(
+    _add_function(
+        commands,
         "inject",
-        help="add the configured sidecars, init containers, volumes and mounts",
-        description=(
-            "Read a ResourceList (KRM mode: the config is its functionConfig unless --config is "
-            "given) or a plain manifest stream (e.g. `helm template` output; --config required) "
-            "from FILEs or stdin, and write the same kind of text to stdout."
-        ),
+        "add the configured sidecars, init containers, volumes and mounts",
+        "Read a ResourceList (KRM mode: the config is its functionConfig unless --config is "
+        "given) or a plain manifest stream (e.g. `helm template` output; --config required) "
+        "from FILEs or stdin, and write the same kind of text to stdout.",
     )
-    inject.add_argument("--config", metavar="FILE", help="an AirflowSidecars config file")
-    inject.add_argument("files", nargs="*", metavar="FILE", help="input files ('-' for stdin)")
-    validate = commands.add_parser(
+    _add_function(
+        commands,
         "validate",
-        help="check the Airflow pods; change nothing",
-        description=(
-            "Read a ResourceList or a plain manifest stream from FILEs or stdin and write it back "
-            "unchanged (KRM mode: with the results). Built-in checks run on every Airflow pod; "
-            "with a config (--config, or the functionConfig) everything it declares must be "
-            "present too. Exit 1 when anything is an error."
-        ),
+        "check the Airflow pods; change nothing",
+        "Read a ResourceList or a plain manifest stream from FILEs or stdin and write it back "
+        "unchanged (KRM mode: with the results). Built-in checks run on every Airflow pod; "
+        "with a config (--config, or the functionConfig) everything it declares must be "
+        "present too. Exit 1 when anything is an error.",
     )
-    validate.add_argument("--config", metavar="FILE", help="an AirflowSidecars config file")
-    validate.add_argument("files", nargs="*", metavar="FILE", help="input files ('-' for stdin)")
     commands.add_parser("schema", help="print the JSON Schema of the AirflowSidecars config")
     install = commands.add_parser(
         "install-kustomize-plugin",
         help="install the legacy kustomize exec plugin that runs inject",
         description=(
             "Write the executable that `kubectl kustomize --enable-alpha-plugins` (and "
-            "`kustomize build --enable-alpha-plugins`) runs for a transformer of kind "
-            "AirflowSidecars: <plugin home>/airflow-sidecars.dev/v1alpha1/airflowsidecars/"
-            "AirflowSidecars. kustomize gives it the config file as its argument and the "
+            "`kustomize build --enable-alpha-plugins`) runs for a transformer of the config's "
+            "apiVersion and kind (it prints where: <plugin home>/<group>/<version>/<kind in "
+            "lower case>/<kind>). kustomize gives it the config file as its argument and the "
             "resources as a stream on stdin; it runs this installation's inject."
         ),
     )
@@ -75,6 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
         "else ~/.config/kustomize/plugin (where kustomize looks)",
     )
     return parser
+
+
+def _add_function(
+    commands: argparse._SubParsersAction[_Parser],
+    name: str,
+    summary: str,
+    description: str,
+) -> None:
+    """A KRM function's command: the same arguments for each."""
+    command = commands.add_parser(name, help=summary, description=description)
+    command.add_argument("--config", metavar="FILE", help="an AirflowSidecars config file")
+    command.add_argument("files", nargs="*", metavar="FILE", help="input files ('-' for stdin)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

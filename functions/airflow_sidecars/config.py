@@ -1,9 +1,11 @@
-"""The functionConfig: `AirflowSidecars` (airflow-sidecars.dev/v1alpha1), or a ConfigMap.
+"""The config: where it comes from (`--config FILE`, the ResourceList's functionConfig, or a
+ConfigMap wrapping it), what it must be (`AirflowSidecars`, airflow-sidecars.dev/v1alpha1),
+and what it becomes (`Config`).
 
-Loading follows kyaml's fixed order (style.md A3.2): the JSON Schema first, because its
-messages name the field; then our own checks; every problem is collected and reported at once.
-jsonschema is imported only when schemacheck.py cannot say yes at once, which in a pipeline
-that works means never: it is the slowest import there is here (issue #3).
+Loading goes in kyaml's order: the JSON Schema first, because its messages name the field;
+then the checks across values (configvalues.py); every problem is collected and reported at
+once. jsonschema is imported only when schemacheck.py cannot say yes at once, which in a
+pipeline that works means never: at about 50 ms it is the slowest import there is.
 """
 
 from __future__ import annotations
@@ -16,32 +18,23 @@ from functools import cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-import yaml
-
-from . import schemacheck
-from .chart import (
-    CONTAINERS,
-    EXTRA_KEYS,
-    INIT_CONTAINERS,
-    MOUNTS,
-    NATIVE_SIDECAR_SECTIONS,
-    SECTION_ALIASES,
-    VOLUMES,
-    ValuePath,
-)
+from . import krm, schemacheck
+from .chart import NATIVE_SIDECAR_SECTIONS, SECTION_ALIASES, ValuePath
+from .configvalues import Problem, ValueList, cross_checks, value_lists
 from .results import ResourceRef
-from .templating import template_problems
+from .yamlread import InvalidYaml, Node, NotOneDocument, UnsupportedYaml, dotted, load_one, to_data
 
-API_VERSION = "airflow-sidecars.dev/v1alpha1"
-KIND = "AirflowSidecars"
-SCHEMA_FILE = "airflow-sidecars.v1alpha1.json"
+# The config's identity: the one place these are spelled (plugin.py builds kustomize's plugin
+# path from them, the schema file is named after the version).
+GROUP, VERSION, KIND = "airflow-sidecars.dev", "v1alpha1", "AirflowSidecars"
+API_VERSION = f"{GROUP}/{VERSION}"
+SCHEMA_FILE = f"airflow-sidecars.{VERSION}.json"
+NO_CONFIG = (
+    f"no config: give --config FILE, or (KRM mode) a functionConfig of kind {KIND}, "
+    f"apiVersion {API_VERSION}"
+)
 
-
-class Problem(NamedTuple):
-    """One thing wrong with the config, at a field path like `spec.scheduler.extraContainers[0]`."""
-
-    path: str
-    message: str
+__all__ = ["Problem", "ValueList"]  # defined in configvalues.py, part of this module's API
 
 
 class ConfigError(Exception):
@@ -49,13 +42,6 @@ class ConfigError(Exception):
         super().__init__("; ".join(f"{p.path}: {p.message}" for p in problems))
         self.problems = problems
         self.ref = ref
-
-
-class ValueList(NamedTuple):
-    """One `extra*` list of the config, at the chart's nesting, and where it was written."""
-
-    entries: tuple[dict[str, Any], ...]
-    origin: str  # e.g. "spec.workers.celery.sets[0].extraContainers"
 
 
 class Match(NamedTuple):
@@ -75,6 +61,52 @@ class Config(NamedTuple):
     # preset name -> its parameters, as written (the schema has checked them)
     presets: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     disabled_rules: tuple[str, ...] = ()  # validate rules turned off (spec.validate.disable)
+
+
+class ConfigSource(NamedTuple):
+    """A config file given on the command line (`--config FILE`)."""
+
+    name: str
+    data: bytes
+
+
+def from_input(
+    function_config: Node | None, config_file: ConfigSource | None, *, required: bool
+) -> Config | None:
+    """The config from --config FILE, else from the ResourceList's functionConfig (the object,
+    or a ConfigMap wrapping it); None when there is none and none is required (validate then
+    runs its built-in checks alone). kpt's empty placeholder counts as none."""
+    if config_file is not None:
+        data = _file_data(config_file)
+    elif function_config is not None:
+        try:
+            data = to_data(function_config, "the functionConfig")
+        except UnsupportedYaml as error:
+            raise ConfigError([Problem("functionConfig", str(error))]) from None
+    else:
+        data = None
+    if data is None or is_empty_function_input(data):
+        if not required:
+            return None
+        raise ConfigError([Problem(".", NO_CONFIG)])
+    return load(data)
+
+
+def _file_data(config_file: ConfigSource) -> Any:
+    def fail(message: str) -> ConfigError:
+        return ConfigError([Problem(config_file.name, message)])
+
+    try:
+        text = krm.decode(config_file.data, config_file.name).removeprefix(krm.BOM)
+        return load_one(text, "the config").data
+    except krm.InputError as error:
+        raise fail(str(error)) from None
+    except NotOneDocument as error:
+        raise fail(f"a config file holds one object, this one holds {error.count}") from None
+    except InvalidYaml as error:
+        raise fail(f"not valid YAML: {error.problem}") from None
+    except UnsupportedYaml as error:
+        raise fail(str(error)) from None
 
 
 @cache
@@ -100,7 +132,7 @@ def schema_text() -> str:
 
 def is_empty_function_input(data: Any) -> bool:
     """kpt's placeholder when a Kptfile step has no config: ConfigMap `function-input`, no data
-    (SDK `EmptyFunctionConfig`, krm-contract.md §1.7)."""
+    (SDK `EmptyFunctionConfig`, docs/krm-contract.md §1.7)."""
     if not isinstance(data, dict) or data.get("kind") != "ConfigMap" or data.get("data"):
         return False
     metadata = data.get("metadata")
@@ -127,7 +159,7 @@ def load(data: Any) -> Config:
     if problems:
         raise ConfigError(problems, ref)
     spec = data.get("spec") or {}
-    problems = _cross_checks(spec)
+    problems = cross_checks(spec)
     if problems:
         raise ConfigError(problems, ref)
     return _build(spec, ref)
@@ -143,17 +175,14 @@ def _from_config_map(data: dict[str, Any]) -> dict[str, Any]:
             "a ConfigMap config needs data.config: the AirflowSidecars object (or its spec) as YAML"
         )
         raise ConfigError([Problem("data.config", message)], ref)
-    from .yamledit import YamlEditError, check_plain_tree, compose_all, to_data  # noqa: PLC0415
-
     try:
-        documents = [doc for doc in compose_all(text) if doc is not None]
-        if len(documents) != 1:
-            raise ConfigError([Problem("data.config", "must hold one YAML document")], ref)
-        check_plain_tree(documents[0], "data.config")
-        inner = to_data(documents[0])
-    except yaml.YAMLError as error:
-        raise ConfigError([Problem("data.config", f"not valid YAML: {error}")], ref) from None
-    except YamlEditError as error:
+        inner = load_one(text, "data.config").data
+    except NotOneDocument:
+        raise ConfigError([Problem("data.config", "must hold one YAML document")], ref) from None
+    except InvalidYaml as error:
+        message = f"not valid YAML: {error.problem}"
+        raise ConfigError([Problem("data.config", message)], ref) from None
+    except UnsupportedYaml as error:
         raise ConfigError([Problem("data.config", str(error))], ref) from None
     if not isinstance(inner, dict):
         raise ConfigError([Problem("data.config", "must hold an object")], ref)
@@ -182,7 +211,7 @@ def _schema_problems(data: Any) -> list[Problem]:
 
 
 def _problem(error: Any) -> Problem:
-    path = _json_path(list(error.absolute_path))
+    path = dotted(tuple(error.absolute_path))
     validator = error.validator
     instance = error.instance
     if validator == "additionalProperties":
@@ -227,125 +256,6 @@ def _type_name(value: Any) -> str:
     )
 
 
-def _json_path(parts: list[Any]) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "."
-
-
-def _cross_checks(spec: dict[str, Any]) -> list[Problem]:
-    problems: list[Problem] = []
-    if "web" in spec and "webserver" in spec:
-        problems.append(Problem("spec.web", "web and webserver name the same component; use one"))
-    for base, group in _value_groups(spec):
-        names: dict[str, str] = {}
-        for number, container in enumerate(group.get(CONTAINERS) or []):
-            if "restartPolicy" in container:
-                problems.append(
-                    Problem(
-                        f"{base}.{CONTAINERS}[{number}].restartPolicy",
-                        "only init containers take restartPolicy (Always makes a native sidecar); "
-                        "move this container to extraInitContainers",
-                    )
-                )
-        for key in (INIT_CONTAINERS, CONTAINERS):
-            for number, container in enumerate(group.get(key) or []):
-                where = f"{base}.{key}[{number}].name"
-                if container["name"] in names:
-                    problems.append(
-                        Problem(
-                            where,
-                            f"container name {container['name']!r} is also used at "
-                            f"{names[container['name']]}",
-                        )
-                    )
-                names.setdefault(container["name"], where)
-        problems += _unique(group.get(VOLUMES) or [], "name", f"{base}.{VOLUMES}", "volume name")
-        problems += _unique(group.get(MOUNTS) or [], "mountPath", f"{base}.{MOUNTS}", "mountPath")
-    problems += _unique(spec.get("volumes") or [], "name", "spec.volumes", "volume name")
-    problems += _unique(
-        spec.get("volumeMounts") or [], "mountPath", "spec.volumeMounts", "mountPath"
-    )
-    sets = ((spec.get("workers") or {}).get("celery") or {}).get("sets") or []
-    problems += _unique(sets, "name", "spec.workers.celery.sets", "worker set name")
-    problems += [Problem(path, message) for path, message in template_problems(_value_lists(spec))]
-    return problems
-
-
-def _value_groups(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Every object of the spec that holds `extra*` lists, with its config path: a section,
-    `workers.celery`, each worker set, `airflow.kubernetesPodTemplate`, ..."""
-    found: list[tuple[str, dict[str, Any]]] = []
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, list):
-            for number, entry in enumerate(node):
-                walk(entry, f"{path}[{number}]")
-            return
-        if not isinstance(node, dict):
-            return
-        if any(key in node for key in EXTRA_KEYS):
-            found.append((path, node))
-        for key, value in node.items():
-            if key not in EXTRA_KEYS and isinstance(value, dict | list):
-                walk(value, f"{path}.{key}")
-
-    for section, values in spec.items():
-        if section not in _NOT_VALUES:
-            walk(values, f"spec.{section}")
-    return found
-
-
-# Spec keys that are not chart values.
-_NOT_VALUES = frozenset({"match", "onConflict", "presets", "validate", "volumes", "volumeMounts"})
-
-
-def _value_lists(spec: dict[str, Any]) -> dict[ValuePath, ValueList]:
-    """The spec's `extra*` lists by values path (a worker set by its name; `web` as
-    `webserver`), and the top-level `volumes` / `volumeMounts`."""
-    found: dict[ValuePath, ValueList] = {}
-    for base, group in _value_groups(spec):
-        path = _values_path(spec, base)
-        for key in EXTRA_KEYS:
-            if group.get(key):
-                value_path = (*path, key)
-                found[value_path] = ValueList(tuple(group[key]), f"{base}.{key}")
-    for key in ("volumes", "volumeMounts"):
-        if spec.get(key):
-            found[(key,)] = ValueList(tuple(spec[key]), f"spec.{key}")
-    return found
-
-
-def _values_path(spec: dict[str, Any], base: str) -> ValuePath:
-    """`spec.workers.celery.sets[0]` -> ("workers", "celery", "sets", <its name>)."""
-    parts: list[str] = []
-    node: Any = spec
-    for step in base.split(".")[1:]:
-        key, _, index = step.partition("[")
-        node = node[key]
-        parts.append(SECTION_ALIASES.get(key, key) if not parts else key)
-        if index:
-            node = node[int(index.rstrip("]"))]
-            parts.append(str(node["name"]))
-    return tuple(parts)
-
-
-def _unique(entries: list[dict[str, Any]], key: str, base: str, what: str) -> list[Problem]:
-    seen: dict[str, int] = {}
-    problems = []
-    for number, entry in enumerate(entries):
-        value = entry[key]
-        if value in seen:
-            problems.append(
-                Problem(
-                    f"{base}[{number}].{key}", f"{what} {value!r} repeats {base}[{seen[value]}]"
-                )
-            )
-        seen.setdefault(value, number)
-    return problems
-
-
 def _build(spec: dict[str, Any], ref: ResourceRef) -> Config:
     match = spec.get("match") or {}
     native = frozenset(
@@ -362,7 +272,7 @@ def _build(spec: dict[str, Any], ref: ResourceRef) -> Config:
             labels=dict(match.get("labels") or {}),
         ),
         on_conflict=spec.get("onConflict", "error"),
-        values=_value_lists(spec),
+        values=value_lists(spec),
         native_sidecars=native,
         presets=dict(spec.get("presets") or {}),
         disabled_rules=tuple((spec.get("validate") or {}).get("disable") or ()),

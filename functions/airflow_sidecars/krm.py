@@ -10,27 +10,22 @@ Rules from docs/krm-contract.md that this module carries:
 - Orchestrator annotations (`internal.config.kubernetes.io/*`, `config.kubernetes.io/*`,
   `config.k8s.io/id`, `kustomize.config.k8s.io/id`) are never edited (§1.4): we only splice
   into pod specs and append results.
-- New results are appended after those of earlier steps (§1.2, style.md A1.3).
+- New results are appended after those of earlier steps (§1.2).
 - Output is written even when the function fails (§2.5: kpt reads it on a non-zero exit).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Literal, NamedTuple
 
 import yaml
 
-from .results import FileRef, ResourceRef, Result
-from .yamledit import (
-    Editor,
-    Node,
-    compose_all,
-    detect_seq_indent,
-    is_null,
-    mapping_get,
-    scalar_at,
-)
+from .results import FileRef, ResourceRef, Result, Severity
+from .yamledit import Editor
+from .yamlread import Node, compose_all, is_null, mapping_get, scalar_at
+from .yamltext import detect_seq_indent
 
 RESOURCE_LIST_KINDS = ("ResourceList", "List")
 PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
@@ -107,6 +102,16 @@ class Item(NamedTuple):
     def ref(self) -> ResourceRef:
         return ResourceRef(self.api_version or "", self.kind or "", self.name or "", self.namespace)
 
+    def result(
+        self,
+        message: str,
+        severity: Severity,
+        field: str | None,
+        tags: Mapping[str, str],
+    ) -> Result:
+        """A result about this object (at `field`, a dotted path in it)."""
+        return Result(message, severity, self.ref(), field, self.file(), tags)
+
     def file(self) -> FileRef | None:
         path = next(filter(None, (self.annotation(key) for key in PATH_ANNOTATIONS)), None)
         if path is not None:
@@ -159,35 +164,10 @@ def decode(data: bytes, source: str | None) -> str:
 
 def parse(texts: list[tuple[str | None, str]]) -> Input:
     """Read every input; a single ResourceList means KRM mode, anything else is a stream."""
-    sources: list[Source] = []
-    for name, text_with_bom in texts:
-        text = text_with_bom.removeprefix(BOM)
-        try:
-            documents = compose_all(text)
-        except yaml.YAMLError as error:
-            raise InputError(_yaml_error_message(error), name) from None
-        root = next((doc for doc in documents if doc is not None), None)
-        seq_indent = detect_seq_indent(root, text) if root is not None else 2
-        bom = BOM if len(text) < len(text_with_bom) else ""
-        sources.append(Source(name, text, Editor(text, seq_indent=seq_indent), documents, bom))
-
+    sources = [_source(name, text) for name, text in texts]
     resource_list = _resource_list_root(sources)
     if resource_list is not None:
-        source, root = resource_list
-        inp = Input("resourcelist", sources, root=root)
-        inp.api_version = scalar_at(root, "apiVersion") or inp.api_version
-        if _twice(root) is not None:
-            return inp  # no items are read, none edited: see wrapper_problems
-        items = mapping_get(root, "items")
-        if items is not None and not isinstance(items, (yaml.SequenceNode, yaml.ScalarNode)):
-            raise InputError("ResourceList.items must be a list", source.name)
-        if isinstance(items, yaml.SequenceNode):
-            for number, node in enumerate(items.value):
-                if not isinstance(node, yaml.MappingNode):
-                    raise InputError(f"ResourceList.items[{number}] is not an object", source.name)
-                inp.items.append(Item(node, source, number, 0))
-        return inp
-
+        return _resource_list_input(sources, *resource_list)
     inp = Input("stream", sources)
     for source in sources:
         for number, node in enumerate(source.documents):
@@ -197,6 +177,34 @@ def parse(texts: list[tuple[str | None, str]]) -> Input:
                 where = f" {source.name}" if source.name else ""
                 raise InputError(f"document {number}{where} is not an object", source.name)
             inp.items.append(Item(node, source, len(inp.items), number))
+    return inp
+
+
+def _source(name: str | None, text_with_bom: str) -> Source:
+    text = text_with_bom.removeprefix(BOM)
+    try:
+        documents = compose_all(text)
+    except yaml.YAMLError as error:
+        raise InputError(_yaml_error_message(error), name) from None
+    root = next((doc for doc in documents if doc is not None), None)
+    seq_indent = detect_seq_indent(root, text) if root is not None else 2
+    bom = BOM if len(text) < len(text_with_bom) else ""
+    return Source(name, text, Editor(text, seq_indent=seq_indent), documents, bom)
+
+
+def _resource_list_input(sources: list[Source], source: Source, root: Node) -> Input:
+    inp = Input("resourcelist", sources, root=root)
+    inp.api_version = scalar_at(root, "apiVersion") or inp.api_version
+    if _twice(root) is not None:
+        return inp  # no items are read, none edited: see wrapper_problems
+    items = mapping_get(root, "items")
+    if items is not None and not isinstance(items, (yaml.SequenceNode, yaml.ScalarNode)):
+        raise InputError("ResourceList.items must be a list", source.name)
+    if isinstance(items, yaml.SequenceNode):
+        for number, node in enumerate(items.value):
+            if not isinstance(node, yaml.MappingNode):
+                raise InputError(f"ResourceList.items[{number}] is not an object", source.name)
+            inp.items.append(Item(node, source, number, 0))
     return inp
 
 

@@ -1,4 +1,4 @@
-"""The legacy kustomize exec plugin (krm-contract.md §2.3): an executable that kustomize finds
+"""The legacy kustomize exec plugin (docs/krm-contract.md §2.3): an executable that kustomize finds
 by the config's apiVersion and kind, runs with the config file as its only argument and the
 resources on stdin (a plain stream: inject's stream mode), and whose stdout replaces them.
 
@@ -12,7 +12,7 @@ import os
 import shlex
 import sys
 
-API_GROUP, VERSION, KIND = "airflow-sidecars.dev", "v1alpha1", "AirflowSidecars"
+from .config import GROUP, KIND, VERSION
 
 
 def plugin_home(explicit: str | None = None) -> str:
@@ -41,7 +41,7 @@ def plugin_script() -> str:
 
 
 def install_kustomize_plugin(home: str | None = None) -> str:
-    folder = os.path.join(plugin_home(home), API_GROUP, VERSION, KIND.lower())
+    folder = os.path.join(plugin_home(home), GROUP, VERSION, KIND.lower())
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, KIND)
     # Write beside it and rename: kustomize never runs a half-written plugin.

@@ -2,8 +2,8 @@
 
 Everything here works on plain data (the pod spec as dicts and lists) and produces `Op`s with
 paths relative to the pod spec; inject.py carries them into the text (yamledit.Editor) and
-into the expected data that the output is checked against. The rules (design.md, Principles):
-append, never prepend; match by name (mounts by mountPath); what is already there and equal
+into the expected data that the output is checked against. The rules: append, never
+prepend; match by name (mounts by mountPath); what is already there and equal
 is left alone, so a second run changes nothing; a same-named entry that differs is a conflict
 unless the config says `onConflict: replace`.
 """
@@ -11,9 +11,10 @@ unless the config says `onConflict: replace`.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any, Literal, NamedTuple
 
-from .yamledit import Path, dotted
+from .yamlread import Path, dotted
 
 ListName = Literal["containers", "initContainers"]
 
@@ -93,7 +94,7 @@ class Plan:
         self.origins: dict[str, str] = {}  # container name -> where the config wrote it
 
 
-def plan(
+def plan(  # noqa: PLR0913 - two inputs and four named options, three with defaults
     pod: dict[str, Any],
     additions: Additions,
     *,
@@ -105,34 +106,31 @@ def plan(
     """The ops that give `pod` the `additions`. `extra_volume_names` are volumes the pod has
     from elsewhere (a StatefulSet's volumeClaimTemplates); new init containers go before the
     first of `init_before` the pod has (where the chart renders its own after the extras)."""
-    result = Plan()
-    taken = result.origins  # container name -> origin, among what this run adds
-    appended: dict[ListName, list[dict[str, Any]]] = {"containers": [], "initContainers": []}
-    replaced: set[tuple[ListName, int]] = set()
+    planner = _Planner(pod, replace, pod_path)
     order: tuple[tuple[ListName, list[Wanted]], ...] = (
         ("initContainers", additions.init_containers),
         ("containers", additions.containers),
     )
     for list_name, wanted_list in order:
         for wanted in wanted_list:
-            _plan_container(
-                pod, list_name, wanted, replace, taken, appended, replaced, result, pod_path
-            )
+            planner.container(list_name, wanted)
+    result = planner.result
     insert_at = _first_index(pod.get("initContainers"), init_before)
-    inserted = appended["initContainers"] if insert_at is not None else []
-    for name, new in appended.items():
+    inserted = planner.appended["initContainers"] if insert_at is not None else []
+    for name, new in planner.appended.items():
         if new and new is not inserted:
             result.ops.append(Op("append", (name,), new))
 
-    volumes = _plan_named(
-        pod, "volumes", "name", additions.volumes, replace, result, pod_path, "volume"
-    )
+    pod_volumes = _Owner(pod, "volumes", "name", "volume", pod_path)
+    volumes = _plan_named(pod_volumes, additions.volumes, replace, result)
     if volumes:
         result.ops.append(Op("append", ("volumes",), volumes))
-    _plan_into_containers(pod, additions.mounts, MOUNTS, replace, replaced, result, pod_path)
-    _plan_into_containers(pod, additions.env, ENV, replace, replaced, result, pod_path)
+    planner.into_containers(additions.mounts, MOUNTS)
+    planner.into_containers(additions.env, ENV)
 
-    _check_mounted_volumes(pod, additions, volumes, extra_volume_names, result, pod_path)
+    defined = {_get(v, "name") for v in (pod.get("volumes") or [])}
+    defined |= {v["name"] for v in volumes} | extra_volume_names
+    result.findings += _undefined_volumes(additions, defined, pod_path)
     if inserted and insert_at is not None:
         result.ops.append(Op("insert", ("initContainers", insert_at), inserted))
     return result
@@ -145,58 +143,95 @@ def _first_index(entries: Any, names: frozenset[str]) -> int | None:
     return None
 
 
-def _plan_container(
-    pod: dict[str, Any],
-    list_name: ListName,
-    wanted: Wanted,
-    replace: bool,
-    taken: dict[str, str],
-    appended: dict[ListName, list[dict[str, Any]]],
-    replaced: set[tuple[ListName, int]],
-    result: Plan,
-    pod_path: str,
-) -> None:
-    name = wanted.value["name"]
-    if name in taken:
-        message = f"container {name!r} from {wanted.origin} is also added by {taken[name]}"
-        result.findings.append(Finding("error", message, (list_name,), "name-conflict"))
-        return
-    taken[name] = wanted.origin
-    where = _find_container(pod, name)
-    if where is None:
-        appended[list_name].append(copy.deepcopy(wanted.value))
-        result.added.append(f"{_singular(list_name)} {name}")
-        return
-    found_list, index, existing = where
-    path = (found_list, index)
-    if found_list == list_name and existing == wanted.value:
-        result.unchanged.append(f"{_singular(list_name)} {name}")
-        return
-    if replace and found_list == list_name:
-        result.ops.append(Op("replace", path, copy.deepcopy(wanted.value)))
-        replaced.add((list_name, index))
-        result.added.append(f"{_singular(list_name)} {name} (replaced)")
-        return
-    message = (
-        f"container {name!r} from {wanted.origin} conflicts with the container of the same name "
-        f"at {pod_path}.{dotted(path)}"
-        + ("" if found_list == list_name else f" (an {_singular(found_list)})")
-        + "; rename it, or set spec.onConflict: replace to replace it"
-    )
-    result.findings.append(Finding("error", message, path, "name-conflict"))
+class _Planner:
+    """Planning state for one pod: the plan so far, the containers appended per list, and the
+    containers replaced (nothing merges into those: the config's value replaces them whole)."""
+
+    __slots__ = ("appended", "pod", "pod_path", "replace", "replaced", "result")
+
+    def __init__(self, pod: dict[str, Any], replace: bool, pod_path: str) -> None:
+        self.pod, self.replace, self.pod_path = pod, replace, pod_path
+        self.result = Plan()
+        self.appended: dict[ListName, list[dict[str, Any]]] = {
+            "containers": [],
+            "initContainers": [],
+        }
+        self.replaced: set[tuple[ListName, int]] = set()
+
+    def container(self, list_name: ListName, wanted: Wanted) -> None:
+        result, taken = self.result, self.result.origins
+        name = wanted.value["name"]
+        if name in taken:
+            message = f"container {name!r} from {wanted.origin} is also added by {taken[name]}"
+            result.findings.append(Finding("error", message, (list_name,), "name-conflict"))
+            return
+        taken[name] = wanted.origin
+        where = find_container(self.pod, name)
+        if where is None:
+            self.appended[list_name].append(copy.deepcopy(wanted.value))
+            result.added.append(f"{_singular(list_name)} {name}")
+            return
+        found_list, index, existing = where
+        path = (found_list, index)
+        if found_list == list_name and existing == wanted.value:
+            result.unchanged.append(f"{_singular(list_name)} {name}")
+        elif self.replace and found_list == list_name:
+            result.ops.append(Op("replace", path, copy.deepcopy(wanted.value)))
+            self.replaced.add((list_name, index))
+            result.added.append(f"{_singular(list_name)} {name} (replaced)")
+        else:
+            message = (
+                f"container {name!r} from {wanted.origin} conflicts with the container of the "
+                f"same name at {self.pod_path}.{dotted(path)}"
+                + ("" if found_list == list_name else f" (an {_singular(found_list)})")
+                + "; rename it, or set spec.onConflict: replace to replace it"
+            )
+            result.findings.append(Finding("error", message, path, "name-conflict"))
+
+    def into_containers(self, entries: list[Targeted], into: ContainerList) -> None:
+        """Merge mounts or env vars into the pod's existing containers that they target."""
+        result = self.result
+        for list_name, index, container in containers(self.pod):
+            if (list_name, index) in self.replaced:
+                continue
+            name = container.get("name")
+            targets = [
+                wanted
+                for wanted, in_containers, in_init in entries
+                if name in (in_containers if list_name == "containers" else in_init)
+            ]
+            if not targets:
+                continue
+            sub = Plan()
+            prefix: Path = (list_name, index)
+            where = f"{self.pod_path}.{list_name}[{index}]"
+            owner = _Owner(container, into.key, into.merge_key, into.what, where)
+            new = _plan_named(owner, targets, self.replace, sub)
+            if new:
+                result.ops.append(Op("append", (*prefix, into.key), new))
+            result.ops += [Op(op.action, prefix + op.path, op.value) for op in sub.ops]
+            result.findings += [f._replace(path=prefix + f.path) for f in sub.findings]
+            result.added += [f"{text} into {name}" for text in sub.added]
+            result.unchanged += [f"{text} in {name}" for text in sub.unchanged]
+
+
+class _Owner(NamedTuple):
+    """A list of named entries and what holds it: the pod's volumes, a container's mounts."""
+
+    holder: dict[str, Any]
+    list_name: str
+    key: str  # what identifies an entry
+    what: str  # for messages
+    where: str  # the holder's path, for messages
 
 
 def _plan_named(
-    pod: dict[str, Any],
-    list_name: str,
-    key: str,
-    wanted_list: list[Wanted],
-    replace: bool,
-    result: Plan,
-    pod_path: str,
-    what: str,
+    owner: _Owner, wanted_list: list[Wanted], replace: bool, result: Plan
 ) -> list[dict[str, Any]]:
-    existing_list = pod.get(list_name) or []
+    """Plan entries matched by `owner.key`; returns those to append (the caller appends them,
+    so that one op carries them all)."""
+    list_name, key, what = owner.list_name, owner.key, owner.what
+    existing_list = owner.holder.get(list_name) or []
     appended: list[dict[str, Any]] = []
     origins: dict[Any, str] = {}  # identity -> where the config wrote the one appended
     for wanted in wanted_list:
@@ -210,25 +245,23 @@ def _plan_named(
                 f"{origins[identity]}; one pod can have only one"
             )
             result.findings.append(Finding("error", message, (list_name,), "name-conflict"))
-            continue
-        if not same:
+        elif not same:
             origins[identity] = wanted.origin
             appended.append(copy.deepcopy(wanted.value))
             result.added.append(f"{what} {identity}")
-            continue
-        index = same[0]
-        if existing_list[index] == wanted.value:
+        elif existing_list[same[0]] == wanted.value:
             result.unchanged.append(f"{what} {identity}")
         elif replace:
-            result.ops.append(Op("replace", (list_name, index), copy.deepcopy(wanted.value)))
+            result.ops.append(Op("replace", (list_name, same[0]), copy.deepcopy(wanted.value)))
             result.added.append(f"{what} {identity} (replaced)")
         else:
             message = (
                 f"{what} {identity!r} from {wanted.origin} conflicts with the {what} of the same "
-                f"{key} at {pod_path}.{list_name}[{index}]; rename it, or set "
+                f"{key} at {owner.where}.{list_name}[{same[0]}]; rename it, or set "
                 "spec.onConflict: replace to replace it"
             )
-            result.findings.append(Finding("error", message, (list_name, index), "name-conflict"))
+            path = (list_name, same[0])
+            result.findings.append(Finding("error", message, path, "name-conflict"))
     return appended
 
 
@@ -244,97 +277,57 @@ MOUNTS = ContainerList("volumeMounts", "mountPath", "mount")
 ENV = ContainerList("env", "name", "env var")
 
 
-def _plan_into_containers(
-    pod: dict[str, Any],
-    entries: list[Targeted],
-    into: ContainerList,
-    replace: bool,
-    replaced: set[tuple[ListName, int]],
-    result: Plan,
-    pod_path: str,
-) -> None:
-    for list_name in ("containers", "initContainers"):
-        for index, container in enumerate(pod.get(list_name) or []):
-            if not isinstance(container, dict) or (list_name, index) in replaced:
-                continue
-            targets = [
-                wanted
-                for wanted, in_containers, in_init in entries
-                if container.get("name")
-                in (in_containers if list_name == "containers" else in_init)
-            ]
-            if not targets:
-                continue
-            sub = Plan()
-            new = _plan_named(
-                container,
-                into.key,
-                into.merge_key,
-                targets,
-                replace,
-                sub,
-                f"{pod_path}.{list_name}[{index}]",
-                into.what,
-            )
-            prefix: Path = (list_name, index)
-            if new:
-                result.ops.append(Op("append", (*prefix, into.key), new))
-            for op in sub.ops:
-                result.ops.append(Op(op.action, prefix + op.path, op.value))
-            for finding in sub.findings:
-                result.findings.append(
-                    Finding(finding.severity, finding.message, prefix + finding.path, finding.rule)
-                )
-            name = container.get("name")
-            result.added += [f"{text} into {name}" for text in sub.added]
-            result.unchanged += [f"{text} in {name}" for text in sub.unchanged]
-
-
-def _check_mounted_volumes(
-    pod: dict[str, Any],
-    additions: Additions,
-    new_volumes: list[dict[str, Any]],
-    extra_volume_names: frozenset[str],
-    result: Plan,
-    pod_path: str,
-) -> None:
+def _undefined_volumes(additions: Additions, defined: set[Any], pod_path: str) -> list[Finding]:
     """A mount of a volume the pod does not define is rejected by the API server: say so now,
     naming the container and the mount (the seed's s3-sync example has exactly this bug)."""
-    defined = {_get(v, "name") for v in (pod.get("volumes") or [])}
-    defined |= {v["name"] for v in new_volumes} | extra_volume_names
+    found = []
     for wanted in [*additions.init_containers, *additions.containers]:
         for number, mount in enumerate(wanted.value.get("volumeMounts") or []):
             if mount["name"] not in defined:
-                result.findings.append(
-                    Finding(
-                        "error",
-                        f"container {wanted.value['name']!r} ({wanted.origin}.volumeMounts"
-                        f"[{number}]) mounts volume {mount['name']!r}, which this pod does not "
-                        f"define ({pod_path}.volumes); add it to the section's extraVolumes",
-                        ("volumes",),
-                        "missing-volume",
-                    )
+                message = (
+                    f"container {wanted.value['name']!r} ({wanted.origin}.volumeMounts"
+                    f"[{number}]) mounts volume {mount['name']!r}, which this pod does not "
+                    f"define ({pod_path}.volumes); add it to the section's extraVolumes"
                 )
+                found.append(Finding("error", message, ("volumes",), "missing-volume"))
     for wanted, _, _ in additions.mounts:
         if wanted.value["name"] not in defined:
-            result.findings.append(
-                Finding(
-                    "error",
-                    f"{wanted.origin} mounts volume {wanted.value['name']!r}, which this pod "
-                    f"does not define ({pod_path}.volumes); add it to extraVolumes",
-                    ("volumes",),
-                    "missing-volume",
-                )
+            message = (
+                f"{wanted.origin} mounts volume {wanted.value['name']!r}, which this pod does "
+                f"not define ({pod_path}.volumes); add it to extraVolumes"
             )
+            found.append(Finding("error", message, ("volumes",), "missing-volume"))
+    return found
 
 
-def _find_container(pod: dict[str, Any], name: str) -> tuple[ListName, int, Any] | None:
-    lists: tuple[ListName, ListName] = ("containers", "initContainers")
+# -- the one lookup of containers and volumes in a pod spec (plain data) ----------------------
+
+CONTAINER_LISTS: tuple[ListName, ListName] = ("containers", "initContainers")
+
+
+def containers(
+    pod: dict[str, Any], lists: tuple[ListName, ...] = CONTAINER_LISTS
+) -> Iterator[tuple[ListName, int, dict[str, Any]]]:
+    """Each container of the pod with its list and index, the lists in the order given;
+    entries that are not mappings are skipped (podshape.py reports them)."""
     for list_name in lists:
         for index, container in enumerate(pod.get(list_name) or []):
-            if _get(container, "name") == name:
-                return list_name, index, container
-    return None
+            if isinstance(container, dict):
+                yield list_name, index, container
+
+
+def find_container(
+    pod: dict[str, Any], name: str, lists: tuple[ListName, ...] = CONTAINER_LISTS
+) -> tuple[ListName, int, dict[str, Any]] | None:
+    """The first container called `name` in the lists given: its list, index and value."""
+    return next((found for found in containers(pod, lists) if found[2].get("name") == name), None)
+
+
+def find_volume(pod: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next(
+        (v for v in pod.get("volumes") or [] if isinstance(v, dict) and v.get("name") == name),
+        None,
+    )
 
 
 def _get(entry: Any, key: str) -> Any:
@@ -362,81 +355,3 @@ def apply_ops(data: Any, prefix: Path, ops: list[Op]) -> None:
             if target.get(last) is None:
                 target[last] = []
             target[last].extend(copy.deepcopy(op.value))
-
-
-# The fields of a pod spec that planning, presets and validate read, and the shape each must
-# have; YAML allows any shape anywhere, and a pod that breaks these is not edited (nor checked).
-_POD_LISTS = ("initContainers", "containers", "volumes")
-_CONTAINER_LISTS: dict[str, tuple[str, ...]] = {
-    "volumeMounts": ("name", "mountPath"),
-    "env": ("name",),
-    "envFrom": (),
-    "ports": (),
-}
-_POD_FIELDS: dict[str, type] = {"serviceAccountName": str, "securityContext": dict}
-_CONTAINER_FIELDS: dict[str, type] = {
-    "image": str,
-    "securityContext": dict,
-    "resources": dict,
-    "command": list,
-    "args": list,
-}
-
-
-def shape_problems(pod: Any) -> list[tuple[Path, str]]:
-    """(path in the pod spec, what is wrong) for every field read here that has a shape the
-    Kubernetes API would refuse (a list that is a number, a name that is a list, ...)."""
-    if not isinstance(pod, dict):
-        return [((), f"is {_shape(pod)}, not a mapping")]
-    problems: list[tuple[Path, str]] = []
-    for field, kind in _POD_FIELDS.items():
-        if pod.get(field) is not None and not isinstance(pod[field], kind):
-            problems.append(((field,), f"is {_shape(pod[field])}, not {_shape(kind())}"))
-    for list_name in _POD_LISTS:
-        entries = pod.get(list_name)
-        if entries is None:
-            continue
-        if not isinstance(entries, list):
-            problems.append(((list_name,), f"is {_shape(entries)}, not a list"))
-            continue
-        for index, entry in enumerate(entries):
-            at: Path = (list_name, index)
-            if not isinstance(entry, dict):
-                problems.append((at, f"is {_shape(entry)}, not a mapping"))
-            elif not isinstance(entry.get("name"), str):
-                problems.append(((*at, "name"), f"is {_shape(entry.get('name'))}, not a string"))
-            elif list_name != "volumes":
-                problems += [((*at, *path), what) for path, what in _container_problems(entry)]
-    return problems
-
-
-def _container_problems(container: dict[str, Any]) -> list[tuple[Path, str]]:
-    problems: list[tuple[Path, str]] = []
-    for field, kind in _CONTAINER_FIELDS.items():
-        if container.get(field) is not None and not isinstance(container[field], kind):
-            problems.append(((field,), f"is {_shape(container[field])}, not {_shape(kind())}"))
-    for field, keys in _CONTAINER_LISTS.items():
-        entries = container.get(field)
-        if entries is None:
-            continue
-        if not isinstance(entries, list):
-            problems.append(((field,), f"is {_shape(entries)}, not a list"))
-            continue
-        for index, entry in enumerate(entries):
-            if not isinstance(entry, dict):
-                problems.append(((field, index), f"is {_shape(entry)}, not a mapping"))
-                continue
-            problems += [
-                ((field, index, key), f"is {_shape(entry.get(key))}, not a string")
-                for key in keys
-                if not isinstance(entry.get(key), str)
-            ]
-    return problems
-
-
-def _shape(value: Any) -> str:
-    if value is None:
-        return "null"
-    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}
-    number = f"a number ({value!r})" if isinstance(value, int | float) else "?"
-    return names.get(type(value), number)

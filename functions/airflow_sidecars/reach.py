@@ -126,3 +126,19 @@ def _why_missing(section: str, present: set[str]) -> str:
 
 def _version(version: tuple[int, int, int]) -> str:
     return ".".join(map(str, version))
+
+
+def unmatched_presets(config: Config, used: set[str]) -> list[Result]:
+    """A preset whose components are none of the render's."""
+    results = []
+    for name in config.presets:
+        if name not in used:
+            message = (
+                f"spec.presets.{name} matched no workload: none of its components is in the "
+                "render (set `components` to choose them)"
+            )
+            tags = {**TAG, "rule": "no-match"}
+            results.append(
+                Result(message, "warning", config.ref, f"spec.presets.{name}", None, tags)
+            )
+    return results

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from .airflow import Workload
 from .krm import Item
-from .yamledit import scalar_at
+from .yamlread import scalar_at
 
 AIRFLOW_CFG = "airflow.cfg"
 DEFAULT_DAGS_FOLDER = "/opt/airflow/dags"
@@ -81,19 +81,6 @@ def parse_airflow_cfg(text: str) -> dict[tuple[str, str], str]:
         for section in parser.sections()
         for option, value in parser.items(section, raw=True)
     }
-
-
-def main_container_name(workload: Workload) -> str:
-    """The component's Airflow container: `base` in a pod template, else the chart's name for
-    the component's own container ("" where the chart has no Airflow container of its own)."""
-    return workload.main_container
-
-
-def container(pod: dict[str, Any], name: str) -> dict[str, Any] | None:
-    for entry in pod.get("containers") or []:
-        if isinstance(entry, dict) and entry.get("name") == name:
-            return entry
-    return None
 
 
 def setting(
@@ -198,23 +185,27 @@ def dag_bundle_folder(
         for entry in (bundles if isinstance(bundles, list) else [])
         if isinstance(entry, dict) and entry.get("classpath") == LOCAL_DAG_BUNDLE
     ]
+    chosen = _chosen_bundle(local, bundle)
+    if isinstance(chosen, str):
+        return BundleFolder(None, chosen)
+    kwargs = chosen.get("kwargs")
+    path = kwargs.get("path") if isinstance(kwargs, dict) else None
+    return BundleFolder(path if isinstance(path, str) and path else folder)
+
+
+def _chosen_bundle(local: list[dict[str, Any]], bundle: str | None) -> dict[str, Any] | str:
+    """The LocalDagBundle to sync into: the one named, the only one, or `dags-folder`; else
+    why there is none."""
     names = [str(entry.get("name")) for entry in local]
     if bundle is not None:
         chosen = [entry for entry in local if entry.get("name") == bundle]
-        if not chosen:
-            found = ", ".join(names) or "none"
-            return BundleFolder(None, f"no LocalDagBundle named {bundle!r} (found: {found})")
-    elif len(local) == 1:
-        chosen = local
-    else:
-        chosen = [entry for entry in local if entry.get("name") == DEFAULT_BUNDLE]
-        if not chosen:
-            problem = (
-                "[dag_processor] dag_bundle_config_list has no LocalDagBundle to sync into"
-                if not local
-                else f"several LocalDagBundles ({', '.join(names)}): set `bundle` to choose one"
-            )
-            return BundleFolder(None, problem)
-    kwargs = chosen[0].get("kwargs")
-    path = kwargs.get("path") if isinstance(kwargs, dict) else None
-    return BundleFolder(path if isinstance(path, str) and path else folder)
+        found = ", ".join(names) or "none"
+        return chosen[0] if chosen else f"no LocalDagBundle named {bundle!r} (found: {found})"
+    if len(local) == 1:
+        return local[0]
+    chosen = [entry for entry in local if entry.get("name") == DEFAULT_BUNDLE]
+    if chosen:
+        return chosen[0]
+    if not local:
+        return "[dag_processor] dag_bundle_config_list has no LocalDagBundle to sync into"
+    return f"several LocalDagBundles ({', '.join(names)}): set `bundle` to choose one"

@@ -14,7 +14,7 @@ Severity = Literal["error", "warning", "info"]
 
 # Records in this package are NamedTuples and state is plain classes with __slots__, never
 # dataclasses: importing `dataclasses` and building its classes cost a fifth of the start-up
-# of a command that is started afresh on every render (issue #3).
+# of a command that is started afresh on every render.
 
 
 class ResourceRef(NamedTuple):
@@ -75,5 +75,6 @@ class Result(NamedTuple):
 
 
 def exit_code(results: list[Result]) -> int:
-    """1 when any result is an error (warnings allowed), else 0 (design.md, "The command line")."""
+    """1 when any result is an error (warnings allowed), else 0 (docs/krm-contract.md,
+    exit codes)."""
     return 1 if any(r.severity == "error" for r in results) else 0

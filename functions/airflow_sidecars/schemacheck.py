@@ -1,7 +1,7 @@
 """A quick yes or no: does a config match the shipped JSON Schema?
 
 Importing jsonschema costs more than everything else the function does on one render (about
-50 ms of a 150 ms run, issue #3), and nearly every config a pipeline runs is valid. So the
+50 ms of a 150 ms run), and nearly every config a pipeline runs is valid. So the
 schema is first read by this small interpreter of the keywords it uses, and jsonschema is
 imported only when the answer is not a plain yes: it remains the reference, and the one that
 names every problem (config.py).

@@ -15,34 +15,15 @@ import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-import yaml
-
 from . import krm
 from .airflow import Workload, find_workloads, volume_claim_names
 from .chart import CHART_CONTAINERS, KERBEROS_CONTAINERS
 from .config import Config
-from .podspec import shape_problems
-from .release import main_container_name
+from .podshape import shape_problems
+from .podspec import ListName, containers
 from .results import Result, Severity
-from .yamledit import YamlEditError, check_plain_tree, compose_all, dotted, node_at, to_data
-
-# Rule id -> severity. The ids are a contract: configs disable them by name.
-RULES: dict[str, Severity] = {
-    "missing-volume": "error",
-    "duplicate-container": "error",
-    "plain-sidecar": "error",
-    "base-not-first": "error",
-    "keytab-exposed": "warning",
-    "literal-secret": "error",
-    "unpinned-image": "warning",
-    "no-requests": "info",
-    "declared-missing": "error",
-    # A workload the checks cannot read as plain data: aliases (alias bombs), a key twice,
-    # tags such as !!python/object. Always on: nothing else is checked in such a pod.
-    "unsupported-yaml": "error",
-    # A pod spec field of a shape no Kubernetes object has (`initContainers: 5`). Always on.
-    "malformed-pod": "error",
-}
+from .rules import ALWAYS_ON, plain_sidecar_message, severity
+from .yamlread import UnsupportedYaml, dotted, load_one, node_at, to_data
 
 # Chart containers that run the Airflow image: a container of the same name with another
 # image is the user's (the seed's own Kerberos sidecar is called `worker-kerberos`).
@@ -67,9 +48,6 @@ class Pod(NamedTuple):
     inner: str  # prefix for paths inside the pod spec, in messages
 
 
-ALWAYS_ON = frozenset({"unsupported-yaml", "malformed-pod"})
-
-
 def validate(inp: krm.Input, config: Config | None, declared: list[Result]) -> list[Result]:
     """Built-in checks on every Airflow pod, plus `declared` (what inject would still add)."""
     disabled = set(config.disabled_rules) if config is not None else set()
@@ -87,13 +65,12 @@ def _pods(items: list[krm.Item], findings: list[Result]) -> Iterator[Pod]:
     for workload in find_workloads(items):
         item = workload.item
         try:
-            check_plain_tree(item.node, f"{item.kind} {item.name}")
-        except YamlEditError as error:
+            data = to_data(item.node, f"{item.kind} {item.name}")
+        except UnsupportedYaml as error:
             findings.append(_result(workload, "error", "unsupported-yaml", "", str(error)))
             continue
         if workload.template_key is None:
-            node = node_at(item.node, workload.pod_path)
-            spec = to_data(node) if node is not None else None
+            spec = _data_at(data, workload.pod_path)
             path = dotted(workload.pod_path)
             if isinstance(spec, dict) and _well_formed(workload, spec, path, path, findings):
                 yield Pod(workload, spec, path, path)
@@ -101,19 +78,24 @@ def _pods(items: list[krm.Item], findings: list[Result]) -> Iterator[Pod]:
         field = f"data.{workload.template_key}"
         text = str(getattr(node_at(item.node, ("data", workload.template_key)), "value", ""))
         try:
-            documents = [doc for doc in compose_all(text) if doc is not None]
-            if len(documents) == 1:
-                check_plain_tree(documents[0], f"the pod template in {item.kind} {item.name}")
-            data = to_data(documents[0]) if len(documents) == 1 else None
-        except (yaml.YAMLError, YamlEditError):
-            data = None
-        spec = data.get("spec") if isinstance(data, dict) else None
+            template = load_one(text, f"the pod template in {item.kind} {item.name}").data
+        except UnsupportedYaml:
+            template = None
+        spec = template.get("spec") if isinstance(template, dict) else None
         if isinstance(spec, dict):
             if _well_formed(workload, spec, field, f"{field}#spec", findings):
                 yield Pod(workload, spec, field, f"{field}#spec")
         else:
             message = f"{field} does not hold one Pod document; its pod spec was not checked"
             findings.append(_result(workload, "warning", "pod-template", field, message))
+
+
+def _data_at(data: Any, path: tuple[str | int, ...]) -> Any:
+    for step in path:
+        if not isinstance(data, dict) or step not in data:
+            return None
+        data = data[step]
+    return data
 
 
 def _well_formed(
@@ -137,15 +119,19 @@ def _finding(pod: Pod, rule: str, inner_path: str, message: str) -> Result:
     """A finding at a field inside the pod spec; a pod template's results point at its data
     key (the field a ConfigMap has) and name the inner path in the message."""
     if pod.workload.is_pod_template:
-        return _result(pod.workload, RULES[rule], rule, pod.field, f"{inner_path}: {message}")
-    return _result(pod.workload, RULES[rule], rule, f"{pod.field}.{inner_path}", message)
+        verdict = severity(rule, "validate")
+        return _result(pod.workload, verdict, rule, pod.field, f"{inner_path}: {message}")
+    return _result(
+        pod.workload, severity(rule, "validate"), rule, f"{pod.field}.{inner_path}", message
+    )
 
 
-def _containers(spec: dict[str, Any]) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    for list_name in ("initContainers", "containers"):
-        for index, container in enumerate(spec.get(list_name) or []):
-            if isinstance(container, dict):
-                yield list_name, index, container
+# The order findings come in: init containers first, as the kubelet starts them.
+_IN_ORDER: tuple[ListName, ...] = ("initContainers", "containers")
+
+
+def _containers(spec: dict[str, Any]) -> Iterator[tuple[ListName, int, dict[str, Any]]]:
+    return containers(spec, _IN_ORDER)
 
 
 # -- the checks -------------------------------------------------------------------------------
@@ -190,20 +176,15 @@ def _plain_sidecars(pod: Pod) -> list[Result]:
     containers = pod.spec.get("containers") or []
     names = [c.get("name") for c in containers if isinstance(c, dict)]
     # The chart's main container; in a pod whose own is unknown, the first one.
-    main = main_container_name(workload)
+    main = workload.main_container
     if main not in names:
         main = str(names[0]) if names else ""
-    where = "KubernetesExecutor task pods" if workload.is_pod_template else "this Job's pods"
     found = []
     for index, container in enumerate(containers):
         name = container.get("name") if isinstance(container, dict) else None
         if name == main:
             continue
-        message = (
-            f"container {name!r} is a plain sidecar: {where} never complete while it runs; make "
-            "it a native sidecar (an initContainers entry with restartPolicy: Always; "
-            f"inject: spec.{workload.section}.nativeSidecars: true)"
-        )
+        message = plain_sidecar_message(str(name), workload, workload.section)
         found.append(_finding(pod, "plain-sidecar", f"containers[{index}]", message))
     return found
 
@@ -272,7 +253,7 @@ def _literal_secrets(pod: Pod) -> list[Result]:
 
 
 def _sidecars(pod: Pod) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    main = main_container_name(pod.workload)
+    main = pod.workload.main_container
     main_image = next(
         (c.get("image") for _, _, c in _containers(pod.spec) if c.get("name") == main), None
     )

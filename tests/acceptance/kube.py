@@ -368,7 +368,7 @@ class PodRun:
     Each `start`/`run` is a container (re)start: a fresh writable root layer; `exec`/`probe` run in
     the current one. Use as a context manager, or call `stop()`, so no process outlives the test."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the pod and where it runs, then three optional settings
         self,
         cluster: Cluster,
         ref: PodRef,

@@ -1,0 +1,137 @@
+"""Every rule id a result can carry (`tags.rule`), with its verdict in each function.
+
+The ids are a contract: configs turn validate's rules off by name (`spec.validate.disable`),
+and pipelines filter results by them. With a config, validate also reports what inject would
+find (its errors and warnings, with the same verdict), so those rules have both columns.
+"varies" means the finding decides (the `meaning` says how); None, that the function never
+reports the rule.
+The README's rule table is this table (a test keeps them the same).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+from .airflow import Workload
+from .results import Severity
+
+Verdict = Literal["error", "warning", "info", "varies"] | None
+
+
+class Rule(NamedTuple):
+    inject: Verdict
+    validate: Verdict
+    meaning: str
+
+
+_ERROR: Verdict = "error"
+_WARNING: Verdict = "warning"
+_INFO: Verdict = "info"
+_VARIES: Verdict = "varies"
+
+RULES: dict[str, Rule] = {
+    # -- reading the input and the config --------------------------------------------------
+    "input": Rule(_ERROR, _ERROR, "the input cannot be read, or its ResourceList is malformed"),
+    "config": Rule(_ERROR, _ERROR, "the config is invalid; every problem is named"),
+    "unsupported-yaml": Rule(
+        _ERROR,
+        _ERROR,
+        "aliases, merge keys, odd tags or a key twice in an object that would be edited or "
+        "checked; always on",
+    ),
+    "malformed-pod": Rule(
+        _ERROR, _ERROR, "a pod spec field of a shape no Kubernetes object has; always on"
+    ),
+    "not-a-pod": Rule(_ERROR, _ERROR, "a workload whose pod spec is not a mapping"),
+    "pod-template": Rule(
+        _VARIES,
+        _VARIES,
+        "the KubernetesExecutor pod template is not YAML (error), not one Pod (warning), or "
+        "the user's own (podTemplate: left alone, warning)",
+    ),
+    "internal": Rule(_ERROR, None, "the edited output is not what was planned: nothing is changed"),
+    # -- what inject did -------------------------------------------------------------------
+    "added": Rule(_INFO, None, "what was added to a pod"),
+    "unchanged": Rule(_INFO, None, "a pod that already has everything the config declares"),
+    "checksum": Rule(_INFO, None, "checksum/airflow-config refreshed after a pod template edit"),
+    "name-conflict": Rule(
+        _ERROR, _ERROR, "a container, volume or mount of the same name that differs"
+    ),
+    "template": Rule(
+        _VARIES,
+        _VARIES,
+        "`{{ }}` in a value the chart does not template (warning) or an expression it cannot "
+        "evaluate (error)",
+    ),
+    "service-account": Rule(
+        _VARIES,
+        _VARIES,
+        "a ServiceAccount annotation a preset sets (info), cannot set (error), or that reaches "
+        "other pods too (warning)",
+    ),
+    "preset": Rule(_VARIES, _VARIES, "a preset that leaves a pod alone, and why"),
+    "no-match": Rule(
+        _WARNING, _WARNING, "a config section, value or preset that reached no workload"
+    ),
+    "chart-version": Rule(_WARNING, _WARNING, "a chart newer than the versions tested"),
+    # -- the checks ------------------------------------------------------------------------
+    "missing-volume": Rule(
+        _ERROR, _ERROR, "a volumeMount of a volume the pod does not define (the seed's s3-sync)"
+    ),
+    "duplicate-container": Rule(
+        None, _ERROR, "two containers of a pod (init containers included) with one name"
+    ),
+    # inject adds what the config says, as the chart would (a warning); validate judges the pod.
+    "plain-sidecar": Rule(
+        _WARNING,
+        _ERROR,
+        "a plain sidecar in the pod template or a Job: the pod never completes",
+    ),
+    "base-not-first": Rule(
+        None,
+        _ERROR,
+        "a container before `base` in the pod template (Airflow merges task settings into the "
+        "first)",
+    ),
+    "keytab-exposed": Rule(
+        None,
+        _WARNING,
+        "the Kerberos keytab mounted into a container that is not the ticket renewer",
+    ),
+    "literal-secret": Rule(
+        None,
+        _ERROR,
+        "a literal secret in `env`: the variable is named, the value is never repeated",
+    ),
+    "unpinned-image": Rule(None, _WARNING, "a sidecar image with no tag, or `:latest`"),
+    "no-requests": Rule(None, _INFO, "a sidecar without resource requests"),
+    "declared-missing": Rule(
+        None,
+        _ERROR,
+        "(with a config) a declared sidecar, volume, mount or annotation that is not there",
+    ),
+}
+
+# validate's rules that `spec.validate.disable` cannot turn off: nothing else is checked in
+# such a pod.
+ALWAYS_ON = frozenset({"unsupported-yaml", "malformed-pod"})
+
+
+def severity(rule: str, function: Literal["inject", "validate"]) -> Severity:
+    """The verdict of a rule that has one in `function`."""
+    verdict = getattr(RULES[rule], function)
+    if verdict not in ("error", "warning", "info"):
+        raise KeyError(f"rule {rule!r} has no single verdict in {function}")
+    found: Severity = verdict
+    return found
+
+
+def plain_sidecar_message(container: str, workload: Workload, section: str) -> str:
+    """The plain-sidecar finding, said the same way by inject and validate; `section` is the
+    config section whose `nativeSidecars` switch would make the container native."""
+    where = "KubernetesExecutor task pods" if workload.is_pod_template else "this Job's pods"
+    return (
+        f"container {container!r} is a plain sidecar: {where} will not complete while it runs; "
+        f"set spec.{section}.nativeSidecars: true to add it as a native sidecar (an init "
+        "container with restartPolicy: Always), or have it exit when the main container does"
+    )
