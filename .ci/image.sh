@@ -17,7 +17,9 @@
 
 # --- the environment: cheap, set every time --------------------------------------------------
 _as_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-_as_version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$_as_root/pyproject.toml")
+# the package's one version: __version__ in its __init__.py (pyproject.toml reads it from there)
+_as_version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' \
+	"$_as_root/functions/airflow_sidecars/__init__.py")
 export AIRFLOW_SIDECARS_CI_WORK=${AIRFLOW_SIDECARS_CI_WORK:-$HOME/.cache/airflow-sidecars-ci}
 export AIRFLOW_SIDECARS_IMAGE=localhost/airflow-sidecars:$_as_version
 export AIRFLOW_SIDECARS_VALIDATE_IMAGE=localhost/airflow-sidecars-validate:$_as_version
