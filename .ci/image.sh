@@ -1,7 +1,8 @@
 #!/bin/bash
-# The function image, built on the CI machine: no registry, no Docker daemon
-# (shared/docs/container-ci.md). podman with runc; a base image made from Debian packages;
-# the wheels built and downloaded here, installed offline by the Dockerfile.
+# The function image, built on the CI machine: no registry, no Docker daemon. podman with runc
+# (crun fails on hosts with hybrid cgroups); a base image made from Debian packages with
+# mmdebstrap (no registry to pull one from); the wheels built and downloaded here, installed
+# offline by the Dockerfile.
 #
 #   source .ci/image.sh    # what .ci/run does: builds, then exports the variables below
 #   bash .ci/image.sh      # builds only
