@@ -8,8 +8,9 @@
 # compiler, and the image holds exactly the wheels that were tested.
 #
 # kustomize and kpt run a container function as `docker run --rm -i --network none --user
-# nobody --security-opt=no-new-privileges ... IMAGE` (krm-contract.md §2.1, §2.5): the image must
-# work as uid 65534, without network, and here also with a read-only root filesystem.
+# nobody --security-opt=no-new-privileges ... IMAGE` (docs/krm-contract.md §2.1, §2.5, §2.6):
+# the image must work as uid 65534, without network, and here also with a read-only root
+# filesystem.
 
 # A public Python on Debian bookworm for users; CI passes a base made from Debian packages
 # (localhost/debian-python:bookworm, Python 3.11), since no registry is reachable there. The

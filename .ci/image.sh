@@ -1,7 +1,8 @@
 #!/bin/bash
-# The function image, built on the CI machine: no registry, no Docker daemon
-# (shared/docs/container-ci.md). podman with runc; a base image made from Debian packages;
-# the wheels built and downloaded here, installed offline by the Dockerfile.
+# The function image, built on the CI machine: no registry, no Docker daemon. podman with runc
+# (crun fails on hosts with hybrid cgroups); a base image made from Debian packages with
+# mmdebstrap (no registry to pull one from); the wheels built and downloaded here, installed
+# offline by the Dockerfile.
 #
 #   source .ci/image.sh    # what .ci/run does: builds, then exports the variables below
 #   bash .ci/image.sh      # builds only
@@ -17,7 +18,9 @@
 
 # --- the environment: cheap, set every time --------------------------------------------------
 _as_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-_as_version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$_as_root/pyproject.toml")
+# the package's one version: __version__ in its __init__.py (pyproject.toml reads it from there)
+_as_version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' \
+	"$_as_root/functions/airflow_sidecars/__init__.py")
 export AIRFLOW_SIDECARS_CI_WORK=${AIRFLOW_SIDECARS_CI_WORK:-$HOME/.cache/airflow-sidecars-ci}
 export AIRFLOW_SIDECARS_IMAGE=localhost/airflow-sidecars:$_as_version
 export AIRFLOW_SIDECARS_VALIDATE_IMAGE=localhost/airflow-sidecars-validate:$_as_version
