@@ -63,24 +63,34 @@ def releases(items: list[Item], workloads: list[Workload]) -> dict[ReleaseKey, R
             text = scalar_at(item.node, "data", AIRFLOW_CFG)
             if text is not None:
                 release(key).airflow_cfg.update(parse_airflow_cfg(text))
+    # `envFrom` names a ConfigMap or Secret of the pod's namespace, whatever its labels.
+    for (name, namespace), found_release in found.items():
+        if name is not None and (None, namespace) in found:
+            for source, item in found[(None, namespace)].env_sources.items():
+                found_release.env_sources.setdefault(source, item)
     return found
 
 
 def parse_airflow_cfg(text: str) -> dict[tuple[str, str], str]:
-    """airflow.cfg as (section, option) -> value; Airflow reads it with configparser, whose
-    INI rules (sections, `key = value`, comments) are all the chart's file uses."""
+    """airflow.cfg as (section, option) -> value; Airflow reads it with a configparser, whose
+    INI rules (sections, `key = value`, comments, `%%` for `%`) are all the chart's file uses.
+    A value whose `%` does not interpolate is taken as written."""
     import configparser  # noqa: PLC0415 - only runs with presets
 
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser = configparser.ConfigParser(strict=False)
     try:
         parser.read_string(text)
     except configparser.Error:
         return {}
-    return {
-        (section.lower(), option.lower()): value
-        for section in parser.sections()
-        for option, value in parser.items(section, raw=True)
-    }
+    found: dict[tuple[str, str], str] = {}
+    for section in parser.sections():
+        for option in parser.options(section):
+            try:
+                value = parser.get(section, option)
+            except configparser.InterpolationError:
+                value = parser.get(section, option, raw=True)
+            found[(section.lower(), option.lower())] = value
+    return found
 
 
 def setting(
@@ -90,13 +100,14 @@ def setting(
     (a literal in the main container's env, then a ConfigMap or Secret it loads with
     `envFrom`) wins over airflow.cfg, as in Airflow's own config lookup."""
     variable = f"AIRFLOW__{section.upper()}__{option.upper()}"
-    for entry in (main or {}).get("env") or []:
+    # Kubernetes: of two entries with one name the later wins, and so does the later source.
+    for entry in reversed((main or {}).get("env") or []):
         if isinstance(entry, dict) and entry.get("name") == variable:
             value = entry.get("value")
             return value if isinstance(value, str) else None
     if release is None:
         return None
-    for source in (main or {}).get("envFrom") or []:
+    for source in reversed((main or {}).get("envFrom") or []):
         value = _from_env_source(release, source, variable)
         if value is not None:
             return value
