@@ -1,7 +1,7 @@
 """Hardening, round two: one small input per failure class the fuzzing found.
 
 Each case states the invariant that broke: a hang, a traceback with empty stdout, or (worst) a
-silent change of data the run did not edit. tests/test_fuzz.py searches for more of the same.
+silent change of data the run did not edit. tests/unit/test_fuzz.py searches for more of the same.
 """
 
 from __future__ import annotations

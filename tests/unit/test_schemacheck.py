@@ -23,8 +23,8 @@ from jsonschema import Draft202012Validator
 
 from airflow_sidecars.config import schema
 from airflow_sidecars.schemacheck import matches
+from conftest import ROOT
 
-REPO = Path(__file__).resolve().parent.parent
 SEED = 20261127
 MUTANTS_PER_CONFIG = 400
 
@@ -33,11 +33,11 @@ def _known_configs() -> list[tuple[str, Any]]:
     """Every AirflowSidecars object in the repository's examples, golden cases and benchmarks."""
     found = []
     for pattern in ("tests/golden/*/*.yaml", "pipelines/**/*.yaml", "benchmarks/*.yaml"):
-        for path in sorted(REPO.glob(pattern)):
+        for path in sorted(ROOT.glob(pattern)):
             for document in yaml.safe_load_all(path.read_text()):
                 for candidate in _objects_in(document):
                     if candidate.get("kind") == "AirflowSidecars":
-                        found.append((str(path.relative_to(REPO)), candidate))
+                        found.append((str(path.relative_to(ROOT)), candidate))
     return found
 
 
@@ -207,7 +207,7 @@ print(outcome.exit_code, "jsonschema" in sys.modules)
 
 
 def _run_in_fresh_interpreter(config: Path) -> tuple[str, str]:
-    render = REPO / "tests/fixtures/official-1.15.0/05a-sidecars-before.yaml"
+    render = ROOT / "tests/fixtures/official-1.15.0/05a-sidecars-before.yaml"
     completed = subprocess.run(
         [sys.executable, "-c", IMPORTS_AFTER_A_RUN, str(config), str(render)],
         capture_output=True,
@@ -220,11 +220,11 @@ def _run_in_fresh_interpreter(config: Path) -> tuple[str, str]:
 
 def test_a_valid_config_does_not_import_jsonschema() -> None:
     # The start-up budget of issue #3 rests on this, so it is checked in a fresh interpreter.
-    assert _run_in_fresh_interpreter(REPO / "benchmarks/seed-sidecars.yaml") == ("0", "False")
+    assert _run_in_fresh_interpreter(ROOT / "benchmarks/seed-sidecars.yaml") == ("0", "False")
 
 
 def test_an_invalid_config_is_checked_by_jsonschema(tmp_path: Path) -> None:
-    text = (REPO / "benchmarks/seed-sidecars.yaml").read_text()
+    text = (ROOT / "benchmarks/seed-sidecars.yaml").read_text()
     invalid = tmp_path / "config.yaml"
     invalid.write_text(text.replace("imagePullPolicy: Always", "imagePullPolicy: Sometimes"))
     assert _run_in_fresh_interpreter(invalid) == ("1", "True")
