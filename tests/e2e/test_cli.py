@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import FIXTURES, ROOT, compare_or_update, kubectl, run_cli
+from conftest import FIXTURES, ROOT, compare_or_update, run_cli, run_kustomize
 
 SEED = ROOT / "pipelines" / "examples" / "seed-sidecars.yaml"
 RENDER = FIXTURES / "official-1.15.0" / "05a-sidecars-before.yaml"
@@ -78,22 +78,8 @@ def test_kubectl_kustomize_runs_it_as_a_legacy_exec_plugin(tmp_path: Path) -> No
     assert plugin.stat().st_mode & stat.S_IXUSR
 
     example = ROOT / "pipelines" / "kustomize-plugin"
-    env = {**os.environ, "KUSTOMIZE_PLUGIN_HOME": str(home)}
-    completed = subprocess.run(
-        [
-            kubectl(),
-            "kustomize",
-            "--enable-alpha-plugins",
-            "--load-restrictor",
-            "LoadRestrictionsNone",
-            str(example),
-        ],
-        capture_output=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-    assert completed.returncode == 0, completed.stderr.decode()
+    completed = run_kustomize(example, {"KUSTOMIZE_PLUGIN_HOME": str(home)})
+    assert completed.returncode == 0, completed.stderr
     compare_or_update(example / "expected.yaml", completed.stdout)
 
     objects = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(completed.stdout)}
