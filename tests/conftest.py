@@ -1,4 +1,12 @@
-"""Shared helpers: where the real chart renders are, and how the command line is run."""
+"""Shared helpers: where the real chart renders are, and how the command line and kustomize
+are run.
+
+The tests: tests/unit runs the package in-process (no process is started); tests/e2e runs the
+command line as a process, kubectl kustomize, kpt (real, or the model in
+tests/support/kpt_contract.py), the image and the pipelines; tests/acceptance (marker
+`acceptance`) runs the added containers. tests/fixtures holds the chart renders, tests/golden
+the golden cases. Test module names are unique across the folders (they are not packages).
+"""
 
 from __future__ import annotations
 
