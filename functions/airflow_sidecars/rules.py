@@ -36,11 +36,13 @@ RULES: dict[str, Rule] = {
     "unsupported-yaml": Rule(
         _ERROR,
         _ERROR,
-        "aliases, merge keys, odd tags or a key twice in an object that would be edited or "
-        "checked; always on",
+        "an object that cannot be read as plain data (aliases, merge keys, a key twice, tags "
+        "such as `!!python/object`); always on",
     ),
     "malformed-pod": Rule(
-        _ERROR, _ERROR, "a pod spec field of a shape no Kubernetes object has; always on"
+        _ERROR,
+        _ERROR,
+        "a pod spec field of a shape no Kubernetes object has (`initContainers: 5`); always on",
     ),
     "not-a-pod": Rule(_ERROR, _ERROR, "a workload whose pod spec is not a mapping"),
     "pod-template": Rule(
@@ -73,10 +75,10 @@ RULES: dict[str, Rule] = {
     "no-match": Rule(
         _WARNING, _WARNING, "a config section, value or preset that reached no workload"
     ),
-    "chart-version": Rule(_WARNING, _WARNING, "a chart newer than the versions tested"),
+    "chart-version": Rule(_WARNING, _WARNING, "a chart version outside the range tested"),
     # -- the checks ------------------------------------------------------------------------
     "missing-volume": Rule(
-        _ERROR, _ERROR, "a volumeMount of a volume the pod does not define (the seed's s3-sync)"
+        _ERROR, _ERROR, "a `volumeMount` of a volume the pod does not define (the seed's s3-sync)"
     ),
     "duplicate-container": Rule(
         None, _ERROR, "two containers of a pod (init containers included) with one name"
@@ -115,6 +117,21 @@ RULES: dict[str, Rule] = {
 # validate's rules that `spec.validate.disable` cannot turn off: nothing else is checked in
 # such a pod.
 ALWAYS_ON = frozenset({"unsupported-yaml", "malformed-pod"})
+# The rules `spec.validate.disable` names (the schema's enum): validate's checks, and what the
+# config declares.
+CAN_DISABLE = frozenset(
+    {
+        "missing-volume",
+        "duplicate-container",
+        "plain-sidecar",
+        "base-not-first",
+        "keytab-exposed",
+        "literal-secret",
+        "unpinned-image",
+        "no-requests",
+        "declared-missing",
+    }
+)
 
 
 def severity(rule: str, function: Literal["inject", "validate"]) -> Severity:

@@ -8,7 +8,7 @@ names every problem (config.py).
 
 The answer is one-sided by construction. A keyword this module does not know, a `$ref` it
 cannot follow, or a value that is not plain JSON data gives "no", never "yes", so the worst a
-gap here can cost is the jsonschema import. tests/test_schemacheck.py holds it to
+gap here can cost is the jsonschema import. tests/unit/test_schemacheck.py holds it to
 jsonschema's verdict on every config the tests know and on thousands of mutations of them.
 """
 

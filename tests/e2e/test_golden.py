@@ -5,7 +5,10 @@ Each folder under tests/golden/ is one case:
   `config` (default `config.yaml` in the folder; a path such as `pipelines/examples/x.yaml`
   from the repository root; `none` for KRM input that carries its own),
   and the expected `exitCode`;
-- `expected.yaml`: stdout, byte for byte; `expected.stderr`: the summary for people.
+- `expected.yaml`: stdout, byte for byte; `expected.stderr`: the summary for people;
+- `expected.diff`: the unified diff from the input to `expected.yaml`, which is what a reviewer
+  reads: what inject did, without diffing whole renders by hand. It is checked too, so it cannot
+  go stale.
 
 Every case runs twice: the second run takes the first run's output as its input and must give
 the same bytes back (idempotency, as the kpt catalog's e2e harness does with runCount 2).
@@ -15,6 +18,7 @@ diff: that review is the test).
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +60,9 @@ def test_golden(name: str, tmp_path: Path) -> None:
     first = run_cli("inject", *config, *_inputs(name, case))
     assert first.returncode == case["exitCode"], first.stderr
     assert "Traceback" not in first.stderr
+    # The diff first: when the output changed, it is the file that shows how.
+    diff = _diff(_inputs(name, case), GOLDEN / name / "expected.yaml", first.stdout)
+    compare_or_update(GOLDEN / name / "expected.diff", diff)
     compare_or_update(GOLDEN / name / "expected.yaml", first.stdout)
     compare_or_update(GOLDEN / name / "expected.stderr", first.stderr.encode())
 
@@ -88,6 +95,33 @@ def test_golden_output_means_the_same_to_a_yaml_1_2_reader(name: str) -> None:
             assert after_11 == after_12
             compared += 1
     assert compared
+
+
+def _diff(inputs: list[Path], expected: Path, output: bytes) -> bytes:
+    """`diff -u` from the input (the files one after the other) to the output, headed by the
+    paths of the input and of `expected` from the repository root. No dates: the same output
+    gives the same bytes."""
+    before = b"".join(path.read_bytes() for path in inputs)
+    lines = difflib.unified_diff(
+        _lines(before),
+        _lines(output),
+        fromfile=" ".join(str(path.relative_to(ROOT)) for path in inputs),
+        tofile=str(expected.relative_to(ROOT)),
+    )
+    return "".join(lines).encode("utf-8", "surrogateescape")
+
+
+def _lines(data: bytes) -> list[str]:
+    """The lines of `data`, each with its line feed; a last line without one is marked as diff
+    and patch mark it. (Only b"\\n" ends a line: str.splitlines would split on \\r, NEL, U+2028.)"""
+    text = data.decode("utf-8", "surrogateescape")
+    if not text:
+        return []
+    lines = [line + "\n" for line in text.split("\n")]
+    if text.endswith("\n"):
+        return lines[:-1]
+    lines[-1] = lines[-1][:-1] + "\n\\ No newline at end of file\n"
+    return lines
 
 
 def _documents(text: str, ruamel: YAML) -> list[tuple[Any, Any]]:

@@ -2,7 +2,7 @@
 *without* them must give the workloads of the chart's render *with* them.
 
 Config = the `extra*` values of the "after" render's values file, so the test follows the
-fixture, not a copy of it (tests/test_oracle_matrix.py runs the same rule on every pair of the
+fixture, not a copy of it (tests/unit/test_oracle_matrix.py runs the same rule on every pair of the
 chart-oracle matrix). Compared as the issue states: containers and init
 containers in the same order; volumes and mounts as sets (order carries no meaning in
 Kubernetes); nothing else changed; `checksum/*` annotations ignored.

@@ -2,7 +2,7 @@
 function contract (docs: krm-contract.md).
 
 What it does is what kpt does (read from kptdev/kpt and kyaml, and compared with the real
-`kpt` 1.0.0-beta.56 in tests/test_pipelines_kpt.py wherever that binary is on the PATH):
+`kpt` 1.0.0-beta.56 in tests/e2e/test_pipelines_kpt.py wherever that binary is on the PATH):
 
 1. Read the package: every `*.yaml`, `*.yml` and the `Kptfile`, in the order a directory walk
    gives (names sorted, folders where they sort), minus what `.krmignore` lists; split each

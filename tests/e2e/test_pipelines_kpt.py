@@ -3,7 +3,7 @@
 Each package is a kpt e2e case (kptdev/kpt pkg/test/runner): `.expected/config.yaml` gives the
 exit code, `.expected/results.yaml` the FunctionResultList of `--results-dir`, and
 `.expected/diff.patch` the `git diff` of the package after the render (no file: no change).
-The render is tests/kpt_contract.py's model of kpt, with the images run as
+The render is tests/support/kpt_contract.py's model of kpt, with the images run as
 `python -m airflow_sidecars inject|validate`. Where a real `kpt` is on the PATH the same
 expectations are checked against it too: running the images themselves with podman (where
 `.ci/image.sh` built them), and with the images swapped for those commands as `exec:`
@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 import yaml
 
-import kpt_contract as kpt
 from conftest import ROOT, TESTS
+from support import kpt_contract as kpt
 
 PACKAGES = ROOT / "pipelines" / "kpt"
 CASES = sorted(p.name for p in PACKAGES.iterdir() if (p / "Kptfile").exists())

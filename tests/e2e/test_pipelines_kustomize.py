@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from conftest import FIXTURES, ROOT, compare_or_update, function_image, kubectl, run_cli
+from conftest import FIXTURES, ROOT, compare_or_update, function_image, run_cli, run_kustomize
 
 PIPELINE = ROOT / "pipelines" / "kustomize"
 EXEC = PIPELINE / "exec"
@@ -71,21 +71,8 @@ def test_kubectl_kustomize_runs_the_images() -> None:
     assert function_of(PIPELINE / "sidecars.yaml") == {"container": {"image": image}}
     assert function_of(PIPELINE / "validate.yaml") == {"container": {"image": validate_image}}
 
-    completed = subprocess.run(
-        [
-            kubectl(),
-            "kustomize",
-            "--enable-alpha-plugins",
-            "--load-restrictor",
-            "LoadRestrictionsNone",
-            str(PIPELINE),
-        ],
-        capture_output=True,
-        check=False,
-        timeout=300,
-    )
-
-    stderr = completed.stderr.decode()
+    completed = run_kustomize(PIPELINE)
+    stderr = completed.stderr
     assert completed.returncode == 0, stderr
     compare_or_update(PIPELINE / "expected.yaml", completed.stdout)
     # the containers' stderr reaches the user: the mutator's and the validator's summaries
@@ -188,20 +175,8 @@ def test_the_configs_are_the_seed_config() -> None:
 def test_kubectl_kustomize_silently_skips_exec_functions() -> None:
     """The trap exec/README.md warns about: kubectl has no --enable-exec, and on the exec form
     it neither runs the functions nor fails - the render comes out without the sidecars."""
-    completed = subprocess.run(
-        [
-            kubectl(),
-            "kustomize",
-            "--enable-alpha-plugins",
-            "--load-restrictor",
-            "LoadRestrictionsNone",
-            str(EXEC),
-        ],
-        capture_output=True,
-        check=False,
-        timeout=120,
-    )
-    assert completed.returncode == 0, completed.stderr.decode()
+    completed = run_kustomize(EXEC)
+    assert completed.returncode == 0, completed.stderr
     printed = by_id(list(yaml.safe_load_all(completed.stdout)))
     render = by_id([doc for doc in yaml.safe_load_all(RENDER.read_text()) if doc])
     assert printed == render

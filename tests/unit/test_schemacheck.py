@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import copy
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +20,8 @@ from jsonschema import Draft202012Validator
 
 from airflow_sidecars.config import schema
 from airflow_sidecars.schemacheck import matches
+from conftest import ROOT
 
-REPO = Path(__file__).resolve().parent.parent
 SEED = 20261127
 MUTANTS_PER_CONFIG = 400
 
@@ -33,11 +30,11 @@ def _known_configs() -> list[tuple[str, Any]]:
     """Every AirflowSidecars object in the repository's examples, golden cases and benchmarks."""
     found = []
     for pattern in ("tests/golden/*/*.yaml", "pipelines/**/*.yaml", "benchmarks/*.yaml"):
-        for path in sorted(REPO.glob(pattern)):
+        for path in sorted(ROOT.glob(pattern)):
             for document in yaml.safe_load_all(path.read_text()):
                 for candidate in _objects_in(document):
                     if candidate.get("kind") == "AirflowSidecars":
-                        found.append((str(path.relative_to(REPO)), candidate))
+                        found.append((str(path.relative_to(ROOT)), candidate))
     return found
 
 
@@ -194,37 +191,3 @@ def test_json_schema_details(sub_schema: dict[str, Any], instance: Any, verdict:
     assert matches(sub_schema, instance) is verdict
     if verdict:  # every "yes" must be jsonschema's too
         assert Draft202012Validator(sub_schema).is_valid(instance)
-
-
-IMPORTS_AFTER_A_RUN = """
-import sys
-from airflow_sidecars.api import ConfigSource, run_inject
-config = ConfigSource("config.yaml", open(sys.argv[1], "rb").read())
-render = open(sys.argv[2], "rb").read()
-outcome = run_inject([("render.yaml", render)], config)
-print(outcome.exit_code, "jsonschema" in sys.modules)
-"""
-
-
-def _run_in_fresh_interpreter(config: Path) -> tuple[str, str]:
-    render = REPO / "tests/fixtures/official-1.15.0/05a-sidecars-before.yaml"
-    completed = subprocess.run(
-        [sys.executable, "-c", IMPORTS_AFTER_A_RUN, str(config), str(render)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    exit_code, jsonschema_imported = completed.stdout.split()
-    return exit_code, jsonschema_imported
-
-
-def test_a_valid_config_does_not_import_jsonschema() -> None:
-    # The start-up budget of issue #3 rests on this, so it is checked in a fresh interpreter.
-    assert _run_in_fresh_interpreter(REPO / "benchmarks/seed-sidecars.yaml") == ("0", "False")
-
-
-def test_an_invalid_config_is_checked_by_jsonschema(tmp_path: Path) -> None:
-    text = (REPO / "benchmarks/seed-sidecars.yaml").read_text()
-    invalid = tmp_path / "config.yaml"
-    invalid.write_text(text.replace("imagePullPolicy: Always", "imagePullPolicy: Sometimes"))
-    assert _run_in_fresh_interpreter(invalid) == ("1", "True")

@@ -9,17 +9,17 @@ ResourceList that carries the results.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from airflow_sidecars import yamlread as depth_guard  # the module that defines check_depth
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_validate
 from airflow_sidecars.yamlread import MAX_DEPTH, TooDeep, check_depth
-from conftest import FIXTURES, ROOT, run_cli
+from conftest import FIXTURES, ROOT, matrix_root
 
 PRESETS = (ROOT / "pipelines" / "examples" / "seed-presets.yaml").read_bytes()
 RENDER = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_bytes()
@@ -134,22 +134,6 @@ def test_hostile_yaml_outside_airflow_workloads_passes_through_inert() -> None:
     assert not Path(PWNED).exists()
 
 
-def test_a_deep_input_is_an_error_from_the_command_line_not_a_crash() -> None:
-    # libyaml's composer recursed until the process died (SIGSEGV) before the depth check.
-    deep = b"a: " + b"[" * 200_000 + b"]" * 200_000 + b"\n"
-    for command in (
-        ["inject", "--config", ROOT / "pipelines/examples/seed-presets.yaml"],
-        ["validate"],
-    ):
-        completed = run_cli(*command, stdin=deep)
-        assert completed.returncode == 1, completed.stderr[-500:]
-        assert any(
-            words in completed.stderr
-            for words in ("nested deeper than 200 levels", "exceeded maximum nesting depth")
-        ), completed.stderr
-        assert "Traceback" not in completed.stderr
-
-
 @pytest.mark.parametrize("depth", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1])
 @pytest.mark.parametrize("style", ["flow", "block", "compact"])
 def test_the_depth_limit_is_exact(depth: int, style: str) -> None:
@@ -180,9 +164,76 @@ def _depth_of(node: yaml.Node) -> int:
     return 1 + max(map(_depth_of, children), default=0)
 
 
-def test_the_depth_bound_costs_nothing_on_a_real_render() -> None:
-    # The cheap bound clears real renders without the event walk (a single pass here).
-    check_depth(RENDER.decode())
+# What the depth guard costs: check_depth first tries a bound (string counts and one regex
+# search over the text, at C speed); only text the bound cannot clear is walked event by event
+# by libyaml's parser, which is the slow part. On real renders the bound must decide, in one try.
+
+
+@pytest.fixture
+def depth_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Calls of the depth guard's parts from here on: `check` (check_depth, once per text that
+    is composed), `bound` (the cheap bound) and `walk` (the event walk of one document)."""
+    calls: Counter[str] = Counter()
+    check, bound, walk = depth_guard.check_depth, depth_guard._within_bound, depth_guard._walk_depth
+
+    def counted_check(text: str) -> None:
+        calls["check"] += 1
+        check(text)
+
+    def counted_bound(text: str, start: int, end: int) -> bool:
+        calls["bound"] += 1
+        return bound(text, start, end)
+
+    def counted_walk(document: str, first_line: int) -> None:
+        calls["walk"] += 1
+        walk(document, first_line)
+
+    monkeypatch.setattr(depth_guard, "check_depth", counted_check)
+    monkeypatch.setattr(depth_guard, "_within_bound", counted_bound)
+    monkeypatch.setattr(depth_guard, "_walk_depth", counted_walk)
+    return calls
+
+
+def _renders() -> list[Path]:
+    """Every chart render the repository has: the fixtures and the chart-oracle matrix."""
+    found = [*FIXTURES.glob("*/*.yaml"), *matrix_root().glob("*/*.yaml")]
+    return sorted(path for path in found if not path.name.endswith(".values.yaml"))
+
+
+def test_the_depth_bound_clears_every_real_render_in_one_try(depth_calls: Counter[str]) -> None:
+    renders = _renders()
+    assert len(renders) > 400
+    for path in renders:
+        depth_guard.check_depth(path.read_text())
+    assert depth_calls == Counter(check=len(renders), bound=len(renders))  # and no walk
+
+
+@pytest.mark.parametrize(
+    "render",
+    [
+        "official-1.15.0/01-default.yaml",
+        "official-1.15.0/02-kubernetes-executor.yaml",  # the pod template string, composed too
+        "official-1.15.0/03-celery-kubernetes-executor.yaml",
+        "official-1.20.0/01-default.yaml",
+        "community-8.9.0/01-default.yaml",
+    ],
+)
+def test_a_run_on_a_real_render_never_walks_events(render: str, depth_calls: Counter[str]) -> None:
+    # Every text a run composes (the render, the config, the edited output parsed again to
+    # verify it, a pod template string) is cleared by the bound alone.
+    data = (FIXTURES / render).read_bytes()
+    injected = run_inject([("in.yaml", data)], ConfigSource("c.yaml", PRESETS))
+    assert injected.exit_code == 0, _errors(injected)
+    run_validate([("in.yaml", injected.output)], ConfigSource("c.yaml", PRESETS))
+    assert depth_calls["check"] >= 3, depth_calls  # at least the render, config and output
+    assert depth_calls == Counter(check=depth_calls["check"], bound=depth_calls["check"])
+
+
+def test_the_event_walk_runs_where_the_bound_cannot_decide(depth_calls: Counter[str]) -> None:
+    # The counterpart of the two above: 199 brackets leave the bound no room, so the one
+    # document is walked (and passes: 199 levels are allowed). The counts above can fail.
+    depth_guard.check_depth("[" * 199 + "]" * 199 + "\n")
+    assert depth_calls == Counter(check=1, bound=2, walk=1)  # the text, then its one document
 
 
 # -- ResourceLists ----------------------------------------------------------------------------
@@ -320,55 +371,3 @@ def test_hostile_preset_values_stay_values(prefix: str) -> None:
     sidecar = scheduler["spec"]["template"]["spec"]["containers"][-1]
     assert {"name": "S3_PREFIX", "value": prefix} in sidecar["env"]
     assert all(prefix not in word for word in sidecar["command"] + sidecar["args"])
-
-
-# -- size -------------------------------------------------------------------------------------
-
-
-def test_a_50_mb_stream_of_thousands_of_objects(tmp_path: Path) -> None:
-    # 700 releases of the official render under their own names: 21,700 objects, 50 MB. The
-    # benchmark measures time and memory (benchmarks/README.md); here: it completes, and every
-    # object comes back, in order, with the sidecars added to each release.
-    text = RENDER.decode()
-    copies = [
-        text.replace("release: airflow", f"release: r{i}").replace("name: airflow-", f"name: r{i}-")
-        for i in range(700)
-    ]
-    stream = tmp_path / "big.yaml"
-    stream.write_text("".join(copies))
-    assert stream.stat().st_size > 45_000_000
-    out = tmp_path / "out.yaml"
-    with out.open("wb") as output:
-        completed = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "airflow_sidecars",
-                "inject",
-                "--config",
-                str(ROOT / "pipelines" / "examples" / "seed-presets.yaml"),
-                str(stream),
-            ],
-            stdout=output,
-            stderr=subprocess.PIPE,
-            check=False,
-            timeout=600,
-        )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    before = [
-        (d["kind"], d["metadata"]["name"])
-        for d in yaml.load_all(stream.read_text(), Loader=loader)
-        if d
-    ]
-    after_docs = [d for d in yaml.load_all(out.read_text(), Loader=loader) if d]
-    assert [(d["kind"], d["metadata"]["name"]) for d in after_docs] == before
-    assert len(before) > 20_000
-    sidecars = sum(
-        1
-        for d in after_docs
-        if d["kind"] == "Deployment"
-        for c in d["spec"]["template"]["spec"]["containers"]
-        if c["name"] == "s3-sync"
-    )
-    assert sidecars == 700

@@ -1,7 +1,7 @@
 """The self-check: output that does not mean what was planned is never handed on.
 
 inject parses its output again and compares every edited object with the data the edits were
-to produce (inject.verify). These tests plant a fault in the text the editor writes and check
+to produce (verify.py). These tests plant a fault in the text the editor writes and check
 that the run then fails cleanly: exit status 1, an `internal` error result, and the input back
 as it came (KRM mode: every item as it came, plus the results).
 """

@@ -19,7 +19,8 @@ Airflow workload the config does not target, one it does, the KubernetesExecutor
 string, the config); the KRM wrapper (results, index annotations, duplicate keys, JSON with
 escaped C1 characters, a BOM, no final newline, a last item ending in a block scalar); and
 special strings in configs (line breaks, NEL, C1, U+2028, spaces, templates, long strings).
-A few command-line cases check stdio: closed stdin/stdout/stderr, a full disk, `--config -`.
+The command line's stdio (closed stdin/stdout/stderr, a full disk, `--config -`) needs a real
+process: tests/e2e/test_cli_stdio.py.
 
 Examples are derandomised, so a CI run is the same run as on a laptop.
 AIRFLOW_SIDECARS_FUZZ_EXAMPLES=N runs N examples per generator (default 100);
@@ -34,10 +35,7 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,7 +49,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_validate
-from conftest import FIXTURES, ROOT, run_cli
+from conftest import FIXTURES, ROOT
 
 # A failing example makes hypothesis's pytest plugin import libcst (to suggest a patch), which
 # uses a deprecated mypy_extensions class: under `filterwarnings = error` that warning would
@@ -1478,126 +1476,3 @@ def test_every_render_with_every_config(name: str, config: str, mode: str) -> No
         "functionConfig": CONFIG_DATA[config],
     }
     check(Case(name, _dump(resource_list, "yaml").encode(), None, "krm", []))
-
-
-# -- the command line's stdio -----------------------------------------------------------------
-
-CLI_RENDER = FIXTURES / "official-1.15.0" / "01-default.yaml"
-CLI_CONFIG = ROOT / "pipelines" / "examples" / "seed-sidecars.yaml"
-HOOKS = FIXTURES / "official-1.15.0" / "01-default.hooks.yaml"
-
-
-def _bash(script: str, *args: str | Path, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    """`script` under bash, with $1 the Python interpreter and $2... the arguments."""
-    bash = shutil.which("bash")
-    if bash is None:
-        pytest.skip("bash is not installed")
-    return subprocess.run(
-        [bash, "-c", script, "bash", sys.executable, *map(str, args)],
-        input=stdin,
-        capture_output=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        check=False,
-        timeout=120,
-    )
-
-
-def _no_traceback(stderr: bytes) -> str:
-    text = stderr.decode(errors="replace")
-    assert "Traceback" not in text, text[-3000:]
-    return text
-
-
-COMMANDS = {
-    "inject": ("inject", "--config", CLI_CONFIG, CLI_RENDER),
-    "validate": ("validate", CLI_RENDER),
-}
-
-
-@pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_closed_stdout_is_an_error_not_a_traceback(command: str) -> None:
-    completed = _bash('exec "$1" -m airflow_sidecars "${@:2}" >&-', *COMMANDS[command])
-    stderr = _no_traceback(completed.stderr)
-    assert completed.returncode in (1, 2), (completed.returncode, stderr[-2000:])
-    assert stderr.strip(), "say why nothing was written"
-
-
-@pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_stdout_pipe_without_reader_is_an_error_not_a_traceback(command: str) -> None:
-    read_end, write_end = os.pipe()
-    os.close(read_end)  # nobody will ever read: every write fails with EPIPE
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "airflow_sidecars", *map(str, COMMANDS[command])],
-            stdin=subprocess.DEVNULL,
-            stdout=write_end,
-            stderr=subprocess.PIPE,
-            cwd=ROOT,
-        )
-    finally:
-        os.close(write_end)
-    _, stderr_bytes = process.communicate(timeout=120)
-    stderr = _no_traceback(stderr_bytes)
-    assert process.returncode in (1, 2), (process.returncode, stderr[-2000:])
-
-
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
-@pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_stdout_on_a_full_disk_is_an_error_not_a_traceback(command: str) -> None:
-    completed = _bash('exec "$1" -m airflow_sidecars "${@:2}" >/dev/full', *COMMANDS[command])
-    stderr = _no_traceback(completed.stderr)
-    assert completed.returncode in (1, 2), (completed.returncode, stderr[-2000:])
-    assert stderr.strip(), "say why nothing was written"
-
-
-@pytest.mark.parametrize(
-    "arguments",
-    [("inject", "--config", CLI_CONFIG), ("validate",), ("inject", "--config", CLI_CONFIG, "-")],
-    ids=["inject", "validate", "inject-dash"],
-)
-def test_closed_stdin_is_an_error_not_a_traceback(arguments: tuple[str | Path, ...]) -> None:
-    completed = _bash('exec "$1" -m airflow_sidecars "${@:2}" <&-', *arguments)
-    stderr = _no_traceback(completed.stderr)
-    assert completed.returncode in (1, 2), (completed.returncode, stderr[-2000:])
-    assert stderr.strip(), "say that there is no input"
-
-
-@pytest.mark.parametrize(
-    ("arguments", "input_file"),
-    [
-        (("inject", "--config", CLI_CONFIG), CLI_RENDER),
-        (("validate",), HOOKS),
-    ],
-    ids=["inject", "validate"],
-)
-def test_closed_stderr_on_success_still_exits_0(
-    arguments: tuple[str | Path, ...], input_file: Path
-) -> None:
-    data = input_file.read_bytes()
-    config = ConfigSource(str(CLI_CONFIG), CLI_CONFIG.read_bytes()) if len(arguments) > 1 else None
-    run = run_inject if arguments[0] == "inject" else run_validate
-    expected = run([(None, data)], config)
-    assert expected.exit_code == 0, _errors(expected)
-    completed = _bash('exec "$1" -m airflow_sidecars "${@:2}" 2>&-', *arguments, stdin=data)
-    assert completed.returncode == 0, completed.returncode
-    assert completed.stdout == expected.output
-
-
-@pytest.mark.parametrize(
-    "arguments",
-    [
-        ("inject", "--config", "-"),
-        ("inject", "--config", "-", "-"),
-        ("validate", "--config", "-"),
-        ("validate", "--config", "-", "-"),
-    ],
-)
-def test_config_from_stdin_with_input_from_stdin_is_a_usage_error(
-    arguments: tuple[str, ...],
-) -> None:
-    completed = run_cli(*arguments, stdin=CLI_RENDER.read_bytes())
-    assert "Traceback" not in completed.stderr, completed.stderr[-3000:]
-    assert completed.returncode == 2, (completed.returncode, completed.stderr[-2000:])
-    assert "stdin" in completed.stderr or "--config -" in completed.stderr, completed.stderr
-    assert completed.stdout == b"", "nothing may be written when stdin was not read as input"

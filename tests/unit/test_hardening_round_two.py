@@ -1,17 +1,14 @@
 """Hardening, round two: one small input per failure class the fuzzing found.
 
 Each case states the invariant that broke: a hang, a traceback with empty stdout, or (worst) a
-silent change of data the run did not edit. tests/test_fuzz.py searches for more of the same.
+silent change of data the run did not edit. tests/unit/test_fuzz.py searches for more of the same.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +22,6 @@ from conftest import FIXTURES, config_yaml
 
 RENDER = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_text()
 KUBERNETES = (FIXTURES / "official-1.15.0" / "02-kubernetes-executor.yaml").read_text()
-PYTHON = sys.executable
 
 
 def _config(spec: dict[str, Any]) -> bytes:
@@ -445,47 +441,6 @@ def test_any_string_in_a_valid_config_reads_back(value: str, render: str) -> Non
     assert outcome.exit_code == 0, _errors(outcome)
     again = run_inject([(None, outcome.output)], ConfigSource("c.yaml", config))
     assert again.output == outcome.output
-
-
-# -- the command line's stdio -------------------------------------------------------------------
-
-
-def _shell(command: str, tmp_path: Path) -> subprocess.CompletedProcess[bytes]:
-    (tmp_path / "c.yaml").write_bytes(SIDECARS)
-    (tmp_path / "r.yaml").write_text(RENDER)
-    cli = f"{PYTHON} -m airflow_sidecars inject"
-    return subprocess.run(
-        ["bash", "-c", command.format(cli=cli)],
-        cwd=tmp_path,
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
-
-
-@pytest.mark.parametrize(
-    ("command", "code", "said"),
-    [
-        ("{cli} --config c.yaml r.yaml >&-", 1, b"cannot write the output: stdout is closed"),
-        ("{cli} --config c.yaml <&- >/dev/null", 2, b"stdin is closed"),
-        ("{cli} --config c.yaml r.yaml >/dev/full", 1, b"cannot write the output: No space left"),
-        ("{cli} --config - < c.yaml", 2, b"--config - reads the config from stdin"),
-    ],
-    ids=["stdout-closed", "stdin-closed", "stdout-full", "config-and-input-on-stdin"],
-)
-def test_stdio_that_cannot_work_is_said_without_a_traceback(
-    command: str, code: int, said: bytes, tmp_path: Path
-) -> None:
-    completed = _shell(command, tmp_path)
-    assert completed.returncode == code
-    assert said in completed.stderr
-    assert b"Traceback" not in completed.stderr
-
-
-def test_a_closed_stderr_loses_the_words_not_the_run(tmp_path: Path) -> None:
-    completed = _shell("{cli} --config c.yaml r.yaml 2>&-", tmp_path)
-    assert completed.returncode == 0
-    assert b"name: side" in completed.stdout
 
 
 @pytest.mark.parametrize("shape", ["metadata: null\n      x:", "metadata: [x]\n      x:"])

@@ -1,0 +1,228 @@
+"""The command line as users and orchestrators call it: modes, exit codes, stdout/stderr, and
+a real `kubectl kustomize` run of the legacy exec-plugin layout; validate's findings as printed;
+hostile and large input through a real process (a deep input that once crashed libyaml, a 50 MB
+stream); and what a fresh interpreter imports for a run (the start-up budget)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import FIXTURES, ROOT, compare_or_update, run_cli, run_kustomize
+
+SEED = ROOT / "pipelines" / "examples" / "seed-sidecars.yaml"
+RENDER = FIXTURES / "official-1.15.0" / "05a-sidecars-before.yaml"
+DEFAULT = FIXTURES / "official-1.15.0" / "01-default.yaml"
+AFTER = FIXTURES / "official-1.15.0" / "05b-sidecars-after.yaml"
+
+
+def test_stream_from_stdin_to_stdout() -> None:
+    result = run_cli("inject", "--config", SEED, stdin=RENDER.read_bytes())
+    assert result.returncode == 0, result.stderr
+    names = [
+        c["name"]
+        for d in yaml.safe_load_all(result.stdout)
+        if d and d["kind"] == "Deployment" and d["metadata"]["name"] == "airflow-scheduler"
+        for c in d["spec"]["template"]["spec"]["containers"]
+    ]
+    assert names == ["scheduler", "scheduler-log-groomer", "s3-sync"]
+    assert result.stderr.endswith("inject: 0 error(s), 0 warning(s)\n")
+
+
+def test_a_stream_without_config_is_an_error_and_comes_back_unchanged() -> None:
+    result = run_cli("inject", RENDER)
+    assert result.returncode == 1
+    assert result.stdout == RENDER.read_bytes()
+    assert "no config" in result.stderr
+
+
+def test_malformed_yaml_is_a_clear_error_without_traceback() -> None:
+    result = run_cli("inject", "--config", SEED, stdin=b"kind: Deployment\nmetadata: {name: [x\n")
+    assert result.returncode == 1
+    assert "input is not valid YAML: line 3" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_command_line_misuse_exits_2() -> None:
+    assert run_cli("inject", "--no-such-flag").returncode == 2
+    assert run_cli("frobnicate").returncode == 2
+    missing = run_cli("inject", "--config", "no-such-file.yaml", RENDER)
+    assert missing.returncode == 2
+    assert "no-such-file.yaml" in missing.stderr
+
+
+def test_schema_prints_the_shipped_json_schema() -> None:
+    result = run_cli("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "AirflowSidecars"
+    assert schema == json.loads((ROOT / "schemas" / "airflow-sidecars.v1alpha1.json").read_text())
+
+
+def test_kubectl_kustomize_runs_it_as_a_legacy_exec_plugin(tmp_path: Path) -> None:
+    """kustomize's pre-KRM plugin style (krm-contract.md §2.3): the plugin gets the config file
+    as argv[1] and a plain stream on stdin, and must print every resource back. The plugin is
+    installed by our own command, and pipelines/kustomize-plugin is run exactly as its
+    kustomization.yaml says, against the golden output."""
+    home = tmp_path / "plugins"
+    installed = run_cli("install-kustomize-plugin", "--plugin-home", home)
+    assert installed.returncode == 0, installed.stderr
+    plugin = home / "airflow-sidecars.dev" / "v1alpha1" / "airflowsidecars" / "AirflowSidecars"
+    assert installed.stdout.decode().strip() == str(plugin)
+    assert plugin.stat().st_mode & stat.S_IXUSR
+
+    example = ROOT / "pipelines" / "kustomize-plugin"
+    completed = run_kustomize(example, {"KUSTOMIZE_PLUGIN_HOME": str(home)})
+    assert completed.returncode == 0, completed.stderr
+    compare_or_update(example / "expected.yaml", completed.stdout)
+
+    objects = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(completed.stdout)}
+    assert len(objects) == 31
+
+    def containers(kind: str, name: str) -> list[str]:
+        spec = objects[(kind, name)]["spec"]["template"]["spec"]
+        return [c["name"] for c in spec["containers"]]
+
+    assert containers("Deployment", "airflow-scheduler")[-1] == "s3-sync"
+    assert containers("Deployment", "airflow-webserver")[-1] == "sync-perm"
+    assert containers("StatefulSet", "airflow-worker")[-1] == "worker-kerberos"
+
+
+def test_the_plugin_installer_follows_kustomizes_plugin_home(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    env.pop("KUSTOMIZE_PLUGIN_HOME", None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "airflow_sidecars", "install-kustomize-plugin"],
+        capture_output=True,
+        env=env,
+        check=True,
+        text=True,
+    )
+    expected = tmp_path / "xdg" / "kustomize" / "plugin" / "airflow-sidecars.dev" / "v1alpha1"
+    assert completed.stdout.strip() == str(expected / "airflowsidecars" / "AirflowSidecars")
+
+
+def test_the_command_line_prints_one_line_per_finding() -> None:
+    completed = run_cli("validate", AFTER)
+    assert completed.returncode == 1
+    assert completed.stdout == (AFTER).read_bytes()
+    lines = completed.stderr.splitlines()
+    assert lines[0] == (
+        "validate: error: [missing-volume] Deployment airflow-scheduler "
+        "spec.template.spec.containers[2].volumeMounts[0].name: container 's3-sync' mounts "
+        "volume 'dags', which this pod does not define; the API server rejects the pod"
+    )
+    assert lines[-1] == "validate: 1 error(s), 5 warning(s)"
+    assert len(lines) == 10
+
+
+# -- hostile and large input -----------------------------------------------------------------------
+
+
+def test_a_deep_input_is_an_error_from_the_command_line_not_a_crash() -> None:
+    # libyaml's composer recursed until the process died (SIGSEGV) before the depth check.
+    deep = b"a: " + b"[" * 200_000 + b"]" * 200_000 + b"\n"
+    for command in (
+        ["inject", "--config", ROOT / "pipelines/examples/seed-presets.yaml"],
+        ["validate"],
+    ):
+        completed = run_cli(*command, stdin=deep)
+        assert completed.returncode == 1, completed.stderr[-500:]
+        assert any(
+            words in completed.stderr
+            for words in ("nested deeper than 200 levels", "exceeded maximum nesting depth")
+        ), completed.stderr
+        assert "Traceback" not in completed.stderr
+
+
+def test_a_50_mb_stream_of_thousands_of_objects(tmp_path: Path) -> None:
+    # 700 releases of the official render under their own names: 21,700 objects, 50 MB. The
+    # benchmark measures time and memory (benchmarks/README.md); here: it completes, and every
+    # object comes back, in order, with the sidecars added to each release.
+    text = DEFAULT.read_text()
+    copies = [
+        text.replace("release: airflow", f"release: r{i}").replace("name: airflow-", f"name: r{i}-")
+        for i in range(700)
+    ]
+    stream = tmp_path / "big.yaml"
+    stream.write_text("".join(copies))
+    assert stream.stat().st_size > 45_000_000
+    out = tmp_path / "out.yaml"
+    with out.open("wb") as output:
+        completed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "airflow_sidecars",
+                "inject",
+                "--config",
+                str(ROOT / "pipelines" / "examples" / "seed-presets.yaml"),
+                str(stream),
+            ],
+            stdout=output,
+            stderr=subprocess.PIPE,
+            check=False,
+            timeout=600,
+        )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    before = [
+        (d["kind"], d["metadata"]["name"])
+        for d in yaml.load_all(stream.read_text(), Loader=loader)
+        if d
+    ]
+    after_docs = [d for d in yaml.load_all(out.read_text(), Loader=loader) if d]
+    assert [(d["kind"], d["metadata"]["name"]) for d in after_docs] == before
+    assert len(before) > 20_000
+    sidecars = sum(
+        1
+        for d in after_docs
+        if d["kind"] == "Deployment"
+        for c in d["spec"]["template"]["spec"]["containers"]
+        if c["name"] == "s3-sync"
+    )
+    assert sidecars == 700
+
+
+# -- start-up --------------------------------------------------------------------------------------
+
+
+IMPORTS_AFTER_A_RUN = """
+import sys
+from airflow_sidecars.api import ConfigSource, run_inject
+config = ConfigSource("config.yaml", open(sys.argv[1], "rb").read())
+render = open(sys.argv[2], "rb").read()
+outcome = run_inject([("render.yaml", render)], config)
+print(outcome.exit_code, "jsonschema" in sys.modules)
+"""
+
+
+def _run_in_fresh_interpreter(config: Path) -> tuple[str, str]:
+    render = ROOT / "tests/fixtures/official-1.15.0/05a-sidecars-before.yaml"
+    completed = subprocess.run(
+        [sys.executable, "-c", IMPORTS_AFTER_A_RUN, str(config), str(render)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    exit_code, jsonschema_imported = completed.stdout.split()
+    return exit_code, jsonschema_imported
+
+
+def test_a_valid_config_does_not_import_jsonschema() -> None:
+    # The start-up budget (benchmarks/README.md) rests on this, so it is checked in a fresh
+    # interpreter.
+    assert _run_in_fresh_interpreter(ROOT / "benchmarks/seed-sidecars.yaml") == ("0", "False")
+
+
+def test_an_invalid_config_is_checked_by_jsonschema(tmp_path: Path) -> None:
+    text = (ROOT / "benchmarks/seed-sidecars.yaml").read_text()
+    invalid = tmp_path / "config.yaml"
+    invalid.write_text(text.replace("imagePullPolicy: Always", "imagePullPolicy: Sometimes"))
+    assert _run_in_fresh_interpreter(invalid) == ("1", "True")
