@@ -223,7 +223,7 @@ def test_plain_stream_with_several_files_keeps_documents_apart() -> None:
 
 @pytest.mark.parametrize("enabled", [True, False])
 def test_the_garbage_collector_is_left_as_it_was(enabled: bool) -> None:
-    # run_inject pauses the cyclic collector for speed (issue #3); a script that calls it must
+    # run_inject pauses the cyclic collector for speed; a script that calls it must
     # get its own setting back, on success and on failure alike.
     was = gc.isenabled()
     (gc.enable if enabled else gc.disable)()
