@@ -169,8 +169,13 @@ def oracle_config(values_file: Path, target: Path) -> Path:
     """A config holding exactly the `extra*` values of a chart values file, at the chart's own
     nesting (the rule the chart-oracle issue states): every `extra{Containers,InitContainers,
     Volumes,VolumeMounts}` at whatever depth, a worker set's `name` beside its own, and the
-    top-level `volumes` / `volumeMounts`."""
+    top-level `volumes` / `volumeMounts`; and `allowPlainSidecars` where extraContainers are."""
     spec = extra_values(yaml.safe_load(values_file.read_text()), top=True) or {}
+    # The chart adds extraContainers as plain containers, in Jobs and task pods too: the oracle
+    # asks for exactly that (inject refuses it unless a section allows it).
+    for section in spec.values():
+        if isinstance(section, dict) and "extraContainers" in yaml.safe_dump(section):
+            section["allowPlainSidecars"] = True
     config = {
         "apiVersion": "airflow-sidecars.dev/v1alpha1",
         "kind": "AirflowSidecars",

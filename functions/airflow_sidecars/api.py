@@ -40,14 +40,26 @@ class Outcome(NamedTuple):
         return exit_code(self.results)
 
 
-def run_inject(inputs: Inputs, config_file: ConfigSource | None) -> Outcome:
-    """Add what the config declares; the output is the input with the edits."""
-    return _run("inject", inputs, config_file, _inject)
+def run_inject(
+    inputs: Inputs, config_file: ConfigSource | None, *, strict: bool = False
+) -> Outcome:
+    """Add what the config declares; the output is the input with the edits. `strict`: every
+    reach warning is an error (as `spec.strict: true`)."""
+    return _run("inject", inputs, _ConfigChoice(config_file, strict), _inject)
 
 
-def run_validate(inputs: Inputs, config_file: ConfigSource | None) -> Outcome:
+def run_validate(
+    inputs: Inputs, config_file: ConfigSource | None, *, strict: bool = False
+) -> Outcome:
     """Check the input; every item comes back as it came (KRM mode: with the results)."""
-    return _run("validate", inputs, config_file, _validate)
+    return _run("validate", inputs, _ConfigChoice(config_file, strict), _validate)
+
+
+class _ConfigChoice(NamedTuple):
+    """What the caller says about the config: a file (else the functionConfig), and --strict."""
+
+    file: ConfigSource | None
+    strict: bool
 
 
 def _inject(inp: krm.Input, config: Config | None) -> tuple[list[Result], Run | None]:
@@ -64,7 +76,7 @@ def _validate(inp: krm.Input, config: Config | None) -> tuple[list[Result], Run 
 
 
 def _run(
-    function: Function, inputs: Inputs, config_file: ConfigSource | None, transform: Transform
+    function: Function, inputs: Inputs, choice: _ConfigChoice, transform: Transform
 ) -> Outcome:
     """Parse, load the config, transform, render, verify. The input's node trees are released
     before the output is parsed again: holding both doubled the peak memory, which at 100
@@ -77,11 +89,17 @@ def _run(
         del parsed  # `inp` must be the only reference to the node trees
         results = _wrapper_results(inp, function)
         try:
-            config = from_input(inp.function_config, config_file, required=function == "inject")
+            config = from_input(inp.function_config, choice.file, required=function == "inject")
         except ConfigError as error:
-            return _finish(inp, [*results, *_config_results(error, config_file, function)])
+            return _finish(inp, [*results, *_config_results(error, choice.file, function)])
+        if config is not None and choice.strict:
+            config = config._replace(strict=True)
         added, run = transform(inp, config)
         results += added
+        if run is not None and exit_code(results):
+            # One rule for every error, in both modes: nothing is applied. A pipeline that
+            # ignores the exit code then deploys the chart's own render, never half a change.
+            return _finish(krm.parse(texts), _not_applied(results))
         output = krm.render(inp, results)
         mode, item_count = inp.mode, len(inp.items)
         del inp
@@ -96,6 +114,30 @@ def _run(
             )
             return _finish(krm.parse(texts), [*results, failure])
         return Outcome(output.encode("utf-8"), results, mode)
+
+
+# What inject did, said of a run whose edits are not applied.
+_DONE = {"added": "added", "checksum": "refreshed", "service-account": "annotated"}
+
+
+def _not_applied(results: list[Result]) -> list[Result]:
+    """The results of a run with errors: what it would have done says so, and a last one says
+    that nothing was applied."""
+    said = []
+    for found in results:
+        verb = _DONE.get(found.tags.get("rule", ""))
+        if found.severity == "info" and verb is not None and verb in found.message:
+            message = found.message.replace(verb, f"would have {verb}", 1) + " (not applied)"
+            said.append(found._replace(message=message))
+        else:
+            said.append(found)
+    errors = sum(found.severity == "error" for found in results)
+    message = (
+        f"nothing was applied: the output is the input as it came, because of the "
+        f"{errors} error(s) above"
+    )
+    said.append(Result(message, "info", tags={"function": "inject", "rule": "not-applied"}))
+    return said
 
 
 @contextmanager

@@ -79,6 +79,12 @@ def _add_function(
     """A KRM function's command: the same arguments for each."""
     command = commands.add_parser(name, help=summary, description=description)
     command.add_argument("--config", metavar="FILE", help="an AirflowSidecars config file")
+    command.add_argument(
+        "--strict",
+        action="store_true",
+        help="make every reach warning an error: a section, value or preset that matches no "
+        "workload (as spec.strict: true); for pipelines that must not deploy without them",
+    )
     command.add_argument("files", nargs="*", metavar="FILE", help="input files ('-' for stdin)")
 
 
@@ -99,10 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         sys.stdout.write(f"{path}\n")
         return 0
-    return _run(args.command, args.config, args.files or ["-"])
+    return _run(args.command, args.config, args.files or ["-"], strict=args.strict)
 
 
-def _run(command: str, config_path: str | None, files: list[str]) -> int:
+def _run(command: str, config_path: str | None, files: list[str], *, strict: bool) -> int:
     from . import api  # noqa: PLC0415 - keep start-up light
 
     if config_path == "-" and "-" in files:
@@ -119,7 +125,7 @@ def _run(command: str, config_path: str | None, files: list[str]) -> int:
         _say(f"airflow-sidecars {command}: {where}: {error.strerror or error}\n")
         return 2
     function = api.run_validate if command == "validate" else api.run_inject
-    outcome = function(inputs, config)
+    outcome = function(inputs, config, strict=strict)
     written = _write_output(command, outcome.output)
     for result in outcome.results:
         _say(f"{command}: {result.line()}\n")

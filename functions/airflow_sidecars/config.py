@@ -58,9 +58,11 @@ class Config(NamedTuple):
     # values path (chart.py) -> the list written there; read-only: the default is shared
     values: Mapping[ValuePath, ValueList] = MappingProxyType({})
     native_sidecars: frozenset[str] = frozenset()  # sections with nativeSidecars: true
+    plain_sidecars_allowed: frozenset[str] = frozenset()  # ... with allowPlainSidecars: true
     # preset name -> its parameters, as written (the schema has checked them)
     presets: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     disabled_rules: tuple[str, ...] = ()  # validate rules turned off (spec.validate.disable)
+    strict: bool = False  # reach warnings are errors (spec.strict, or --strict)
 
 
 class ConfigSource(NamedTuple):
@@ -258,11 +260,6 @@ def _type_name(value: Any) -> str:
 
 def _build(spec: dict[str, Any], ref: ResourceRef) -> Config:
     match = spec.get("match") or {}
-    native = frozenset(
-        SECTION_ALIASES.get(section, section)
-        for section in NATIVE_SIDECAR_SECTIONS
-        if (spec.get(section) or {}).get("nativeSidecars", False)
-    )
     return Config(
         name=ref.name,
         ref=ref,
@@ -273,9 +270,20 @@ def _build(spec: dict[str, Any], ref: ResourceRef) -> Config:
         ),
         on_conflict=spec.get("onConflict", "error"),
         values=value_lists(spec),
-        native_sidecars=native,
+        native_sidecars=_switched_on(spec, "nativeSidecars"),
+        plain_sidecars_allowed=_switched_on(spec, "allowPlainSidecars"),
         presets=dict(spec.get("presets") or {}),
         disabled_rules=tuple((spec.get("validate") or {}).get("disable") or ()),
+        strict=bool(spec.get("strict", False)),
+    )
+
+
+def _switched_on(spec: dict[str, Any], switch: str) -> frozenset[str]:
+    """The sections (`web` as `webserver`) that set a switch of theirs to true."""
+    return frozenset(
+        SECTION_ALIASES.get(section, section)
+        for section in NATIVE_SIDECAR_SECTIONS
+        if (spec.get(section) or {}).get(switch, False)
     )
 
 

@@ -95,7 +95,9 @@ def _value_groups(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 # Spec keys that are not chart values.
-_NOT_VALUES = frozenset({"match", "onConflict", "presets", "validate", "volumes", "volumeMounts"})
+_NOT_VALUES = frozenset(
+    {"match", "onConflict", "strict", "presets", "validate", "volumes", "volumeMounts"}
+)
 
 
 def value_lists(spec: dict[str, Any]) -> dict[ValuePath, ValueList]:

@@ -17,12 +17,13 @@ import yaml
 from . import krm, podtemplate, serviceaccounts
 from .additions import chart_additions
 from .airflow import Workload, find_workloads, merge_key_problems, volume_claim_names
+from .chart import SECTION_ALIASES
 from .config import Config
 from .edits import TAG, Run, edit, expected_data, result
 from .podshape import shape_problems
 from .podspec import Additions, Plan, plan
 from .presets import PodFacts, components, expand, targets
-from .reach import unmatched_presets, untested_charts, unused_values
+from .reach import reach, untested_charts
 from .release import Release, ReleaseKey, releases
 from .results import Result
 from .rules import plain_sidecar_message
@@ -63,8 +64,7 @@ def inject(inp: krm.Input, config: Config) -> Run:
     # Planning state that holds workloads, and through them the input's node trees: the
     # caller releases those before it parses the output again (api.py), so nothing may keep them.
     run.annotations.clear()
-    run.results += unused_values(config, run.used_values, workloads, every)
-    run.results += unmatched_presets(config, run.presets)
+    run.results += reach(config, (run.used_values, run.presets), workloads, every)
     # Items read but not edited come back as the bytes they came in as: nothing to verify.
     run.expected = {position: run.expected[position] for position in sorted(run.edited)}
     return run
@@ -127,7 +127,7 @@ def _inject_pod(
     else:
         edit(run, workload.item, workload.pod_path, pod_plan.ops)
         changed = bool(pod_plan.ops)
-    _report(run, workload, pod_plan, target.base)
+    _report(run, config, workload, pod_plan, target.base)
     return changed
 
 
@@ -201,9 +201,9 @@ def _malformed(run: Run, workload: Workload, pod: Any, pod_path: str) -> bool:
     return bool(problems)
 
 
-def _report(run: Run, workload: Workload, pod_plan: Plan, base: Path) -> None:
+def _report(run: Run, config: Config, workload: Workload, pod_plan: Plan, base: Path) -> None:
     if workload.is_job:
-        _warn_plain_sidecars(run, workload, pod_plan, base)
+        _plain_sidecars(run, config, workload, pod_plan, base)
     for finding in pod_plan.findings:
         path = base + finding.path if not workload.is_pod_template else base
         run.results.append(result(workload, finding.severity, finding.message, path, finding.rule))
@@ -218,19 +218,22 @@ def _report(run: Run, workload: Workload, pod_plan: Plan, base: Path) -> None:
         run.results.append(result(workload, "info", message, base, "unchanged"))
 
 
-def _warn_plain_sidecars(run: Run, workload: Workload, pod_plan: Plan, base: Path) -> None:
-    """The chart's meaning is kept (extraContainers are plain containers), but a plain sidecar
-    keeps a KubernetesExecutor task pod or a Job running forever (docs/krm-contract.md §4.5)."""
+def _plain_sidecars(
+    run: Run, config: Config, workload: Workload, pod_plan: Plan, base: Path
+) -> None:
+    """A plain sidecar keeps a KubernetesExecutor task pod or a Job running forever
+    (docs/krm-contract.md §4.5): an error, unless its section says the container exits on its
+    own (`allowPlainSidecars`). The edit itself keeps the chart's meaning of extraContainers."""
     for op in pod_plan.ops:
         if op.action != "append" or op.path != ("containers",):
             continue
         for container in op.value:
-            if container.get("restartPolicy") == "Always":
-                continue
             origin = pod_plan.origins.get(container["name"], "")
             section = origin.split(".")[1] if origin.count(".") >= 1 else "<section>"
+            if SECTION_ALIASES.get(section, section) in config.plain_sidecars_allowed:
+                continue
             message = plain_sidecar_message(container["name"], workload, section)
-            run.results.append(result(workload, "warning", message, base, "plain-sidecar"))
+            run.results.append(result(workload, "error", message, base, "plain-sidecar"))
 
 
 def _leave_users_template(

@@ -28,15 +28,28 @@ def plugin_home(explicit: str | None = None) -> str:
 
 
 def plugin_script() -> str:
-    # The interpreter's absolute path: the plugin keeps working without this installation's
-    # scripts folder on kustomize's PATH (a venv that is not activated).
-    command = shlex.join([sys.executable, "-m", "airflow_sidecars", "inject", "--config"])
+    """The plugin: this installation's interpreter when it is still there (kustomize's PATH
+    need not hold a venv that is not activated), else `airflow-sidecars` on the PATH, else a
+    message that says how to install it again. Checked by files, not by starting Python."""
+    python = shlex.quote(sys.executable)
+    package = shlex.quote(os.path.join(os.path.dirname(os.path.abspath(__file__)), "__init__.py"))
     return (
         "#!/bin/sh\n"
         "# kustomize legacy exec plugin for kind AirflowSidecars, written by\n"
         "# `airflow-sidecars install-kustomize-plugin`: $1 is the config file, stdin the\n"
         "# resources, stdout what replaces them.\n"
-        f'exec {command} "$1"\n'
+        f"python={python}\n"
+        f"package={package}\n"
+        'if [ -x "$python" ] && [ -f "$package" ]; then\n'
+        '  exec "$python" -m airflow_sidecars inject --config "$1"\n'
+        "fi\n"
+        "if command -v airflow-sidecars >/dev/null 2>&1; then\n"
+        '  exec airflow-sidecars inject --config "$1"\n'
+        "fi\n"
+        'echo "airflow-sidecars kustomize plugin: the installation that wrote it ($python) is '
+        "gone, and airflow-sidecars is not on the PATH: install airflow-sidecars and run "
+        '\\`airflow-sidecars install-kustomize-plugin\\` again" >&2\n'
+        "exit 1\n"
     )
 
 

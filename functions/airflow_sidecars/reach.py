@@ -10,10 +10,69 @@ from __future__ import annotations
 
 from .airflow import Workload
 from .chart import OLDEST_SUPPORTED, TESTED_UP_TO, Chart, ValuePath, generic, has_value
-from .config import Config
+from .config import Config, Match
 from .results import Result
 
 TAG = {"function": "inject"}
+HOOK_ANNOTATION = "helm.sh/hook"
+
+
+def reach(
+    config: Config,
+    used: tuple[set[ValuePath], set[str]],
+    matched: list[Workload],
+    every: list[Workload],
+) -> list[Result]:
+    """What the config's values and presets (`used`: those some pod took) reached, said as
+    results: a warning for each that reached nothing, and the reason; an error when the render
+    has Airflow workloads and the config reaches none of them (the release would deploy
+    without anything the config says, silently); with `strict`, every warning an error."""
+    used_values, used_presets = used
+    results = [
+        *unused_values(config, used_values, matched, every),
+        *unmatched_presets(config, used_presets),
+    ]
+    if hooks_stream(every):
+        # Helm 4 post-renders the hooks apart: what a hooks stream cannot hold is not missing.
+        sections = {w.section for w in every}
+        results = [r for r in results if _section(r.field_path) in sections]
+    elif every and not (used_values or used_presets) and (config.values or config.presets):
+        message = "the config reaches no workload of this render, which has " + _described(every)
+        if config.match != Match():
+            message += "; spec.match leaves none of them"
+        results.insert(
+            0, Result(message, "error", config.ref, None, None, {**TAG, "rule": "no-match"})
+        )
+    if config.strict:
+        results = [r._replace(severity="error") for r in results]
+    return results
+
+
+def hooks_stream(every: list[Workload]) -> bool:
+    """A stream whose Airflow workloads are all Helm hooks: what Helm 4 post-renders apart
+    from the rest (Helm 3 does not post-render hooks at all)."""
+    return bool(every) and all(w.item.annotation(HOOK_ANNOTATION) for w in every)
+
+
+def _section(field_path: str | None) -> str:
+    """`spec.scheduler.extraContainers` -> `scheduler`."""
+    parts = (field_path or "").split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _described(every: list[Workload]) -> str:
+    """What the render holds, for a person looking for the mistake: its releases (and their
+    namespaces), Airflow components and chart versions."""
+    releases = sorted(
+        {
+            (repr(w.release) if w.release else "(no release label)")
+            + (f" in namespace {w.item.namespace!r}" if w.item.namespace else "")
+            for w in every
+        }
+    )
+    components = sorted({w.section for w in every if w.section})
+    charts = sorted({w.chart.name for w in every})
+    return f"release {', '.join(releases)}; components {', '.join(components)}; {', '.join(charts)}"
 
 
 def untested_charts(workloads: list[Workload]) -> list[Result]:
@@ -117,8 +176,9 @@ def _why_missing(section: str, present: set[str]) -> str:
         return "no Celery worker and no KubernetesExecutor pod template in this render"
     if section in ("createUserJob", "migrateDatabaseJob"):
         return (
-            "the chart renders this Job as a Helm hook: `helm template` prints it, but Helm 3 "
-            "does not pass hooks to post-renderers"
+            "the chart renders this Job as a Helm hook, which this stream does not hold: Helm 3 "
+            "does not pass hooks to post-renderers, Helm 4 passes them in a stream of their own "
+            "(where this value goes), `helm template` prints them with the rest"
         )
     found = ", ".join(sorted(s for s in present if s)) or "none"
     return f"the render has no such component (Airflow components found: {found})"

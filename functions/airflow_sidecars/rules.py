@@ -51,6 +51,9 @@ RULES: dict[str, Rule] = {
         "the KubernetesExecutor pod template is not YAML (error), not one Pod (warning), or "
         "the user's own (podTemplate: left alone, warning)",
     ),
+    "not-applied": Rule(
+        _INFO, None, "a run with errors: nothing was applied, the output is the input as it came"
+    ),
     "internal": Rule(_ERROR, None, "the edited output is not what was planned: nothing is changed"),
     # -- what inject did -------------------------------------------------------------------
     "added": Rule(_INFO, None, "what was added to a pod"),
@@ -73,7 +76,11 @@ RULES: dict[str, Rule] = {
     ),
     "preset": Rule(_VARIES, _VARIES, "a preset that leaves a pod alone, and why"),
     "no-match": Rule(
-        _WARNING, _WARNING, "a config section, value or preset that reached no workload"
+        _VARIES,
+        _VARIES,
+        "a config section, value or preset that reached no workload (a warning); an error with "
+        "`--strict` or `spec.strict`, and when the config reaches no workload of a render that "
+        "has Airflow workloads",
     ),
     "chart-version": Rule(_WARNING, _WARNING, "a chart version outside the range tested"),
     # -- the checks ------------------------------------------------------------------------
@@ -83,11 +90,11 @@ RULES: dict[str, Rule] = {
     "duplicate-container": Rule(
         None, _ERROR, "two containers of a pod (init containers included) with one name"
     ),
-    # inject adds what the config says, as the chart would (a warning); validate judges the pod.
     "plain-sidecar": Rule(
-        _WARNING,
         _ERROR,
-        "a plain sidecar in the pod template or a Job: the pod never completes",
+        _ERROR,
+        "a plain sidecar in the pod template or a Job: the pod never completes (a section's "
+        "`allowPlainSidecars: true` says its containers exit on their own)",
     ),
     "base-not-first": Rule(
         None,
@@ -150,5 +157,6 @@ def plain_sidecar_message(container: str, workload: Workload, section: str) -> s
     return (
         f"container {container!r} is a plain sidecar: {where} will not complete while it runs; "
         f"set spec.{section}.nativeSidecars: true to add it as a native sidecar (an init "
-        "container with restartPolicy: Always), or have it exit when the main container does"
+        "container with restartPolicy: Always); if it exits when the main container does, "
+        f"set spec.{section}.allowPlainSidecars: true"
     )

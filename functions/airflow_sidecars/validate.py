@@ -46,19 +46,42 @@ class Pod(NamedTuple):
     spec: dict[str, Any]
     field: str  # the field results point at: the pod spec, or the ConfigMap data key
     inner: str  # prefix for paths inside the pod spec, in messages
+    # containers that the config says may run plain here (its section's allowPlainSidecars)
+    plain_allowed: frozenset[str] = frozenset()
 
 
 def validate(inp: krm.Input, config: Config | None, declared: list[Result]) -> list[Result]:
     """Built-in checks on every Airflow pod, plus `declared` (what inject would still add)."""
     disabled = set(config.disabled_rules) if config is not None else set()
     findings: list[Result] = []
-    for pod in _pods(inp.items, findings):
+    allowed = _plain_allowed(config)
+    for found in _pods(inp.items, findings):
+        pod = found._replace(plain_allowed=allowed.get(_switches(found.workload), frozenset()))
         for check in CHECKS:
             findings += check(pod)
     findings += declared
     return [
         f for f in findings if f.tags.get("rule") not in disabled or f.tags["rule"] in ALWAYS_ON
     ]
+
+
+def _plain_allowed(config: Config | None) -> dict[str, frozenset[str]]:
+    """Section -> the containers its config says may run plain in pods that must complete
+    (`allowPlainSidecars: true`): the names in that section's extraContainers."""
+    if config is None:
+        return {}
+    allowed: dict[str, set[str]] = {}
+    for path, value_list in config.values.items():
+        if path[0] in config.plain_sidecars_allowed and path[-1] == "extraContainers":
+            names = allowed.setdefault(path[0], set())
+            names.update(str(entry.get("name")) for entry in value_list.entries)
+    return {section: frozenset(names) for section, names in allowed.items()}
+
+
+def _switches(workload: Workload) -> str:
+    """The config section whose nativeSidecars / allowPlainSidecars apply to the pod: its own,
+    or, for the community chart's pod template (a section of none), `airflow`."""
+    return workload.section or "airflow"
 
 
 def _pods(items: list[krm.Item], findings: list[Result]) -> Iterator[Pod]:
@@ -182,9 +205,9 @@ def _plain_sidecars(pod: Pod) -> list[Result]:
     found = []
     for index, container in enumerate(containers):
         name = container.get("name") if isinstance(container, dict) else None
-        if name == main:
+        if name == main or name in pod.plain_allowed:
             continue
-        message = plain_sidecar_message(str(name), workload, workload.section)
+        message = plain_sidecar_message(str(name), workload, _switches(workload))
         found.append(_finding(pod, "plain-sidecar", f"containers[{index}]", message))
     return found
 

@@ -1,12 +1,17 @@
 #!/bin/sh
-# Helm 3 post-renderer: Helm writes the rendered manifests to stdin (a plain stream; Helm 3 does
-# not post-render hooks, so the chart's create-user and migrate-database Jobs are not in it) and
-# installs what comes out on stdout.
+# Helm post-renderer: Helm writes the rendered manifests to stdin (a plain stream) and installs
+# what comes out on stdout. Helm 3 does not post-render hooks (the chart's create-user and
+# migrate-database Jobs are not in the stream); Helm 4 post-renders them as a stream of their own.
 #
-#   helm upgrade --install airflow apache-airflow/airflow --version 1.15.0 \
+#   AIRFLOW_SIDECARS_CONFIG=$PWD/sidecars.yaml \
+#     helm upgrade --install airflow apache-airflow/airflow --version 1.15.0 \
 #     --post-renderer ./pipelines/helm/post-renderer.sh
 #
-# AIRFLOW_SIDECARS_CONFIG chooses the config (default: the seed's presets).
+# AIRFLOW_SIDECARS_CONFIG names the config; there is no default (a forgotten variable must not
+# deploy an example). Strict: a config that reaches nothing it names fails the install.
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-exec airflow-sidecars inject --config "${AIRFLOW_SIDECARS_CONFIG:-$here/../examples/seed-presets.yaml}"
+if [ -z "${AIRFLOW_SIDECARS_CONFIG:-}" ]; then
+  echo "airflow-sidecars post-renderer: set AIRFLOW_SIDECARS_CONFIG to your AirflowSidecars config file; nothing was rendered" >&2
+  exit 2
+fi
+exec airflow-sidecars inject --strict --config "$AIRFLOW_SIDECARS_CONFIG"

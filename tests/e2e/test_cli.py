@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import FIXTURES, ROOT, compare_or_update, run_cli, run_kustomize
@@ -106,6 +108,41 @@ def test_the_plugin_installer_follows_kustomizes_plugin_home(tmp_path: Path) -> 
     )
     expected = tmp_path / "xdg" / "kustomize" / "plugin" / "airflow-sidecars.dev" / "v1alpha1"
     assert completed.stdout.strip() == str(expected / "airflowsidecars" / "AirflowSidecars")
+
+
+@pytest.mark.parametrize("on_path", [True, False], ids=["found-on-path", "not-found"])
+def test_the_plugin_outlives_the_environment_that_wrote_it(tmp_path: Path, on_path: bool) -> None:
+    """The plugin records the interpreter that wrote it; when that environment is gone, it runs
+    `airflow-sidecars` from the PATH, or says how to install it again - never a bare
+    "not found" from the shell."""
+    home = tmp_path / "plugins"
+    assert run_cli("install-kustomize-plugin", "--plugin-home", home).returncode == 0
+    plugin = home / "airflow-sidecars.dev" / "v1alpha1" / "airflowsidecars" / "AirflowSidecars"
+    text = plugin.read_text()
+    assert f"python={shlex.quote(sys.executable)}\n" in text
+    plugin.write_text(text.replace(f"python={shlex.quote(sys.executable)}", "python=/gone/python3"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if on_path:
+        wrapper = bin_dir / "airflow-sidecars"
+        wrapper.write_text(
+            f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m airflow_sidecars "$@"\n'
+        )
+        wrapper.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin"}
+    config = ROOT / "pipelines" / "examples" / "seed-sidecars.yaml"
+    render = (FIXTURES / "official-1.15.0" / "05a-sidecars-before.yaml").read_bytes()
+    completed = subprocess.run(
+        [str(plugin), str(config)], input=render, capture_output=True, env=env, check=False
+    )
+    if on_path:
+        assert completed.returncode == 0, completed.stderr
+        assert b"name: s3-sync" in completed.stdout
+    else:
+        assert completed.returncode == 1
+        assert completed.stdout == b""
+        message = completed.stderr.decode()
+        assert "/gone/python3" in message and "install-kustomize-plugin" in message
 
 
 def test_the_command_line_prints_one_line_per_finding() -> None:

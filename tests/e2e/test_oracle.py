@@ -40,17 +40,35 @@ def _normalised(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def _with_dags_volume(config: Path) -> str:
+    """Add an emptyDir `dags` to the section whose extraContainers hold s3-sync; its name."""
+    document = yaml.safe_load(config.read_text())
+    for name, section in document["spec"].items():
+        containers = section.get("extraContainers") if isinstance(section, dict) else None
+        if any(c["name"] == "s3-sync" for c in containers or []):
+            section.setdefault("extraVolumes", []).append({"name": "dags", "emptyDir": {}})
+            config.write_text(yaml.safe_dump(document, sort_keys=False))
+            return str(name)
+    raise AssertionError("no section adds s3-sync")
+
+
 @pytest.mark.parametrize(("chart", "before", "after"), PAIRS, ids=[p[0] for p in PAIRS])
 def test_inject_on_before_gives_the_charts_after(
     chart: str, before: str, after: str, tmp_path: Path
 ) -> None:
     config = oracle_config(FIXTURES / chart / f"{after}.values.yaml", tmp_path / "c.yaml")
-    result = run_cli("inject", "--config", config, FIXTURES / chart / f"{before}.yaml")
+    before_text = (FIXTURES / chart / f"{before}.yaml").read_bytes()
     # The seed's s3-sync mounts a `dags` volume the pod lacks; the chart renders that without
-    # complaint, we report it (and still produce the chart's output).
+    # complaint (and the API server would reject the pod). We report it and apply nothing.
+    result = run_cli("inject", "--config", config, FIXTURES / chart / f"{before}.yaml")
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("inject: error:")]
     assert len(errors) == 1 and "'dags'" in errors[0] and "s3-sync" in errors[0]
+    assert result.stdout == before_text
+    # With the volume the chart's values forgot, inject gives the chart's render (plus it).
+    section = _with_dags_volume(config)
+    result = run_cli("inject", "--config", config, FIXTURES / chart / f"{before}.yaml")
+    assert result.returncode == 0, result.stderr
 
     ours = [d for d in yaml.safe_load_all(result.stdout) if d is not None]
     charts = [d for d in yaml.safe_load_all((FIXTURES / chart / f"{after}.yaml").read_text()) if d]
@@ -58,6 +76,12 @@ def test_inject_on_before_gives_the_charts_after(
         (d["kind"], d["metadata"]["name"]) for d in charts
     ]
     for mine, theirs in zip(ours, charts, strict=True):
+        if (
+            mine["kind"] in ("Deployment", "StatefulSet")
+            and mine["metadata"]["labels"].get("component") == section
+        ):
+            volumes = mine["spec"]["template"]["spec"]["volumes"]
+            volumes.remove({"name": "dags", "emptyDir": {}})
         assert _normalised(mine) == _normalised(theirs), (
             f"{mine['kind']} {mine['metadata']['name']}"
         )

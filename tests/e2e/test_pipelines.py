@@ -53,7 +53,8 @@ def _run(
 
 def test_helm3_post_renderer(env: dict[str, str]) -> None:
     # Helm 3 pipes the rendered manifests (hooks excluded) through the executable.
-    completed = _run([str(HELM / "post-renderer.sh")], env, RENDER.read_bytes())
+    config = {"AIRFLOW_SIDECARS_CONFIG": str(PRESETS)}
+    completed = _run([str(HELM / "post-renderer.sh")], {**env, **config}, RENDER.read_bytes())
     assert completed.returncode == 0, completed.stderr.decode()
     assert completed.stdout == GOLDEN
 
@@ -71,7 +72,8 @@ def test_helm4_postrenderer_plugin(env: dict[str, str]) -> None:
 
 
 def test_ci_pipeline_renders_injects_and_validates(env: dict[str, str]) -> None:
-    completed = _run([str(CI / "pipeline.sh")], {**env, "RENDER": "helm template airflow x"})
+    config = {"AIRFLOW_SIDECARS_CONFIG": str(PRESETS), "RENDER": "helm template airflow x"}
+    completed = _run([str(CI / "pipeline.sh")], {**env, **config})
     assert completed.returncode == 0, completed.stderr.decode()
     assert completed.stdout == GOLDEN
     stderr = completed.stderr.decode()
@@ -117,3 +119,95 @@ def test_argocd_config_management_plugin(env: dict[str, str], tmp_path: Path) ->
     )
     assert completed.returncode == 0, completed.stderr.decode()
     assert completed.stdout == GOLDEN
+
+
+def _helm4_command() -> str:
+    manifest: dict[str, Any] = yaml.safe_load((HELM / "plugin" / "plugin.yaml").read_text())
+    (entry,) = manifest["runtimeConfig"]["platformCommand"]
+    return str(entry["command"]).replace("${HELM_PLUGIN_DIR}", str(HELM / "plugin"))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param([str(HELM / "post-renderer.sh")], id="helm3-post-renderer"),
+        pytest.param([_helm4_command()], id="helm4-plugin"),
+        pytest.param([str(CI / "pipeline.sh")], id="ci-pipeline"),
+    ],
+)
+def test_no_route_runs_without_a_config(env: dict[str, str], argv: list[str]) -> None:
+    # A forgotten variable must not deploy the example presets (an IRSA role of a made-up
+    # account): each route stops, prints nothing, and says what to set.
+    clean = {key: value for key, value in env.items() if key != "AIRFLOW_SIDECARS_CONFIG"}
+    completed = _run(argv, {**clean, "RENDER": "helm template a b"}, RENDER.read_bytes())
+    assert completed.returncode == 2
+    assert completed.stdout == b""
+    assert "config" in completed.stderr.decode().lower()
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        pytest.param("helm3", id="helm3-post-renderer"),
+        pytest.param("helm4", id="helm4-plugin"),
+        pytest.param("ci", id="ci-pipeline"),
+    ],
+)
+def test_the_packaged_routes_are_strict(env: dict[str, str], tmp_path: Path, route: str) -> None:
+    # apiServer on an Airflow 2 render reaches nothing: the release must not deploy without it.
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "apiVersion: airflow-sidecars.dev/v1alpha1\nkind: AirflowSidecars\n"
+        "metadata:\n  name: strict\nspec:\n  scheduler:\n    extraContainers:\n"
+        "      - {name: a, image: busybox:1.36}\n  apiServer:\n    extraContainers:\n"
+        "      - {name: b, image: busybox:1.36}\n"
+    )
+    variables = {"AIRFLOW_SIDECARS_CONFIG": str(config), "RENDER": "helm template a b"}
+    argv = {
+        "helm3": [str(HELM / "post-renderer.sh")],
+        "helm4": [_helm4_command(), f"--config={config}"],
+        "ci": [str(CI / "pipeline.sh")],
+    }[route]
+    completed = _run(argv, {**env, **variables}, RENDER.read_bytes())
+    assert completed.returncode == 1
+    assert "error: [no-match]" in completed.stderr.decode()
+    assert completed.stdout == RENDER.read_bytes()  # nothing applied
+
+
+def test_argocd_passes_its_parameters_and_the_cluster_to_helm(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    plugin: dict[str, Any] = yaml.safe_load((CI / "argocd-cmp.yaml").read_text())
+    spec = plugin["spec"]
+    folder = _app_folder(tmp_path, "team-sidecars.yaml")
+    (folder / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: app\ndependencies:\n  - name: airflow\n"
+    )
+    calls = tmp_path / "helm-calls"
+    bin_dir = Path(env["PATH"].split(os.pathsep)[0])
+    (bin_dir / "helm").write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{calls}"\n'
+        f'[ "$1" = template ] && exec cat "{RENDER}"\nexit 0\n'
+    )
+    app = {
+        "ARGOCD_APP_NAME": "airflow-prod",
+        "ARGOCD_APP_NAMESPACE": "data",
+        "PARAM_CONFIG": "team-sidecars.yaml",
+        "PARAM_RELEASE_NAME": "airflow",
+        "PARAM_VALUES_FILES_0": "values.yaml",
+        "PARAM_VALUES_FILES_1": "values-prod.yaml",
+        "KUBE_VERSION": "1.31.2",
+        "KUBE_API_VERSIONS": "v1,apps/v1,batch/v1",
+    }
+    init = _run([*spec["init"]["command"], *spec["init"]["args"]], {**env, **app}, cwd=folder)
+    assert init.returncode == 0, init.stderr.decode()
+    completed = _run(
+        [*spec["generate"]["command"], *spec["generate"]["args"]], {**env, **app}, cwd=folder
+    )
+    assert completed.returncode == 0, completed.stderr.decode()
+    assert completed.stdout == GOLDEN
+    assert calls.read_text().splitlines() == [
+        "dependency build",
+        "template airflow . --namespace data --values values.yaml --values values-prod.yaml "
+        "--kube-version 1.31.2 --api-versions v1 --api-versions apps/v1 --api-versions batch/v1",
+    ]

@@ -142,10 +142,12 @@ def test_a_value_the_chart_would_not_use_is_left_out_and_says_why(
 ) -> None:
     source = _matrix(chart, render)
     outcome = _inject(source, spec)
-    assert outcome.exit_code == 0
     assert outcome.output == source
     warnings = _messages(outcome, "warning")
     assert len(warnings) == 1 and reason in warnings[0], warnings
+    # the only value reaches nothing: the config as a whole is an error
+    (error,) = _messages(outcome, "error")
+    assert "reaches no workload" in error and outcome.exit_code == 1
 
 
 def test_workers_kubernetes_needs_chart_1_21() -> None:
@@ -155,7 +157,8 @@ def test_workers_kubernetes_needs_chart_1_21() -> None:
     assert any("new in official chart 1.21.0" in w for w in _messages(outcome, "warning"))
     # and on 1.21 it reaches the pod template only
     outcome = _inject(
-        _relabel(source, "1.21.0"), {"workers": {"kubernetes": {"extraContainers": [SIDECAR]}}}
+        _relabel(source, "1.21.0"),
+        {"workers": {"kubernetes": {"extraContainers": [SIDECAR]}, "allowPlainSidecars": True}},
     )
     assert [c["name"] for c in _pod_template(outcome)["spec"]["containers"]] == ["base", "side"]
 
@@ -166,6 +169,7 @@ def test_workers_own_value_replaced_everywhere_is_reported() -> None:
             "extraContainers": [SIDECAR],
             "celery": {"extraContainers": [{**SIDECAR, "name": "celery-side"}]},
             "kubernetes": {"extraContainers": [{**SIDECAR, "name": "k8s-side"}]},
+            "allowPlainSidecars": True,
         }
     }
     outcome = _inject(_matrix("official-1.22.0", "03a-celery-kubernetes-executor"), spec)

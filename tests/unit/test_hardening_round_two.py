@@ -434,7 +434,10 @@ def test_any_string_in_a_valid_config_reads_back(value: str, render: str) -> Non
     config = _config(
         {
             "scheduler": {"extraContainers": [container]},
-            "workers": {"extraContainers": [copy.deepcopy(container)]},
+            "workers": {
+                "extraContainers": [copy.deepcopy(container)],
+                "allowPlainSidecars": True,  # a task pod: allowed, so it goes in
+            },
         }
     )
     outcome = run_inject([(None, render.encode())], ConfigSource("c.yaml", config))

@@ -204,10 +204,13 @@ def test_a_conflicting_name_is_an_error_naming_both_and_replace_resolves_it() ->
 def test_spec_match_limits_the_releases() -> None:
     spec = {**SCHEDULER_SIDECAR, "match": {"release": "other"}}
     outcome, output = _run(_resource_list(_render_objects(), _config(spec)))
-    assert outcome.exit_code == 0
+    # a match that leaves every workload out reaches nothing: an error, nothing applied
+    assert outcome.exit_code == 1
     assert all("s3-sync" not in json.dumps(i) for i in output["items"])
+    error = next(r for r in output["results"] if r["severity"] == "error")
+    assert "spec.match leaves none of them" in error["message"]
     warning = next(r for r in output["results"] if r["severity"] == "warning")
-    assert "spec.match" in warning["message"]
+    assert "spec.match excludes every workload of it" in warning["message"]
 
 
 def test_plain_stream_with_several_files_keeps_documents_apart() -> None:

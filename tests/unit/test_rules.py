@@ -97,7 +97,7 @@ def test_the_readme_rule_table_is_the_table_in_rules_py() -> None:
 @pytest.mark.parametrize(
     ("rule", "function", "expected"),
     [
-        ("plain-sidecar", "inject", "warning"),
+        ("plain-sidecar", "inject", "error"),
         ("plain-sidecar", "validate", "error"),
         ("no-requests", "validate", "info"),
         ("missing-volume", "inject", "error"),
@@ -107,7 +107,9 @@ def test_severity_of_a_rule(rule: str, function: str, expected: str) -> None:
     assert severity(rule, function) == expected  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("rule", "function"), [("template", "inject"), ("added", "validate")])
+@pytest.mark.parametrize(
+    ("rule", "function"), [("template", "inject"), ("added", "validate"), ("no-match", "inject")]
+)
 def test_a_rule_without_one_verdict_has_no_severity(rule: str, function: str) -> None:
     with pytest.raises(KeyError, match=rule):
         severity(rule, function)  # type: ignore[arg-type]

@@ -135,9 +135,12 @@ def _presets_on_kubernetes_executor() -> Outcome:
 
 
 def _seed_workers_in_pod_template(native: bool) -> Outcome:
-    config = SEED_WORKERS_ONLY.replace(b"  workers:\n", b"  workers:\n    nativeSidecars: true\n")
+    """The seed's renewer in the pod template: native, or plain as the chart adds it (inject
+    refuses that unless allowed, so this render is made with the allowance)."""
+    switch = b"nativeSidecars" if native else b"allowPlainSidecars"
+    config = SEED_WORKERS_ONLY.replace(b"  workers:\n", b"  workers:\n    " + switch + b": true\n")
     render = (OFFICIAL / "02-kubernetes-executor.yaml").read_bytes()
-    return _validate(_inject(render, config if native else SEED_WORKERS_ONLY))
+    return _validate(_inject(render, config))
 
 
 FIXED_SEED = (ROOT / "pipelines" / "examples" / "seed-sidecars.yaml").read_bytes()
