@@ -15,6 +15,7 @@ collections (and so in JSON input) new content is written as JSON, which is vali
 from __future__ import annotations
 
 import bisect
+import re
 from typing import Any, NamedTuple
 
 import yaml
@@ -300,9 +301,16 @@ class Editor:
             self.splice(line_start, end, "\n".join(lines))
 
     def _flow_insert(self, node: Node, entry: str) -> None:
+        """Write `entry` before the closing bracket of a non-empty flow collection, with a comma
+        unless one is already there: after the last entry (`[a, b,]`, perhaps followed by a
+        comment), or after an entry this editor wrote there before."""
         close = node.end_mark.index - 1
-        before = self.text[node.start_mark.index + 1 : close].rstrip()
-        separator = "" if before.endswith(",") else ", "
+        written_here = any(s.start == close == s.end for s in self._splices)
+        last = node.value[-1]
+        last_end = (last[1] if isinstance(node, yaml.MappingNode) else last).end_mark.index
+        # Between the last entry and the bracket there are only spaces, a comma and comments.
+        gap = "".join(line.split("#", 1)[0] for line in self.text[last_end:close].split("\n"))
+        separator = ", " if written_here or "," not in gap else ""
         self.splice(close, close, separator + entry)
 
     def _insert_lines(self, position: int, lines: list[str]) -> None:
@@ -387,13 +395,24 @@ class Editor:
             self.splice(outer_start, outer_end, "\n".join(padded))
 
 
+_INDICATOR = re.compile(r"^([|>])(\d)")
+
+
 def _regap(lines: list[str], dash_col: int, offset: int) -> list[str]:
-    """Re-indent one emitted item so its content sits `offset` columns after the dash."""
+    """Re-indent one emitted item so its content sits `offset` columns after the dash. A block
+    scalar that is the item itself counts its indentation indicator from the dash's column, so
+    the indicator grows by the same shift as its lines."""
+    indicator = _INDICATOR.match(lines[0][dash_col + 2 :])
+    if indicator is not None and int(indicator.group(2)) + offset - 2 > 9:
+        return lines  # an indicator has one digit: this item keeps the gap of 2, also valid
     shift = " " * (offset - 2)
     out = []
     for number, line in enumerate(lines):
         if number == 0:
-            out.append(line[: dash_col + 1] + " " + shift + line[dash_col + 2 :])
+            content = _INDICATOR.sub(
+                lambda m: f"{m.group(1)}{int(m.group(2)) + offset - 2}", line[dash_col + 2 :]
+            )
+            out.append(line[: dash_col + 1] + " " + shift + content)
         elif line:
             out.append(shift + line)
         else:

@@ -295,18 +295,12 @@ CASES: list[Case] = [
         "key: [\n  a,\n  b,  # last\n]\n",
         (Append(("key",), ["c"]),),
         'key: [\n  a,\n  b,  # last\n"c"]\n',
-        bug="the trailing comma is looked for in the raw text, where a comment hides it: "
-        'a second comma is written (`b,  # last\\n, "c"]`), which does not parse',
-        parse_bug="the output is not YAML",
     ),
     Case(
         "append-flow-trailing-comma-twice",
         "key: [a, b,]\n",
         (Append(("key",), ["c"]), Append(("key",), ["d"])),
         'key: [a, b,"c", "d"]\n',
-        bug="both appends see the input's trailing comma, so no comma is written between "
-        'them: `[a, b,"c""d"]`, which does not parse',
-        parse_bug="the output is not YAML",
     ),
     Case(
         "append-flow-mapping-add-key",
@@ -481,9 +475,12 @@ CASES: list[Case] = [
         "key:\n  -   a\n",
         (Append(("key",), [" lead\nx\n"]),),
         "key:\n  -   a\n  -   |4\n       lead\n      x\n",
-        bug="the indentation indicator is written as 2 although the dash-to-content gap of "
-        "the list (4) moved the content: `-   |2` with content 4 columns right of the dash",
-        parse_bug="the value reads '   lead\\n  x\\n' instead of ' lead\\nx\\n'",
+    ),
+    Case(
+        "multi-line-string-leading-space-wide-dash-gap",
+        "key:\n  -         a\n",
+        (Append(("key",), [" lead\nx\n"]),),
+        "key:\n  -         a\n  - |2\n     lead\n    x\n",
     ),
     Case(
         "strings-that-need-quoting-block",
