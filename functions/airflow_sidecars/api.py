@@ -19,15 +19,26 @@ from . import krm
 from .config import Config, ConfigError, ConfigSource, from_input
 from .edits import Run
 from .inject import declared_missing, inject
+from .prune import Scope, prune
 from .results import FileRef, Result, exit_code
 from .verify import verify
 
-__all__ = ["ConfigSource", "Outcome", "run_inject", "run_validate"]
+__all__ = ["ConfigSource", "Outcome", "run_inject", "run_remove", "run_validate"]
 
 Inputs = list[tuple[str | None, bytes]]  # (file name or None for stdin, its bytes)
-Function = Literal["inject", "validate"]
-# A transform gives the results it adds, and (inject) the run whose edits verify checks.
-Transform = Callable[[krm.Input, Config | None], tuple[list[Result], Run | None]]
+Function = Literal["inject", "validate", "remove"]
+
+
+class Transformed(NamedTuple):
+    """What a transform gives: the results it adds, the run whose edits verify checks (None
+    for validate), and the input it edited (inject edits the pruned input, parsed again)."""
+
+    results: list[Result]
+    run: Run | None
+    inp: krm.Input
+
+
+Transform = Callable[[krm.Input, Config | None], Transformed]
 
 
 class Outcome(NamedTuple):
@@ -55,6 +66,12 @@ def run_validate(
     return _run("validate", inputs, _ConfigChoice(config_file, strict), _validate)
 
 
+def run_remove(inputs: Inputs, config_file: ConfigSource | None) -> Outcome:
+    """Take back what inject recorded: one config's part (the config's metadata.name), or,
+    without a config, every config's; the output is the chart's render again."""
+    return _run("remove", inputs, _ConfigChoice(config_file, False), _remove)
+
+
 class _ConfigChoice(NamedTuple):
     """What the caller says about the config: a file (else the functionConfig), and --strict."""
 
@@ -62,17 +79,38 @@ class _ConfigChoice(NamedTuple):
     strict: bool
 
 
-def _inject(inp: krm.Input, config: Config | None) -> tuple[list[Result], Run | None]:
+def _inject(inp: krm.Input, config: Config | None) -> Transformed:
+    """Take back what the config recorded and no longer declares, then inject it into that."""
     assert config is not None  # inject requires one (see _run)
+    pruned = prune(inp, Scope(config, keep_declared=True))
+    if pruned.edited:
+        problem = verify(pruned, krm.render(inp, []), len(inp.items))
+        if problem is not None:
+            return Transformed([_internal("inject", problem)], pruned, inp)
+        inp = krm.parse([(s.name, s.bom + s.editor.apply()) for s in inp.sources])
     run = inject(inp, config)
-    return run.results, run
+    return Transformed([*pruned.results, *run.results], run, inp)
 
 
-def _validate(inp: krm.Input, config: Config | None) -> tuple[list[Result], Run | None]:
+def _remove(inp: krm.Input, config: Config | None) -> Transformed:
+    pruned = prune(inp, Scope(config, keep_declared=False))
+    if not pruned.edited:
+        whose = f"config {config.name!r}" if config is not None else "any config"
+        message = f"nothing to take back: no record of {whose} in the input"
+        pruned.results.append(
+            Result(message, "info", tags={"function": "remove", "rule": "taken-back"})
+        )
+    return Transformed(pruned.results, pruned, inp)
+
+
+def _validate(inp: krm.Input, config: Config | None) -> Transformed:
     from .validate import validate  # noqa: PLC0415 - inject's start-up does not pay for it
 
-    declared = declared_missing(inp, config) if config is not None else []
-    return validate(inp, config, declared), None
+    declared: list[Result] = []
+    if config is not None:
+        declared += prune(inp, Scope(config, keep_declared=True, apply=False)).results
+        declared += declared_missing(inp, config)
+    return Transformed(validate(inp, config, declared), None, inp)
 
 
 def _run(
@@ -94,40 +132,44 @@ def _run(
             return _finish(inp, [*results, *_config_results(error, choice.file, function)])
         if config is not None and choice.strict:
             config = config._replace(strict=True)
-        added, run = transform(inp, config)
+        added, run, inp = transform(inp, config)
         results += added
         if run is not None and exit_code(results):
             # One rule for every error, in both modes: nothing is applied. A pipeline that
             # ignores the exit code then deploys the chart's own render, never half a change.
-            return _finish(krm.parse(texts), _not_applied(results))
+            return _finish(krm.parse(texts), _not_applied(results, function))
         output = krm.render(inp, results)
         mode, item_count = inp.mode, len(inp.items)
         del inp
         problem = verify(run, output, item_count) if run is not None else None
         if problem is not None:
             # Never hand on text we cannot vouch for: the input goes back unchanged.
-            failure = Result(
-                f"internal error, nothing was changed: {problem}; please report this with the "
-                "input",
-                "error",
-                tags={"function": function, "rule": "internal"},
-            )
-            return _finish(krm.parse(texts), [*results, failure])
+            return _finish(krm.parse(texts), [*results, _internal(function, problem)])
         return Outcome(output.encode("utf-8"), results, mode)
 
 
+def _internal(function: str, problem: str) -> Result:
+    message = f"internal error, nothing was changed: {problem}; please report this with the input"
+    return Result(message, "error", tags={"function": function, "rule": "internal"})
+
+
 # What inject did, said of a run whose edits are not applied.
-_DONE = {"added": "added", "checksum": "refreshed", "service-account": "annotated"}
+_DONE = {
+    "added": ("added", "would have added"),
+    "checksum": ("refreshed", "would have refreshed"),
+    "service-account": ("annotated", "would have annotated"),
+    "taken-back": ("took back", "would have taken back"),
+}
 
 
-def _not_applied(results: list[Result]) -> list[Result]:
+def _not_applied(results: list[Result], function: str) -> list[Result]:
     """The results of a run with errors: what it would have done says so, and a last one says
     that nothing was applied."""
     said = []
     for found in results:
-        verb = _DONE.get(found.tags.get("rule", ""))
-        if found.severity == "info" and verb is not None and verb in found.message:
-            message = found.message.replace(verb, f"would have {verb}", 1) + " (not applied)"
+        done, would = _DONE.get(found.tags.get("rule", ""), ("", ""))
+        if found.severity == "info" and done and done in found.message:
+            message = found.message.replace(done, would, 1) + " (not applied)"
             said.append(found._replace(message=message))
         else:
             said.append(found)
@@ -136,7 +178,7 @@ def _not_applied(results: list[Result]) -> list[Result]:
         f"nothing was applied: the output is the input as it came, because of the "
         f"{errors} error(s) above"
     )
-    said.append(Result(message, "info", tags={"function": "inject", "rule": "not-applied"}))
+    said.append(Result(message, "info", tags={"function": function, "rule": "not-applied"}))
     return said
 
 

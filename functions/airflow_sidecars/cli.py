@@ -1,4 +1,4 @@
-"""`airflow-sidecars inject|validate|schema|install-kustomize-plugin`: the command line.
+"""`airflow-sidecars inject|validate|remove|schema|install-kustomize-plugin`: the command line.
 
 The command line is a contract: extend it, don't rename.
 
@@ -49,6 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
         "with a config (--config, or the functionConfig) everything it declares must be "
         "present too. Exit 1 when anything is an error.",
     )
+    remove = commands.add_parser(
+        "remove",
+        help="take back what inject added (as its records say)",
+        description=(
+            "Read what inject wrote (a ResourceList or a plain stream, from FILEs or stdin) and "
+            "take back everything its records say it added: with --config, that config's part "
+            "(by its metadata.name); without, every config's. The output is the chart's render "
+            "again, with the records gone."
+        ),
+    )
+    remove.add_argument("--config", metavar="FILE", help="take back only this config's part")
+    remove.add_argument("files", nargs="*", metavar="FILE", help="input files ('-' for stdin)")
     commands.add_parser("schema", help="print the JSON Schema of the AirflowSidecars config")
     install = commands.add_parser(
         "install-kustomize-plugin",
@@ -105,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         sys.stdout.write(f"{path}\n")
         return 0
-    return _run(args.command, args.config, args.files or ["-"], strict=args.strict)
+    strict = getattr(args, "strict", False)
+    return _run(args.command, args.config, args.files or ["-"], strict=strict)
 
 
 def _run(command: str, config_path: str | None, files: list[str], *, strict: bool) -> int:
@@ -124,8 +137,11 @@ def _run(command: str, config_path: str | None, files: list[str], *, strict: boo
         where = error.filename or "stdin"
         _say(f"airflow-sidecars {command}: {where}: {error.strerror or error}\n")
         return 2
-    function = api.run_validate if command == "validate" else api.run_inject
-    outcome = function(inputs, config, strict=strict)
+    if command == "remove":
+        outcome = api.run_remove(inputs, config)
+    else:
+        function = api.run_validate if command == "validate" else api.run_inject
+        outcome = function(inputs, config, strict=strict)
     written = _write_output(command, outcome.output)
     for result in outcome.results:
         _say(f"{command}: {result.line()}\n")

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import yaml
+
 from . import krm
 from .airflow import Workload
 from .chart import ValuePath
 from .podspec import Op, apply_ops
 from .results import Result
 from .yamledit import Editor
-from .yamlread import Node, Path, dotted, to_data
+from .yamlread import Node, Path, dotted, node_at, to_data
 
 TAG = {"function": "inject"}
 
@@ -31,6 +33,7 @@ class Run:
 
     __slots__ = (
         "annotations",
+        "checksums",
         "declared_missing",
         "edited",
         "expected",
@@ -56,6 +59,8 @@ class Run:
         self.used_values: set[ValuePath] = set()  # config values some pod took
         # release -> the namespaces its objects name (for `{{ .Release.Namespace }}`)
         self.namespaces: dict[str | None, set[str]] = {}
+        # (release, namespace) -> pod ("Kind/name") -> checksum/airflow-config in the input
+        self.checksums: dict[tuple[str | None, str | None], dict[str, str]] = {}
 
 
 def expected_data(run: Run, item: krm.Item) -> Any:
@@ -76,6 +81,65 @@ def edit(run: Run, item: krm.Item, prefix: Path, ops: list[Op]) -> None:
         run.edited.add(item.position)
 
 
+def set_annotation(
+    run: Run,
+    item: krm.Item,
+    annotations: Path,
+    entry: tuple[str, str | None],
+    emptied: str = "absent",
+) -> bool:
+    """Set (`(key, value)`; a value of None removes it) one annotation in the mapping at
+    `annotations`, in the text
+    and in the expected data. A mapping left empty becomes what `emptied` says it was before
+    ("absent": it goes, with its key; "null"; "empty": `{}`). Whether it changed. Raises
+    UnsupportedYaml (before editing) for objects that are not plain trees."""
+    key, value = entry
+    data = expected_data(run, item)
+    node = node_at(item.node, annotations)
+    current = node_at(node, (key,))
+    if value is None:
+        if current is None:
+            return False
+        last = isinstance(node, yaml.MappingNode) and len(node.value) == 1
+        if last and emptied in ("null", "empty"):
+            edit(run, item, (), [Op("replace", annotations, None if emptied == "null" else {})])
+        else:
+            edit(run, item, (), [Op("remove", _emptied(item, (*annotations, key)), None)])
+        return True
+    if isinstance(current, yaml.ScalarNode) and current.value == value:
+        return False
+    if current is None:
+        item.source.editor.add_key(item.node, annotations, key, value)
+    else:
+        item.source.editor.replace(item.node, (*annotations, key), value)
+    apply_ops(data, (), [Op("replace", (*annotations, key), value)])
+    run.edited.add(item.position)
+    return True
+
+
+def remove_annotations(run: Run, item: krm.Item, annotations: Path, keys: set[str]) -> None:
+    """Remove annotations from the mapping at `annotations`; all of them: the mapping too."""
+    node = node_at(item.node, annotations)
+    present = [getattr(key, "value", None) for key, _ in getattr(node, "value", [])]
+    if not keys & set(present):
+        return
+    if set(present) <= keys:
+        edit(run, item, (), [Op("remove", _emptied(item, annotations), None)])
+        return
+    edit(run, item, (), [Op("remove", (*annotations, key), None) for key in sorted(keys)])
+
+
+def _emptied(item: krm.Item, path: Path) -> Path:
+    """What to remove to remove `path`: a mapping it would leave empty goes too (an
+    `annotations`, or a pod template `metadata`, that inject made for its record)."""
+    while len(path) > 1:
+        parent = node_at(item.node, path[:-1])
+        if not (isinstance(parent, yaml.MappingNode) and len(parent.value) == 1):
+            break
+        path = path[:-1]
+    return path
+
+
 def edit_text(editor: Editor, root: Node, prefix: Path, ops: list[Op]) -> None:
     """Carry planned ops into a text (apply_ops carries the same ops into the data)."""
     for op in ops:
@@ -83,6 +147,8 @@ def edit_text(editor: Editor, root: Node, prefix: Path, ops: list[Op]) -> None:
             editor.append(root, prefix + op.path, op.value)
         elif op.action == "insert":
             editor.insert(root, prefix + op.path, op.value)
+        elif op.action == "remove":
+            editor.remove(root, prefix + op.path)
         else:
             editor.replace(root, prefix + op.path, op.value)
 

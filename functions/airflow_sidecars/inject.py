@@ -10,26 +10,27 @@ splice that would not mean what was intended never reaches a cluster.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, NamedTuple
 
 import yaml
 
-from . import krm, podtemplate, serviceaccounts
+from . import krm, podtemplate, records, serviceaccounts
 from .additions import chart_additions
 from .airflow import Workload, find_workloads, merge_key_problems, volume_claim_names
 from .chart import SECTION_ALIASES
 from .config import Config
-from .edits import TAG, Run, edit, expected_data, result
+from .edits import TAG, Run, edit, expected_data, result, set_annotation
 from .podshape import shape_problems
-from .podspec import Additions, Plan, plan
+from .podspec import Additions, Plan, apply_ops, plan
 from .presets import PodFacts, components, expand, targets
 from .reach import reach, untested_charts
 from .release import Release, ReleaseKey, releases
 from .results import Result
 from .rules import plain_sidecar_message
-from .yamlread import Path, UnsupportedYaml, dotted, node_at
+from .yamlread import Path, UnsupportedYaml, dotted, node_at, scalar_at
 
-__all__ = ["Run", "declared_missing", "inject"]
+__all__ = ["Run", "declared_for", "declared_missing", "inject", "record_path"]
 
 Presets = list[tuple[str, Any, Release | None]]  # (name, parameters, the workload's release)
 
@@ -42,19 +43,20 @@ def inject(inp: krm.Input, config: Config) -> Run:
         if item.namespace is not None and not item.is_local_config:
             run.namespaces.setdefault(item.label("release"), set()).add(item.namespace)
     workloads = [w for w in every if _matches(config, w)]
+    run.checksums = podtemplate.checksums(every)
     facts = releases(inp.items, every) if config.presets else {}
     run.results += untested_charts(workloads)
     for item, problem in merge_key_problems(inp.items):
         tags = {**TAG, "rule": "unsupported-yaml"}
         run.results.append(item.result(f"{item.kind} {item.name} {problem}", "error", None, tags))
 
-    checksums: dict[tuple[str | None, str | None], str] = {}
+    checksums: podtemplate.Checksums = {}
     for workload in sorted(workloads, key=lambda w: not w.is_pod_template):
         try:
             if _inject_pod(run, config, workload, facts) and workload.is_pod_template:
                 data = expected_data(run, workload.item)["data"]
                 key = (workload.release, workload.item.namespace)
-                checksums[key] = podtemplate.config_checksum(data)
+                checksums[key] = {"": podtemplate.config_checksum(data)}
         except UnsupportedYaml as error:
             run.results.append(result(workload, "error", str(error), None, "unsupported-yaml"))
 
@@ -122,13 +124,108 @@ def _inject_pod(
         extra_volume_names=volume_claim_names(workload.item),
         init_before=workload.placement.init_before,
     )
+    before = _Before(copy.deepcopy(target.pod), records.added(target.pod, pod_plan.ops))
     if target.template is not None:
         changed = podtemplate.write(run, workload, target.template, pod_plan)
     else:
         edit(run, workload.item, workload.pod_path, pod_plan.ops)
         changed = bool(pod_plan.ops)
+    if not pod_plan.findings:
+        changed |= _record(run, config, workload, facts, before)
     _report(run, config, workload, pod_plan, target.base)
     return changed
+
+
+class _Before(NamedTuple):
+    pod: dict[str, Any]  # the pod before this run's edits
+    made: records.Record  # what this run adds to it
+
+
+def _record(
+    run: Run,
+    config: Config,
+    workload: Workload,
+    facts: dict[ReleaseKey, Release],
+    before: _Before,
+) -> bool:
+    """Write what this config has added to the pod (what it added before and still declares,
+    and what it added now) into its record on the pod template, or on the ConfigMap that
+    holds the KubernetesExecutor pod template."""
+    where = record_path(workload)
+    name = records.key(config.name)
+    written = scalar_at(node_at(workload.item.node, where), name)
+    old = records.loads(written) or records.Record()
+    if written is not None and records.loads(written) is None:
+        message = f"{dotted((*where, name))} is not a record inject wrote: left as it is"
+        run.results.append(result(workload, "warning", message, where, "record"))
+        return False
+    mine = declared_items(config, workload, (before.pod, old), facts, run.namespaces)
+    items = old.items & mine | before.made.items
+    record = records.Record(items, {**before.made.lists, **old.lists}, old.checksum)
+    if not old:
+        state = records.form(node_at(workload.item.node, where))
+        if state is not None:
+            record.lists[records.ANNOTATIONS] = state
+    if workload.is_pod_template and record.checksum is None:
+        record.checksum = _chart_checksum(run, workload)
+    text = record.dumps() if record else None
+    return set_annotation(run, workload.item, where, (name, text))
+
+
+def _chart_checksum(run: Run, workload: Workload) -> dict[str, str] | None:
+    """The checksum/airflow-config the chart rendered: another config's record of it, else
+    what the release's pods carry (not yet refreshed in this run)."""
+    node = node_at(workload.item.node, ("metadata", "annotations"))
+    for key_node, value_node in getattr(node, "value", []):
+        if str(getattr(key_node, "value", "")).startswith(records.PREFIX):
+            other = records.loads(getattr(value_node, "value", None))
+            if other is not None and other.checksum is not None:
+                return other.checksum
+    return run.checksums.get((workload.release, workload.item.namespace))
+
+
+def record_path(workload: Workload) -> Path:
+    """The annotations that hold a pod's records: its pod template's, or the ConfigMap's."""
+    if workload.is_pod_template:
+        return ("metadata", "annotations")
+    return (*workload.pod_path[:-1], "metadata", "annotations")
+
+
+def declared_items(
+    config: Config,
+    workload: Workload,
+    pod_and_record: tuple[dict[str, Any], records.Record],
+    facts: dict[ReleaseKey, Release],
+    namespaces: dict[str | None, set[str]],
+) -> set[records.Item]:
+    """What the config gives the pod as the chart rendered it: presets decide from the pod
+    (reuse a DAG volume, set [core] security when unset), so they are asked about the pod
+    without what the config's record says it added - the same question as on the first run."""
+    pod, record = pod_and_record
+    base = copy.deepcopy(pod)
+    apply_ops(base, (), records.removal_ops(base, record.items, record.lists))
+    additions, _ = declared_for(config, workload, base, facts, namespaces)
+    return records.declared(base, additions)
+
+
+def declared_for(
+    config: Config,
+    workload: Workload,
+    pod: dict[str, Any],
+    facts: dict[ReleaseKey, Release],
+    namespaces: dict[str | None, set[str]],
+) -> tuple[Additions, dict[str, str]]:
+    """Everything the config gives this pod (its chart values and presets) and the
+    ServiceAccount annotations the presets ask for; nothing is reported."""
+    if not _matches(config, workload) or workload.users_template:
+        return Additions(), {}
+    additions = chart_additions(config, workload, namespaces).additions
+    annotations: dict[str, str] = {}
+    for name, params, release in _presets_for(config, workload, facts):
+        expansion = expand(name, params, PodFacts(workload, pod, release, workload.is_job))
+        additions.extend(expansion.additions)
+        annotations.update(expansion.annotations)
+    return additions, annotations
 
 
 class _Target(NamedTuple):

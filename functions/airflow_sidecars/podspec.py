@@ -64,8 +64,9 @@ class Additions:
 
 class Op(NamedTuple):
     # "insert": before the list entry the path ends at (applied last: other ops' indices
-    # are the input's)
-    action: Literal["append", "replace", "insert"]
+    # are the input's); "remove": the list entry or mapping key the path ends at (a plan of
+    # removals lists a list's entries last first, so that each index is still the input's)
+    action: Literal["append", "replace", "insert", "remove"]
     path: Path  # relative to the pod spec
     value: Any
 
@@ -351,6 +352,8 @@ def apply_ops(data: Any, prefix: Path, ops: list[Op]) -> None:
             target[last] = copy.deepcopy(op.value)
         elif op.action == "insert":
             target[last:last] = copy.deepcopy(op.value)
+        elif op.action == "remove":
+            del target[last]
         else:
             if target.get(last) is None:
                 target[last] = []

@@ -94,14 +94,36 @@ def config_checksum(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def refresh_checksums(
-    run: Run, every: list[Workload], checksums: dict[tuple[str | None, str | None], str]
-) -> None:
+# (release, namespace) -> "Kind/name" of a pod -> its checksum/airflow-config ("" for any
+# pod not named: a checksum computed here).
+Checksums = dict[tuple[str | None, str | None], dict[str, str]]
+
+
+def pod_id(workload: Workload) -> str:
+    return f"{workload.item.kind}/{workload.item.name}"
+
+
+def checksums(every: list[Workload]) -> Checksums:
+    """The checksum/airflow-config each pod of each release carries."""
+    found: Checksums = {}
+    for workload in every:
+        if workload.is_pod_template:
+            continue
+        path = (*workload.pod_path[:-1], "metadata", "annotations", CONFIG_CHECKSUM_ANNOTATION)
+        node = node_at(workload.item.node, path)
+        if isinstance(node, yaml.ScalarNode):
+            release = found.setdefault((workload.release, workload.item.namespace), {})
+            release[pod_id(workload)] = str(node.value)
+    return found
+
+
+def refresh_checksums(run: Run, every: list[Workload], checksums: Checksums) -> None:
     """Pods that mount the edited config carry `checksum/airflow-config`: refresh it so that
     they roll out (docs/krm-contract.md §5.2: the chart computes it while rendering)."""
     annotations_path = ("metadata", "annotations", CONFIG_CHECKSUM_ANNOTATION)
     for workload in every:
-        checksum = checksums.get((workload.release, workload.item.namespace))
+        values = checksums.get((workload.release, workload.item.namespace), {})
+        checksum = values.get(pod_id(workload), values.get(""))
         if checksum is None or workload.is_pod_template:
             continue
         template_path = workload.pod_path[:-1]  # the pod template around the pod spec

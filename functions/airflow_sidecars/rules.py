@@ -59,6 +59,13 @@ RULES: dict[str, Rule] = {
     "added": Rule(_INFO, None, "what was added to a pod"),
     "unchanged": Rule(_INFO, None, "a pod that already has everything the config declares"),
     "checksum": Rule(_INFO, None, "checksum/airflow-config refreshed after a pod template edit"),
+    "record": Rule(_WARNING, None, "a record annotation that inject did not write: left as it is"),
+    "taken-back": Rule(
+        _INFO,
+        None,
+        "what a config's record says it added and it no longer declares, taken back (`remove`: "
+        "everything recorded)",
+    ),
     "name-conflict": Rule(
         _ERROR, _ERROR, "a container, volume or mount of the same name that differs"
     ),
@@ -119,6 +126,12 @@ RULES: dict[str, Rule] = {
         _ERROR,
         "(with a config) a declared sidecar, volume, mount or annotation that is not there",
     ),
+    "no-longer-declared": Rule(
+        None,
+        _ERROR,
+        "(with a config) what its record says it added and it no longer declares: inject takes "
+        "it back",
+    ),
 }
 
 # validate's rules that `spec.validate.disable` cannot turn off: nothing else is checked in
@@ -137,6 +150,7 @@ CAN_DISABLE = frozenset(
         "unpinned-image",
         "no-requests",
         "declared-missing",
+        "no-longer-declared",
     }
 )
 

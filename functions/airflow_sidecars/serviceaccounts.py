@@ -7,11 +7,10 @@ from typing import Any
 
 import yaml
 
-from . import krm
+from . import krm, records
 from .airflow import Workload
 from .config import Config
-from .edits import TAG, Run, WantedAnnotations, expected_data, result
-from .podspec import Op, apply_ops
+from .edits import TAG, Run, WantedAnnotations, result, set_annotation
 from .release import Release, ReleaseKey
 from .yamlread import Path, UnsupportedYaml, dotted, node_at, scalar_at
 
@@ -37,8 +36,12 @@ def annotate(run: Run, facts: dict[ReleaseKey, Release], config: Config) -> None
             )
             run.results.append(result(workload, "warning", message, None, "service-account"))
             continue
-        for key, value in wanted.items():
-            _set_annotation(run, account, key, value, config)
+        added = {
+            key
+            for key, value in wanted.items()
+            if _set_annotation(run, account, key, value, config)
+        }
+        _record(run, account, config, set(wanted), added)
 
 
 def warn_shared(run: Run, every: list[Workload]) -> None:
@@ -70,31 +73,47 @@ def _in_order(run: Run) -> list[tuple[tuple[str | None, str], WantedAnnotations]
     return sorted(run.annotations.items(), key=lambda entry: (entry[0][0] or "", entry[0][1]))
 
 
-def _set_annotation(run: Run, item: krm.Item, key: str, value: str, config: Config) -> None:
-    path: Path = ("metadata", "annotations", key)
+def _record(run: Run, item: krm.Item, config: Config, wanted: set[str], added: set[str]) -> None:
+    """The ServiceAccount's record of this config: the annotations it added and still wants."""
+    name = records.key(config.name)
+    old = records.loads(scalar_at(item.node, "metadata", "annotations", name))
+    items = {("annotation", key) for key in added | (wanted & _annotations(old))}
+    record = records.Record(items)
+    try:
+        set_annotation(run, item, ANNOTATIONS, (name, record.dumps() if record else None))
+    except UnsupportedYaml as error:
+        tags = {**TAG, "rule": "unsupported-yaml"}
+        run.results.append(item.result(str(error), "error", None, tags))
+
+
+def _annotations(record: records.Record | None) -> set[str]:
+    return {item[1] for item in record.items if item[0] == "annotation"} if record else set()
+
+
+ANNOTATIONS: Path = ("metadata", "annotations")
+
+
+def _set_annotation(run: Run, item: krm.Item, key: str, value: str, config: Config) -> bool:
+    """Set one annotation a preset wants; whether it was not there before (so, ours)."""
+    path: Path = (*ANNOTATIONS, key)
     current = node_at(item.node, path)
     tags = {**TAG, "rule": "service-account"}
     if isinstance(current, yaml.ScalarNode) and current.value == value:
-        return
+        return False
     if current is not None and config.on_conflict != "replace":
         message = (
             f"annotation {key} is already {getattr(current, 'value', '?')!r}; a preset wants "
             f"{value!r} (set spec.onConflict: replace to replace it)"
         )
         run.results.append(item.result(message, "error", dotted(path), tags))
-        return
+        return False
     try:
-        data = expected_data(run, item)  # plain, or raises before anything is edited
-        if current is None:
-            item.source.editor.add_key(item.node, path[:-1], key, value)
-        else:
-            item.source.editor.replace(item.node, path, value)
+        set_annotation(run, item, ANNOTATIONS, (key, value))
     except UnsupportedYaml as error:
         run.results.append(item.result(str(error), "error", dotted(path), tags))
-        return
-    apply_ops(data, (), [Op("replace", path, value)])
-    run.edited.add(item.position)
+        return False
     run.results.append(item.result(f"annotated {key}: {value}", "info", dotted(path), tags))
     missing = f"a preset needs the annotation {key}: {value}, not here"
     missing_tags = {**TAG, "rule": "declared-missing"}
     run.declared_missing.append(item.result(missing, "error", dotted(path), missing_tags))
+    return current is None

@@ -164,6 +164,66 @@ class Editor:
             self.keep_last_value(node)
             self._insert_lines(self.lines.block_end(node), lines)
 
+    def remove(self, root: Node, path: Path) -> None:
+        """Remove the sequence entry (a path ending in an index) or the mapping key and its
+        value (ending in a key) at `path`: its lines in a block collection, its text and one
+        comma in a flow one. The last entry of a collection is not removed this way: the
+        caller writes the emptied collection (`[]`, null) or removes its key."""
+        self._depth = len(path)
+        *parent_path, last = path
+        parent = self._resolve(root, tuple(parent_path))
+        node = parent.node if parent is not None else None
+        entries: list[tuple[Node, Node]] = []
+        if isinstance(node, yaml.SequenceNode):
+            entries = [(entry, entry) for entry in node.value]
+            index = last if isinstance(last, int) else -1
+        elif isinstance(node, yaml.MappingNode):
+            entries = [(key, value) for key, value in node.value]
+            keys = [getattr(key, "value", None) for key, _ in entries]
+            index = keys.index(last) if last in keys else -1
+        if parent is None or not 0 <= index < len(entries) or len(entries) < 2:
+            raise UnsupportedYaml(f"{dotted(path)} cannot be removed")
+        first, final = entries[index]
+        if getattr(node, "flow_style", False) or parent.in_flow:
+            if index + 1 < len(entries):
+                start, end = first.start_mark.index, entries[index + 1][0].start_mark.index
+            else:
+                start, end = entries[index - 1][1].end_mark.index, final.end_mark.index
+        else:
+            start = self._line_of_entry(first, isinstance(node, yaml.SequenceNode))
+            end = (
+                self._line_of_entry(entries[index + 1][0], isinstance(node, yaml.SequenceNode))
+                if index + 1 < len(entries)
+                else self.lines.block_end(final)
+            )
+        self._cut(start, end)
+
+    def _cut(self, start: int, end: int) -> None:
+        """Remove text; cuts that overlap or touch become one (entries removed one after the
+        other from a list are one stretch of text)."""
+        for splice in [
+            s for s in self._splices if s.text == "" and s.start <= end and start <= s.end
+        ]:
+            self._splices.remove(splice)
+            start, end = min(start, splice.start), max(end, splice.end)
+        text = self.text
+        if end == len(text) and not text.endswith("\n") and start > 0 and text[start - 1] == "\n":
+            start -= 1  # the text ended without a line break: so it still does
+        self.splice(start, end, "")
+
+    def _line_of_entry(self, first: Node, in_sequence: bool) -> int:
+        """The start of the line a block entry begins on (its dash, or its key), which nothing
+        else may share."""
+        at = (
+            self.text.rfind("-", 0, first.start_mark.index)
+            if in_sequence
+            else (first.start_mark.index)
+        )
+        line_start = self.lines.start(at)
+        if self.text[line_start:at].strip():
+            raise UnsupportedYaml("an entry that shares its line cannot be removed")
+        return line_start
+
     def replace(self, root: Node, path: Path, value: Any) -> None:
         """Write `value` in place of the value at `path`."""
         self._depth = len(path)
@@ -267,7 +327,17 @@ class Editor:
             self.splice(start, end, yamlemit.flow(value) if loc.in_flow else yamlemit.inline(value))
             return
         if not collection:
-            if isinstance(node, yaml.CollectionNode) and not node.flow_style:
+            if (
+                value is None
+                and isinstance(node, yaml.CollectionNode)
+                and not node.flow_style
+                and loc.key is not None
+                and node.start_mark.line > loc.key.start_mark.line
+            ):
+                # `key:` and nothing: null, as Helm renders an empty value (and as it was
+                # before an append made a block of it)
+                self._cut(self.lines.start(start), self.lines.block_end(node))
+            elif isinstance(node, yaml.CollectionNode) and not node.flow_style:
                 # a block collection becomes a scalar: cut its lines, write the value after the key
                 self.splice(start, self.lines.block_end(node), yamlemit.inline(value) + "\n")
             else:

@@ -263,3 +263,18 @@ def test_an_invalid_config_is_checked_by_jsonschema(tmp_path: Path) -> None:
     invalid = tmp_path / "config.yaml"
     invalid.write_text(text.replace("imagePullPolicy: Always", "imagePullPolicy: Sometimes"))
     assert _run_in_fresh_interpreter(invalid) == ("1", "True")
+
+
+def test_remove_on_the_command_line_gives_back_the_charts_render(tmp_path: Path) -> None:
+    render = FIXTURES / "official-1.15.0" / "02-kubernetes-executor.yaml"
+    presets = ROOT / "pipelines" / "examples" / "seed-presets.yaml"
+    injected = run_cli("inject", "--config", presets, render)
+    assert injected.returncode == 0, injected.stderr
+    output = tmp_path / "out.yaml"
+    output.write_bytes(injected.stdout)
+    configs: list[list[str | Path]] = [[], ["--config", presets]]
+    for config in configs:
+        removed = run_cli("remove", *config, output)
+        assert removed.returncode == 0, removed.stderr
+        assert removed.stdout == render.read_bytes()
+        assert "remove: info: [taken-back]" in removed.stderr

@@ -26,9 +26,13 @@ PAIRS = [
 
 def _normalised(document: dict[str, Any]) -> dict[str, Any]:
     pod = document.get("spec", {}).get("template", {})
-    annotations = pod.get("metadata", {}).get("annotations") or {}
-    for key in [key for key in annotations if key.startswith("checksum/")]:
-        del annotations[key]
+    for metadata in (document.get("metadata", {}), pod.get("metadata", {})):
+        annotations = metadata.get("annotations") or {}
+        # the chart's checksums, and inject's records (its own, not the chart's)
+        for key in [k for k in annotations if k.startswith(("checksum/", "airflow-sidecars.dev/"))]:
+            del annotations[key]
+        if "annotations" in metadata and not annotations:
+            del metadata["annotations"]
     spec = pod.get("spec") or {}
     if "volumes" in spec:
         spec["volumes"] = sorted(spec["volumes"], key=lambda volume: volume["name"])

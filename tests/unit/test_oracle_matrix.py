@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.api import ConfigSource, run_inject
+from airflow_sidecars.api import ConfigSource, run_inject, run_remove
 from conftest import matrix_root, oracle_config
 
 POD_TEMPLATE_KEYS = ("pod_template_file.yaml", "pod_template.yaml")
@@ -56,12 +56,23 @@ def _normalised(node: Any) -> Any:
         return [_normalised(entry) for entry in node]
     if not isinstance(node, dict):
         return node
-    return {key: _normalised_value(key, value) for key, value in node.items()}
+    normalised = {key: _normalised_value(key, value) for key, value in node.items()}
+    # inject's records are its own, not the chart's: an annotations mapping that held only
+    # a record (or a checksum) counts as none
+    return {
+        k: v
+        for k, v in normalised.items()
+        if not (k in ("annotations", "metadata") and v in ({}, None))
+    }
 
 
 def _normalised_value(key: str, value: Any) -> Any:
     if key == "annotations" and isinstance(value, dict):
-        value = {k: v for k, v in value.items() if not k.startswith("checksum/")}
+        value = {
+            k: v
+            for k, v in value.items()
+            if not k.startswith(("checksum/", "airflow-sidecars.dev/"))
+        }
     elif key in POD_TEMPLATE_KEYS and isinstance(value, str):
         value = yaml.safe_load(value)
     value = _normalised(value)
@@ -112,3 +123,8 @@ def test_inject_on_before_gives_the_charts_after(
     again = run_inject([(None, result.output)], config_source)
     assert again.exit_code == 0, again.results
     assert again.output == result.output
+
+    # Taking it all back gives the chart's render without the values, byte for byte.
+    removed = run_remove([(None, result.output)], None)
+    assert removed.exit_code == 0, removed.results
+    assert removed.output == source.read_bytes()

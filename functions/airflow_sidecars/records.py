@@ -1,0 +1,246 @@
+"""What inject added, recorded on the objects it edited, one annotation per config.
+
+`airflow-sidecars.dev/<config name>` on a pod template (the workload's `spec.template`), on the
+ConfigMap that holds the KubernetesExecutor pod template, and on a ServiceAccount a preset
+annotated, holds what that config added there, as sorted JSON (no time, nothing random: a
+second run writes the same bytes). With it, a later run of the config takes back what it no
+longer declares (prune.py), `airflow-sidecars remove` takes back everything, and validate says
+what is recorded but no longer declared. What a config replaced (`onConflict: replace`) is not
+recorded: taking it back could not restore the chart's own entry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .podspec import Additions, Op, containers
+
+PREFIX = "airflow-sidecars.dev/"
+_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+
+# One added thing: ("container", name), ("initContainer", name), ("volume", name),
+# ("mount", container, mountPath), ("env", container, name), ("annotation", key).
+Item = tuple[str, ...]
+# A list inject made (in a pod: "initContainers"; in a container: "env@<container>") -> what
+# was there before: "absent", "null" or "empty". An emptied list goes back to that.
+Lists = dict[str, str]
+
+# In `lists`: what the annotations mapping that holds the record was before the record (so
+# that taking the last record back leaves it as the chart rendered it).
+ANNOTATIONS = "@annotations"
+
+_GROUPS = {"container": "containers", "initContainer": "initContainers", "volume": "volumes"}
+_NESTED = {"mount": "mounts", "env": "env"}
+
+
+def key(config_name: str) -> str:
+    """The annotation of a config (its metadata.name, when it is a valid annotation name)."""
+    name = config_name if _NAME.match(config_name or "") else "default"
+    return PREFIX + name
+
+
+class Record:
+    """What one config added to one object."""
+
+    __slots__ = ("checksum", "items", "lists")
+
+    def __init__(
+        self,
+        items: Iterable[Item] = (),
+        lists: Lists | None = None,
+        checksum: dict[str, str] | None = None,
+    ) -> None:
+        self.items: set[Item] = set(items)
+        self.lists: Lists = dict(lists or {})
+        # On the ConfigMap of the pod template: the chart's checksum/airflow-config of each
+        # pod ("Kind/name"; worker sets differ), given back to the pods when the last record
+        # goes (nothing can compute Helm's).
+        self.checksum = checksum
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def dumps(self) -> str:
+        out: dict[str, Any] = {}
+        for item in sorted(self.items):
+            kind = item[0]
+            if kind in _GROUPS:
+                out.setdefault(_GROUPS[kind], []).append(item[1])
+            elif kind in _NESTED:
+                out.setdefault(_NESTED[kind], {}).setdefault(item[1], []).append(item[2])
+            else:
+                out.setdefault("annotations", []).append(item[1])
+        lists = {name: form for name, form in self.lists.items() if self._holds(name)}
+        if lists:
+            out["lists"] = lists
+        if self.checksum is not None:
+            out["checksum"] = self.checksum
+        return json.dumps(out, sort_keys=True, separators=(",", ":"))
+
+    def _holds(self, list_name: str) -> bool:
+        """Whether an entry this record names is in the list (a list with none of ours left
+        needs no memory of its old form)."""
+        if list_name == ANNOTATIONS:
+            return True
+        field, _, container = list_name.partition("@")
+        if not container:
+            kind = {"containers": "container", "initContainers": "initContainer"}.get(
+                field, "volume"
+            )
+            return any(item[0] == kind for item in self.items)
+        kind = "mount" if field == "volumeMounts" else "env"
+        return any(item[0] == kind and item[1] == container for item in self.items)
+
+
+def loads(text: str | None) -> Record | None:
+    """A record as written by `dumps`; None for none, or for one that is not (by a hand that
+    was not ours: it is left alone)."""
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+        items: set[Item] = set()
+        for kind, group in _GROUPS.items():
+            items |= {(kind, str(name)) for name in data.get(group, [])}
+        for kind, group in _NESTED.items():
+            for container, names in data.get(group, {}).items():
+                items |= {(kind, str(container), str(name)) for name in names}
+        items |= {("annotation", str(name)) for name in data.get("annotations", [])}
+        lists = {str(name): str(form) for name, form in data.get("lists", {}).items()}
+        found = data.get("checksum")
+        checksum = {str(k): str(v) for k, v in found.items()} if found is not None else None
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return Record(items, lists, checksum)
+
+
+def declared(pod: dict[str, Any], additions: Additions) -> set[Item]:
+    """What the additions put into this pod, as record items."""
+    found: set[Item] = {("container", w.value["name"]) for w in additions.containers}
+    found |= {("initContainer", w.value["name"]) for w in additions.init_containers}
+    found |= {("volume", w.value["name"]) for w in additions.volumes}
+    for kind, entries, merge_key in (
+        ("mount", additions.mounts, "mountPath"),
+        ("env", additions.env, "name"),
+    ):
+        for wanted, in_containers, in_init in entries:
+            for list_name, _, container in containers(pod):
+                targets = in_containers if list_name == "containers" else in_init
+                if container.get("name") in targets:
+                    found.add((kind, str(container["name"]), str(wanted.value[merge_key])))
+    return found
+
+
+def added(pod: dict[str, Any], ops: list[Op]) -> Record:
+    """What planned ops add to a pod (before they are applied), and the lists they make."""
+    record = Record()
+    for op in ops:
+        if op.action not in ("append", "insert"):
+            continue  # a replaced entry is not ours to take back
+        path = op.path
+        if path[0] in ("containers", "initContainers") and len(path) <= 2:
+            kind = "container" if path[0] == "containers" else "initContainer"
+            record.items |= {(kind, entry["name"]) for entry in op.value}
+            _made(record, pod, str(path[0]), str(path[0]))
+        elif path == ("volumes",):
+            record.items |= {("volume", entry["name"]) for entry in op.value}
+            _made(record, pod, "volumes", "volumes")
+        elif len(path) == 3 and path[2] in ("volumeMounts", "env"):
+            container = pod[str(path[0])][int(path[1])]
+            name = str(container["name"])
+            kind, merge_key = (
+                ("mount", "mountPath") if path[2] == "volumeMounts" else ("env", "name")
+            )
+            record.items |= {(kind, name, str(entry[merge_key])) for entry in op.value}
+            _made(record, container, str(path[2]), f"{path[2]}@{name}")
+    return record
+
+
+def form(node: Any) -> str | None:
+    """What an annotations mapping is before inject writes the first record into it:
+    "absent", "null" or "empty"; None when it holds something already."""
+    if node is None:
+        return "absent"
+    value = getattr(node, "value", None)
+    if getattr(node, "tag", "") == "tag:yaml.org,2002:null":
+        return "null"
+    return "empty" if value == [] else None
+
+
+def _made(record: Record, holder: dict[str, Any], field: str, list_name: str) -> None:
+    before = holder.get(field, ...)
+    if before is ...:
+        record.lists[list_name] = "absent"
+    elif before is None:
+        record.lists[list_name] = "null"
+    elif before == []:
+        record.lists[list_name] = "empty"
+
+
+def removal_ops(pod: dict[str, Any], items: set[Item], lists: Lists) -> list[Op]:
+    """Ops that take `items` out of a pod: entries inside containers first, then whole
+    entries, each list's last first (so that every index is the pod's own); a list left
+    empty goes back to what it was before inject made it."""
+    nested: list[Op] = []
+    entries: list[Op] = []
+    gone = {(item[0], item[1]) for item in items if item[0] in ("container", "initContainer")}
+    for list_name, index, container in containers(pod):
+        name = str(container.get("name"))
+        kind = "container" if list_name == "containers" else "initContainer"
+        if (kind, name) in gone:
+            continue
+        for field, item_kind, merge_key in (
+            ("volumeMounts", "mount", "mountPath"),
+            ("env", "env", "name"),
+        ):
+            ours = {item[2] for item in items if item[0] == item_kind and item[1] == name}
+            nested += _take(
+                container.get(field),
+                ours,
+                merge_key,
+                (list_name, index, field),
+                lists.get(f"{field}@{name}"),
+            )
+    for list_name, kind in (
+        ("containers", "container"),
+        ("initContainers", "initContainer"),
+        ("volumes", "volume"),
+    ):
+        ours = {item[1] for item in items if item[0] == kind}
+        entries += _take(pod.get(list_name), ours, "name", (list_name,), lists.get(list_name))
+    return nested + entries
+
+
+def _take(
+    entries: Any, ours: set[str], merge_key: str, path: tuple[str | int, ...], form: str | None
+) -> list[Op]:
+    if not ours or not isinstance(entries, list):
+        return []
+    indices = [
+        index
+        for index, entry in enumerate(entries)
+        if isinstance(entry, dict) and str(entry.get(merge_key)) in ours
+    ]
+    if not indices:
+        return []
+    if len(indices) == len(entries):  # the list is left empty: as it was before inject
+        if form == "absent":
+            return [Op("remove", path, None)]
+        return [Op("replace", path, None if form == "null" else [])]
+    return [Op("remove", (*path, index), None) for index in reversed(indices)]
+
+
+def describe(items: set[Item]) -> str:
+    """Items as people say them: `container s3-sync, mount /opt/airflow/dags in scheduler`."""
+    words = {
+        "container": "container {1}",
+        "initContainer": "init container {1}",
+        "volume": "volume {1}",
+        "mount": "mount {2} in {1}",
+        "env": "env var {2} in {1}",
+        "annotation": "annotation {1}",
+    }
+    return ", ".join(words[item[0]].format(*item) for item in sorted(items))
