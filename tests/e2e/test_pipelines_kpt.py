@@ -203,6 +203,31 @@ def test_a_second_render_changes_nothing(rendered: tuple[Path, kpt.Render]) -> N
     assert not [r for r in mutator.results if r.get("tags", {}).get("rule") == "added"]
 
 
+def _without_sync_perm(package: Path) -> None:
+    config = package / "sidecars.yaml"
+    text = config.read_text()
+    start = text.index("    # `airflow sync-perm` every minute")
+    end = text.index("    # A ticket renewer")
+    config.write_text(text[:start] + text[end:])
+
+
+def test_a_preset_dropped_from_the_config_is_taken_back_in_place(tmp_path: Path) -> None:
+    """An in-place package: render, drop a preset from the config, render again. The package
+    is then what a fresh package renders with the smaller config, file for file."""
+    package = _copy("airflow", tmp_path / "in-place")
+    assert kpt.render(package, _argv).exit_code == 0
+    assert "sync-perm" in (package / "deployment_airflow-webserver.yaml").read_text()
+    _without_sync_perm(package)
+    again = kpt.render(package, _argv)
+    assert again.exit_code == 0
+    taken = [r for r in again.runs[0].results if r.get("tags", {}).get("rule") == "taken-back"]
+    assert [r["resourceRef"]["name"] for r in taken] == ["airflow-webserver"]
+    fresh = _copy("airflow", tmp_path / "fresh")
+    _without_sync_perm(fresh)
+    assert kpt.render(fresh, _argv).exit_code == 0
+    assert _package_bytes(package) == _package_bytes(fresh)
+
+
 # --- failing renders: nothing is written -----------------------------------------------------
 
 
