@@ -151,10 +151,7 @@ def _prune_pod(run: Run, scope: Scope, found: _Found, facts: dict[ReleaseKey, Re
     what = records.describe(gone)
     config_name = name.removeprefix(records.PREFIX)
     if not scope.apply:
-        message = (
-            f"{what}: recorded as added by config {config_name!r}, which no longer declares "
-            "it; inject takes it back"
-        )
+        message = _undeclared(what, config_name)
         run.results.append(_validate_result(workload, message, where))
         return _Pruned(False, record)
     ops = records.removal_ops(pod, gone, record.lists)
@@ -165,7 +162,7 @@ def _prune_pod(run: Run, scope: Scope, found: _Found, facts: dict[ReleaseKey, Re
     left = records.Record(record.items - gone, record.lists, record.checksum)
     emptied = record.lists.get(records.ANNOTATIONS, "absent")
     set_annotation(run, workload.item, where, (name, left.dumps() if left else None), emptied)
-    message = f"took back {what} (config {config_name!r} no longer declares it)"
+    message = _taken_back(what, config_name)
     run.results.append(result(workload, "info", message, where, "taken-back"))
     return _Pruned(True, record)
 
@@ -183,10 +180,7 @@ def _prune_account(run: Run, scope: Scope, item: krm.Item, name: str, wanted: se
     config_name = name.removeprefix(records.PREFIX)
     tags = {**TAG, "rule": "taken-back"}
     if not scope.apply:
-        message = (
-            f"{what}: recorded as added by config {config_name!r}, which no longer declares "
-            "it; inject takes it back"
-        )
+        message = _undeclared(what, config_name)
         validate_tags = {"function": "validate", "rule": "no-longer-declared"}
         run.results.append(item.result(message, "error", "metadata.annotations", validate_tags))
         return
@@ -203,8 +197,20 @@ def _prune_account(run: Run, scope: Scope, item: krm.Item, name: str, wanted: se
             item.result(str(error), "error", None, {**TAG, "rule": "unsupported-yaml"})
         )
         return
-    message = f"took back {what} (config {config_name!r} no longer declares it)"
+    message = _taken_back(what, config_name)
     run.results.append(item.result(message, "info", "metadata.annotations", tags))
+
+
+def _undeclared(what: str, config_name: str) -> str:
+    """validate's words for what is recorded and no longer declared."""
+    return (
+        f"{what}: recorded as added by config {config_name!r}, which no longer declares it; "
+        "inject takes it back"
+    )
+
+
+def _taken_back(what: str, config_name: str) -> str:
+    return f"took back {what} (config {config_name!r} no longer declares it)"
 
 
 def _present(item: krm.Item) -> set[str]:
