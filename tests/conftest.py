@@ -136,53 +136,15 @@ def matrix_root() -> Path:
     return root
 
 
-EXTRA_KEYS = ("extraContainers", "extraInitContainers", "extraVolumes", "extraVolumeMounts")
-
-
-def extra_values(values: Any, top: bool = False) -> Any:
-    """The `extra*` parts of a values tree at their own nesting, or None when there are none."""
-    if isinstance(values, list):
-        kept = [extra_values(entry) for entry in values]
-        return kept if any(entry is not None for entry in kept) else None
-    if not isinstance(values, dict):
-        return None
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if key in EXTRA_KEYS or (top and key in ("volumes", "volumeMounts")):
-            if value:
-                out[key] = value
-        elif key == "sets" and isinstance(value, list):
-            sets = [
-                {"name": entry["name"], **{k: v for k, v in entry.items() if k in EXTRA_KEYS}}
-                for entry in value
-            ]
-            if any(len(entry) > 1 for entry in sets):
-                out[key] = sets
-        else:
-            nested = extra_values(value)
-            if nested is not None:
-                out[key] = nested
-    return out or None
-
-
 def oracle_config(values_file: Path, target: Path) -> Path:
     """A config holding exactly the `extra*` values of a chart values file, at the chart's own
-    nesting (the rule the chart-oracle issue states): every `extra{Containers,InitContainers,
-    Volumes,VolumeMounts}` at whatever depth, a worker set's `name` beside its own, and the
-    top-level `volumes` / `volumeMounts`; and `allowPlainSidecars` where extraContainers are."""
-    spec = extra_values(yaml.safe_load(values_file.read_text()), top=True) or {}
-    # The chart adds extraContainers as plain containers, in Jobs and task pods too: the oracle
-    # asks for exactly that (inject refuses it unless a section allows it).
-    for section in spec.values():
-        if isinstance(section, dict) and "extraContainers" in yaml.safe_dump(section):
-            section["allowPlainSidecars"] = True
-    config = {
-        "apiVersion": "airflow-sidecars.dev/v1alpha1",
-        "kind": "AirflowSidecars",
-        "metadata": {"name": "oracle"},
-        "spec": spec,
-    }
-    target.write_text(yaml.safe_dump(config, sort_keys=False))
+    nesting (the rule the chart-oracle issue states): what `airflow-sidecars from-values`
+    writes, so that every oracle pair checks it too."""
+    from airflow_sidecars.fromvalues import config_spec, config_text  # noqa: PLC0415
+
+    spec, left_out = config_spec(yaml.safe_load(values_file.read_text()) or {})
+    assert not left_out, left_out  # every extra value of the matrix is one the table knows
+    target.write_text(config_text(spec, "oracle"))
     return target
 
 

@@ -1,4 +1,5 @@
-"""`airflow-sidecars inject|validate|remove|schema|install-kustomize-plugin`: the command line.
+"""`airflow-sidecars inject|validate|remove|from-values|schema|install-kustomize-plugin`: the
+command line.
 
 The command line is a contract: extend it, don't rename.
 
@@ -61,6 +62,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     remove.add_argument("--config", metavar="FILE", help="take back only this config's part")
     remove.add_argument("files", nargs="*", metavar="FILE", help="input files ('-' for stdin)")
+    adopt = commands.add_parser(
+        "from-values",
+        help="write a config holding the extra* values of chart values files",
+        description=(
+            "Read chart values files (merged as Helm merges -f files) and print an "
+            "AirflowSidecars config holding exactly their extraContainers, extraInitContainers, "
+            "extraVolumes and extraVolumeMounts (and the top-level volumes / volumeMounts) at "
+            "the chart's own nesting. With --strip, also write the values without them: "
+            "`helm template -f STRIPPED | airflow-sidecars inject --config CONFIG` then gives "
+            "what the chart gave with the original values."
+        ),
+        epilog=(
+            "example: airflow-sidecars from-values values.yaml --strip values.stripped.yaml "
+            "> sidecars.yaml"
+        ),
+    )
+    adopt.add_argument("values", nargs="+", metavar="VALUES", help="chart values files")
+    adopt.add_argument("--name", default="sidecars", help="the config's metadata.name")
+    adopt.add_argument("--strip", metavar="FILE", help="write the values without them to FILE")
     commands.add_parser("schema", help="print the JSON Schema of the AirflowSidecars config")
     install = commands.add_parser(
         "install-kustomize-plugin",
@@ -117,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         sys.stdout.write(f"{path}\n")
         return 0
+    if args.command == "from-values":
+        from .adopt import from_values  # noqa: PLC0415
+
+        return from_values(args.values, args.name, args.strip, _say)
     strict = getattr(args, "strict", False)
     return _run(args.command, args.config, args.files or ["-"], strict=strict)
 

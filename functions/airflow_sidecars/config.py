@@ -156,6 +156,11 @@ def load(data: Any) -> Config:
             f"expected kind {KIND} with apiVersion {API_VERSION} (or a ConfigMap whose "
             f"data.config holds it), got kind {kind!r} apiVersion {api_version!r}"
         )
+        if kind is None and api_version is None and _CHART_KEYS & set(data):
+            message += (
+                "; this looks like a chart values file: `airflow-sidecars from-values FILE` "
+                "writes the config that its extra* values make"
+            )
         raise ConfigError([Problem("kind", message)], ref)
     problems = [] if schemacheck.matches(schema(), data) else _schema_problems(data)
     if problems:
@@ -165,6 +170,12 @@ def load(data: Any) -> Config:
     if problems:
         raise ConfigError(problems, ref)
     return _build(spec, ref)
+
+
+# Top-level keys of the Airflow charts' values files, to tell one given as a config.
+_CHART_KEYS = frozenset(
+    {"executor", "images", "scheduler", "webserver", "workers", "airflow", "dags", "web"}
+)
 
 
 def _from_config_map(data: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,158 @@
+"""Adopting from today's values: the `extra*` values of chart values files, as a config.
+
+`from-values` reads chart values files (merged as Helm merges `-f` files: maps key by key, the
+later file's lists and scalars winning) and writes an AirflowSidecars config holding exactly
+their `extra{Containers,InitContainers,Volumes,VolumeMounts}` (and the top-level `volumes` /
+`volumeMounts`) at the chart's own nesting, worker sets by name. `--strip` writes a values file
+without them, by splices (comments and layout kept), so that rendering with the stripped values
+and injecting the config gives what the chart gave with the originals.
+
+The chart adds extraContainers as plain containers, in Jobs and task pods too: a section that
+has some gets `allowPlainSidecars: true`, which keeps that meaning (and says it out loud).
+Values the chart table does not know are left in the values, and said.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from . import yamlemit
+from .chart import CHART_VALUES, CONTAINERS, EXTRA_KEYS, generic
+from .config import API_VERSION, KIND
+from .yamledit import Editor
+from .yamlread import Node, Path, dotted, load_one, node_at
+from .yamltext import detect_seq_indent
+
+_TOP = ("volumes", "volumeMounts")
+_SETS = ("workers", "celery", "sets")
+KNOWN = (
+    {path for values in CHART_VALUES.values() for path in values}
+    | {("web", key) for key in EXTRA_KEYS}
+    | {(*_SETS, "*", key) for key in EXTRA_KEYS}
+)
+
+
+def found_values(values: Any) -> list[tuple[Path, Any]]:
+    """Every non-empty `extra*` value of a values tree, with its path (a worker set's by its
+    index in `workers.celery.sets`)."""
+    found: list[tuple[Path, Any]] = []
+
+    def walk(node: Any, path: Path) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            here = (*path, str(key))
+            if key in EXTRA_KEYS or (not path and key in _TOP):
+                if value:
+                    found.append((here, value))
+            elif here == _SETS and isinstance(value, list):
+                for index, entry in enumerate(value):
+                    for extra in EXTRA_KEYS:
+                        if isinstance(entry, dict) and entry.get(extra):
+                            found.append(((*here, index, extra), entry[extra]))
+            else:
+                walk(value, here)
+
+    walk(values, ())
+    return found
+
+
+def _known(path: Path) -> bool:
+    if path[:3] == _SETS:
+        return (*_SETS, "*", path[4]) in KNOWN
+    return generic(tuple(str(step) for step in path)) in KNOWN
+
+
+def config_spec(values: Any) -> tuple[dict[str, Any], list[str]]:
+    """The config's spec, and the values left out (dotted paths the chart table lacks)."""
+    spec: dict[str, Any] = {}
+    left_out: list[str] = []
+    for path, value in found_values(values):
+        if not _known(path):
+            left_out.append(dotted(path))
+            continue
+        if path[:3] == _SETS:
+            index, key = int(path[3]), str(path[4])
+            name = values["workers"]["celery"]["sets"][index].get("name")
+            target = spec.setdefault("workers", {}).setdefault("celery", {})
+            sets = target.setdefault("sets", [])
+            entry = next((s for s in sets if s["name"] == name), None)
+            if entry is None:
+                entry = {"name": name}
+                sets.append(entry)
+            entry[key] = value
+            continue
+        target = spec
+        for step in path[:-1]:
+            target = target.setdefault(str(step), {})
+        target[str(path[-1])] = value
+    for section in spec.values():
+        if isinstance(section, dict) and _holds_containers(section):
+            section["allowPlainSidecars"] = True
+    return spec, left_out
+
+
+def _holds_containers(node: Any) -> bool:
+    if isinstance(node, dict):
+        return CONTAINERS in node or any(_holds_containers(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_holds_containers(v) for v in node)
+    return False
+
+
+def merged(documents: list[Any]) -> Any:
+    """Values files merged as Helm merges them: maps key by key, anything else replaced."""
+    result: Any = {}
+    for document in documents:
+        result = _merge(result, document)
+    return result
+
+
+def _merge(base: Any, override: Any) -> Any:
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = _merge(out[key], value) if key in out else value
+        return out
+    return override
+
+
+def config_text(spec: dict[str, Any], name: str) -> str:
+    """The config, written as block YAML (the same writer as inject's edits: no anchors)."""
+    document = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name}}
+    document["spec"] = spec
+    return "\n".join(yamlemit.block_lines(document, 0, 2)) + "\n"
+
+
+def stripped(text: str, what: str) -> str:
+    """The values text without the `extra*` values a config carries, by splices: a mapping
+    left empty goes with its key (in Helm a null value would delete the chart's defaults)."""
+    document = load_one(text, what)
+    paths = [path for path, _ in found_values(document.data) if _known(path)]
+    if not paths:
+        return text
+    editor = Editor(text, seq_indent=detect_seq_indent(document.node, text))
+    for path in _whole(document.node, paths):
+        if path:
+            editor.remove(document.node, path)
+        else:
+            editor.replace(document.node, (), {})
+    return editor.apply()
+
+
+def _whole(root: Node, paths: list[Path]) -> list[Path]:
+    """The keys to remove: a mapping all of whose keys go is removed as one key of its parent,
+    up to the document (the empty path: it becomes `{}`)."""
+    gone = set(paths)
+    changed = True
+    while changed:
+        changed = False
+        for parent in {path[:-1] for path in gone if path}:
+            node = node_at(root, parent)
+            keys = {(*parent, key.value) for key, _ in getattr(node, "value", [])}
+            if isinstance(node, yaml.MappingNode) and keys and keys <= gone:
+                gone = (gone - keys) | {parent}
+                changed = True
+    return sorted(gone, key=lambda path: tuple(str(step) for step in path))
