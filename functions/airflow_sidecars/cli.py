@@ -15,7 +15,7 @@ import errno
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from . import __version__
 
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     remove.add_argument("--config", metavar="FILE", help="take back only this config's part")
+    _add_output_options(remove)
     remove.add_argument("files", nargs="*", metavar="FILE", help="input files ('-' for stdin)")
     adopt = commands.add_parser(
         "from-values",
@@ -111,6 +112,7 @@ def _add_function(
     """A KRM function's command: the same arguments for each."""
     command = commands.add_parser(name, help=summary, description=description)
     command.add_argument("--config", metavar="FILE", help="an AirflowSidecars config file")
+    _add_output_options(command)
     command.add_argument(
         "--strict",
         action="store_true",
@@ -118,6 +120,19 @@ def _add_function(
         "workload (as spec.strict: true); for pipelines that must not deploy without them",
     )
     command.add_argument("files", nargs="*", metavar="FILE", help="input files ('-' for stdin)")
+
+
+def _add_output_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "-o", "--output", metavar="FILE", help="write the output to FILE instead of stdout"
+    )
+    command.add_argument(
+        "--diff",
+        action="store_true",
+        help="print a unified diff of each changed object on stdout (the output itself only "
+        "with -o)",
+    )
+    command.add_argument("--quiet", action="store_true", help="leave out the info lines")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,11 +156,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .adopt import from_values  # noqa: PLC0415
 
         return from_values(args.values, args.name, args.strip, _say)
-    strict = getattr(args, "strict", False)
-    return _run(args.command, args.config, args.files or ["-"], strict=strict)
+    show = _Show(getattr(args, "strict", False), args.output, args.diff, args.quiet)
+    return _run(args.command, args.config, args.files or ["-"], show)
 
 
-def _run(command: str, config_path: str | None, files: list[str], *, strict: bool) -> int:
+class _Show(NamedTuple):
+    """How a function's run is asked for and shown."""
+
+    strict: bool
+    output: str | None  # a file for the output, else stdout
+    diff: bool  # the changed objects as a diff on stdout
+    quiet: bool  # no info lines
+
+
+def _run(command: str, config_path: str | None, files: list[str], show: _Show) -> int:
     from . import api  # noqa: PLC0415 - keep start-up light
 
     if config_path == "-" and "-" in files:
@@ -165,14 +189,36 @@ def _run(command: str, config_path: str | None, files: list[str], *, strict: boo
         outcome = api.run_remove(inputs, config)
     else:
         function = api.run_validate if command == "validate" else api.run_inject
-        outcome = function(inputs, config, strict=strict)
-    written = _write_output(command, outcome.output)
+        outcome = function(inputs, config, strict=show.strict)
+    written = _deliver(command, outcome.output, inputs, show)
     for result in outcome.results:
-        _say(f"{command}: {result.line()}\n")
+        if not (show.quiet and result.severity == "info"):
+            _say(f"{command}: {result.line()}\n")
     errors = sum(r.severity == "error" for r in outcome.results)
     warnings = sum(r.severity == "warning" for r in outcome.results)
     _say(f"{command}: {errors} error(s), {warnings} warning(s)\n")
     return outcome.exit_code if written else 1
+
+
+def _deliver(
+    command: str, output: bytes, inputs: list[tuple[str | None, bytes]], show: _Show
+) -> bool:
+    """The output to stdout or to `-o FILE`, and with --diff the changes on stdout."""
+    if show.output is not None:
+        try:
+            with open(show.output, "wb") as handle:
+                handle.write(output)
+        except OSError as error:
+            _say(f"airflow-sidecars {command}: {show.output}: {error.strerror or error}\n")
+            return False
+    if not show.diff:
+        return show.output is not None or _write_output(command, output)
+    from .diffs import object_diffs  # noqa: PLC0415
+
+    before = [(name, data.decode("utf-8", "replace")) for name, data in inputs]
+    colour = sys.stdout is not None and sys.stdout.isatty()
+    text = object_diffs(before, output.decode("utf-8", "replace"), colour=colour)
+    return _write_output(command, text.encode("utf-8"))
 
 
 def _read(name: str) -> bytes:

@@ -278,3 +278,41 @@ def test_remove_on_the_command_line_gives_back_the_charts_render(tmp_path: Path)
         assert removed.returncode == 0, removed.stderr
         assert removed.stdout == render.read_bytes()
         assert "remove: info: [taken-back]" in removed.stderr
+
+
+def test_diff_output_file_and_quiet(tmp_path: Path) -> None:
+    """--diff shows what changed, object by object; -o puts the output in a file (the same
+    bytes stdout would carry); --quiet leaves out the info lines, not the findings."""
+    config = ROOT / "pipelines" / "examples" / "seed-sidecars.yaml"
+    render = FIXTURES / "official-1.15.0" / "05a-sidecars-before.yaml"
+    plain = run_cli("inject", "--config", config, render)
+    assert plain.returncode == 0 and "info: [added]" in plain.stderr
+    out = tmp_path / "out.yaml"
+    shown = run_cli("inject", "--quiet", "--diff", "-o", out, "--config", config, render)
+    assert shown.returncode == 0, shown.stderr
+    assert out.read_bytes() == plain.stdout
+    assert "info:" not in shown.stderr and shown.stderr.endswith("0 error(s), 0 warning(s)\n")
+    diff = shown.stdout.decode()
+    headers = [line for line in diff.splitlines() if line.startswith("+++ ")]
+    assert headers == [
+        "+++ Deployment airflow-scheduler (output)",
+        "+++ Deployment airflow-webserver (output)",
+        "+++ StatefulSet airflow-worker (output)",
+    ]
+    assert "+        - name: s3-sync\n" in diff and "\033[" not in diff  # no colour in a pipe
+    added = [line for line in diff.splitlines() if line.startswith("+") and "+++" not in line]
+    removed = [line for line in diff.splitlines() if line.startswith("-") and "---" not in line]
+    assert added and not removed  # inject only adds
+    # without -o, --diff prints only the diff; nothing changed, nothing printed
+    again = run_cli("inject", "--diff", "--config", config, out)
+    assert again.returncode == 0 and again.stdout == b""
+
+
+def test_the_diff_is_coloured_on_a_terminal() -> None:
+    from airflow_sidecars.diffs import object_diffs  # noqa: PLC0415
+
+    before = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n"
+    after = before.replace("k: v", "k: w")
+    coloured = object_diffs([(None, before)], after, colour=True)
+    assert "\033[31m-  k: v\033[0m\n" in coloured and "\033[32m+  k: w\033[0m\n" in coloured
+    assert object_diffs([(None, before)], before, colour=True) == ""
