@@ -231,7 +231,8 @@ def _problem(error: Any) -> Problem:
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(instance) - set(allowed)) if isinstance(instance, dict) else []
         listed = ", ".join(allowed)
-        return Problem(path, f"unknown field(s) {', '.join(extra)}; allowed here: {listed}")
+        message = f"unknown field(s) {', '.join(extra)}; allowed here: {listed}"
+        return Problem(path, message + _did_you_mean(extra, allowed))
     if validator == "required":
         return Problem(path, error.message.replace("is a required property", "is required"))
     if validator in (
@@ -250,6 +251,18 @@ def _problem(error: Any) -> Problem:
     if validator == "type":
         return Problem(path, f"must be of type {error.validator_value}, not {_type_name(instance)}")
     return Problem(path, error.message)
+
+
+def _did_you_mean(unknown: list[str], allowed: list[str]) -> str:
+    """`; did you mean scheduler?` for names close to an allowed one (a typo, a case slip)."""
+    import difflib  # noqa: PLC0415 - only on a config with an unknown field
+
+    guesses = []
+    for name in unknown:
+        by_case = [known for known in allowed if known.lower() == name.lower()]
+        close = by_case or difflib.get_close_matches(name, allowed, n=1, cutoff=0.75)
+        guesses += [f"{known} for {name}" if len(unknown) > 1 else known for known in close]
+    return f"; did you mean {', '.join(guesses)}?" if guesses else ""
 
 
 # What a pattern in the schema stands for, by field name, for messages a person can act on.

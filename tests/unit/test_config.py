@@ -497,3 +497,25 @@ KPT_EMPTY = {
 )
 def test_is_empty_function_input(data: Any, empty: bool) -> None:
     assert is_empty_function_input(data) is empty
+
+
+@pytest.mark.parametrize(
+    ("spec", "suggestion"),
+    [
+        ({"schedular": {}}, "did you mean scheduler?"),
+        ({"Workers": {}}, "did you mean workers?"),
+        ({"scheduler": {"extraContainer": []}}, "did you mean extraContainers?"),
+        ({"sidecars": {}}, None),
+    ],
+)
+def test_an_unknown_field_gets_the_closest_known_one(
+    spec: dict[str, Any], suggestion: str | None
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load(config(spec))
+    (problem,) = raised.value.problems
+    assert problem.message.startswith("unknown field(s)")
+    if suggestion is None:
+        assert "did you mean" not in problem.message
+    else:
+        assert problem.message.endswith(f"; {suggestion}")
