@@ -154,13 +154,16 @@ def _record(
     where = record_path(workload)
     name = records.key(config.name)
     written = scalar_at(node_at(workload.item.node, where), name)
-    old = records.loads(written) or records.Record()
-    if written is not None and records.loads(written) is None:
+    read = records.loads(written)
+    if written is not None and read is None:
         message = f"{dotted((*where, name))} is not a record inject wrote: left as it is"
         run.results.append(result(workload, "warning", message, where, "record"))
         return False
-    mine = declared_items(config, workload, (before.pod, old), facts, run.namespaces)
-    items = old.items & mine | before.made.items
+    old = read or records.Record()
+    items = set(before.made.items)
+    if old.items:  # what it added before counts while the config still declares it
+        mine = declared_items(config, workload, (before.pod, old), facts, run.namespaces)
+        items |= old.items & mine
     record = records.Record(items, {**before.made.lists, **old.lists}, old.checksum)
     if not old:
         state = records.form(node_at(workload.item.node, where))
