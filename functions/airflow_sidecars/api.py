@@ -15,15 +15,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal, NamedTuple
 
-from . import krm
+from . import krm, summary
 from .config import Config, ConfigError, ConfigSource, from_input
 from .edits import Run
 from .inject import declared_missing, inject
 from .prune import Scope, prune
 from .results import FileRef, Result, exit_code
+from .summary import Summary
 from .verify import verify
 
-__all__ = ["ConfigSource", "Outcome", "run_inject", "run_remove", "run_validate"]
+__all__ = ["ConfigSource", "Outcome", "Summary", "run_inject", "run_remove", "run_validate"]
 
 Inputs = list[tuple[str | None, bytes]]  # (file name or None for stdin, its bytes)
 Function = Literal["inject", "validate", "remove"]
@@ -31,11 +32,13 @@ Function = Literal["inject", "validate", "remove"]
 
 class Transformed(NamedTuple):
     """What a transform gives: the results it adds, the run whose edits verify checks (None
-    for validate), and the input it edited (inject edits the pruned input, parsed again)."""
+    for validate), the input it edited (inject edits the pruned input, parsed again), and the
+    positions of the items it changed (taken back or added to; None for validate)."""
 
     results: list[Result]
     run: Run | None
     inp: krm.Input
+    edited: set[int] | None = None
 
 
 Transform = Callable[[krm.Input, Config | None], Transformed]
@@ -45,6 +48,10 @@ class Outcome(NamedTuple):
     output: bytes
     results: list[Result]
     mode: str  # "resourcelist" or "stream"
+    summary: Summary = summary.unread()
+    # Asked for with `each_file`: every input source's own output, in order (stream mode), for
+    # writing the files back in place.
+    files: list[bytes] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -52,31 +59,40 @@ class Outcome(NamedTuple):
 
 
 def run_inject(
-    inputs: Inputs, config_file: ConfigSource | None, *, strict: bool = False
+    inputs: Inputs,
+    config_file: ConfigSource | None,
+    *,
+    strict: bool = False,
+    each_file: bool = False,
 ) -> Outcome:
     """Add what the config declares; the output is the input with the edits. `strict`: every
-    reach warning is an error (as `spec.strict: true`)."""
-    return _run("inject", inputs, _ConfigChoice(config_file, strict), _inject)
+    reach warning is an error (as `spec.strict: true`); `each_file`: also each input's own
+    output (Outcome.files)."""
+    return _run("inject", inputs, _Asked(config_file, strict, each_file), _inject)
 
 
 def run_validate(
     inputs: Inputs, config_file: ConfigSource | None, *, strict: bool = False
 ) -> Outcome:
     """Check the input; every item comes back as it came (KRM mode: with the results)."""
-    return _run("validate", inputs, _ConfigChoice(config_file, strict), _validate)
+    return _run("validate", inputs, _Asked(config_file, strict, False), _validate)
 
 
-def run_remove(inputs: Inputs, config_file: ConfigSource | None) -> Outcome:
+def run_remove(
+    inputs: Inputs, config_file: ConfigSource | None, *, each_file: bool = False
+) -> Outcome:
     """Take back what inject recorded: one config's part (the config's metadata.name), or,
     without a config, every config's; the output is the chart's render again."""
-    return _run("remove", inputs, _ConfigChoice(config_file, False), _remove)
+    return _run("remove", inputs, _Asked(config_file, False, each_file), _remove)
 
 
-class _ConfigChoice(NamedTuple):
-    """What the caller says about the config: a file (else the functionConfig), and --strict."""
+class _Asked(NamedTuple):
+    """What the caller asks for: the config file (else the functionConfig), --strict, and
+    each input's own output."""
 
     file: ConfigSource | None
     strict: bool
+    each_file: bool
 
 
 def _inject(inp: krm.Input, config: Config | None) -> Transformed:
@@ -86,10 +102,10 @@ def _inject(inp: krm.Input, config: Config | None) -> Transformed:
     if pruned.edited:
         problem = verify(pruned, krm.render(inp, []), len(inp.items))
         if problem is not None:
-            return Transformed([_internal("inject", problem)], pruned, inp)
+            return Transformed([_internal("inject", problem)], pruned, inp, pruned.edited)
         inp = krm.parse([(s.name, s.bom + s.editor.apply()) for s in inp.sources])
     run = inject(inp, config)
-    return Transformed([*pruned.results, *run.results], run, inp)
+    return Transformed([*pruned.results, *run.results], run, inp, pruned.edited | run.edited)
 
 
 def _remove(inp: krm.Input, config: Config | None) -> Transformed:
@@ -100,7 +116,7 @@ def _remove(inp: krm.Input, config: Config | None) -> Transformed:
         pruned.results.append(
             Result(message, "info", tags={"function": "remove", "rule": "taken-back"})
         )
-    return Transformed(pruned.results, pruned, inp)
+    return Transformed(pruned.results, pruned, inp, pruned.edited)
 
 
 def _validate(inp: krm.Input, config: Config | None) -> Transformed:
@@ -113,9 +129,7 @@ def _validate(inp: krm.Input, config: Config | None) -> Transformed:
     return Transformed(validate(inp, config, declared), None, inp)
 
 
-def _run(
-    function: Function, inputs: Inputs, choice: _ConfigChoice, transform: Transform
-) -> Outcome:
+def _run(function: Function, inputs: Inputs, asked: _Asked, transform: Transform) -> Outcome:
     """Parse, load the config, transform, render, verify. The input's node trees are released
     before the output is parsed again: holding both doubled the peak memory, which at 100
     releases was as high as kustomize's."""
@@ -127,25 +141,36 @@ def _run(
         del parsed  # `inp` must be the only reference to the node trees
         results = _wrapper_results(inp, function)
         try:
-            config = from_input(inp.function_config, choice.file, required=function == "inject")
+            config = from_input(inp.function_config, asked.file, required=function == "inject")
         except ConfigError as error:
-            return _finish(inp, [*results, *_config_results(error, choice.file, function)])
-        if config is not None and choice.strict:
+            said = [*results, *_config_results(error, asked.file, function)]
+            return _finish(inp, said, summary.of(inp, None)._replace(applied=False), inputs)
+        if config is not None and asked.strict:
             config = config._replace(strict=True)
-        added, run, inp = transform(inp, config)
+        added, run, inp, edited = transform(inp, config)
         results += added
+        counts = summary.of(inp, edited)
         if run is not None and exit_code(results):
             # One rule for every error, in both modes: nothing is applied. A pipeline that
             # ignores the exit code then deploys the chart's own render, never half a change.
-            return _finish(krm.parse(texts), _not_applied(results, function))
+            not_applied = _not_applied(results, function)
+            return _finish(krm.parse(texts), not_applied, counts._replace(applied=False), inputs)
+        # Each source alone, before render() joins them (which may mark a last block scalar
+        # `-` so that the next source's text cannot become part of it: not a change of a file).
+        files = [_own_output(s) for s in inp.sources] if asked.each_file else None
         output = krm.render(inp, results)
         mode, item_count = inp.mode, len(inp.items)
         del inp
         problem = verify(run, output, item_count) if run is not None else None
         if problem is not None:
             # Never hand on text we cannot vouch for: the input goes back unchanged.
-            return _finish(krm.parse(texts), [*results, _internal(function, problem)])
-        return Outcome(output.encode("utf-8"), results, mode)
+            internal = [*results, _internal(function, problem)]
+            return _finish(krm.parse(texts), internal, counts._replace(applied=False), inputs)
+        return Outcome(output.encode("utf-8"), results, mode, counts, files)
+
+
+def _own_output(source: krm.Source) -> bytes:
+    return (source.bom + source.editor.apply()).encode("utf-8")
 
 
 def _internal(function: str, problem: str) -> Result:
@@ -174,10 +199,8 @@ def _not_applied(results: list[Result], function: str) -> list[Result]:
         else:
             said.append(found)
     errors = sum(found.severity == "error" for found in results)
-    message = (
-        f"nothing was applied: the output is the input as it came, because of the "
-        f"{errors} error(s) above"
-    )
+    which = "the error above" if errors == 1 else f"the {errors} errors above"
+    message = f"nothing was applied: the output is the input as it came, because of {which}"
     said.append(Result(message, "info", tags={"function": function, "rule": "not-applied"}))
     return said
 
@@ -233,8 +256,10 @@ def _config_results(
     ]
 
 
-def _finish(inp: krm.Input, results: list[Result]) -> Outcome:
-    return Outcome(krm.render(inp, results).encode("utf-8"), results, inp.mode)
+def _finish(inp: krm.Input, results: list[Result], counts: Summary, inputs: Inputs) -> Outcome:
+    """The output of a run that applies nothing: the input (KRM mode: with the results)."""
+    output = krm.render(inp, results).encode("utf-8")
+    return Outcome(output, results, inp.mode, counts, [data for _, data in inputs])
 
 
 def _unreadable(raw: bytes, message: str, source: str | None, function: str) -> Outcome:

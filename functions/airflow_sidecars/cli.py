@@ -15,9 +15,12 @@ import errno
 import os
 import sys
 from collections.abc import Sequence
-from typing import NamedTuple, NoReturn
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
-from . import __version__
+from . import __version__, inputfiles
+
+if TYPE_CHECKING:
+    from . import api
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    _add_function(
+    inject = _add_function(
         commands,
         "inject",
         "add the configured sidecars, init containers, volumes and mounts",
@@ -41,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "given) or a plain manifest stream (e.g. `helm template` output; --config required) "
         "from FILEs or stdin, and write the same kind of text to stdout.",
     )
+    _add_in_place(inject)
     _add_function(
         commands,
         "validate",
@@ -62,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     remove.add_argument("--config", metavar="FILE", help="take back only this config's part")
     _add_output_options(remove)
-    remove.add_argument("files", nargs="*", metavar="FILE", help="input files ('-' for stdin)")
+    _add_in_place(remove)
+    _add_inputs(remove)
     adopt = commands.add_parser(
         "from-values",
         help="write a config holding the extra* values of chart values files",
@@ -108,7 +113,7 @@ def _add_function(
     name: str,
     summary: str,
     description: str,
-) -> None:
+) -> argparse.ArgumentParser:
     """A KRM function's command: the same arguments for each."""
     command = commands.add_parser(name, help=summary, description=description)
     command.add_argument("--config", metavar="FILE", help="an AirflowSidecars config file")
@@ -119,7 +124,28 @@ def _add_function(
         help="make every reach warning an error: a section, value or preset that matches no "
         "workload (as spec.strict: true); for pipelines that must not deploy without them",
     )
-    command.add_argument("files", nargs="*", metavar="FILE", help="input files ('-' for stdin)")
+    _add_inputs(command)
+    return command
+
+
+def _add_in_place(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "-i",
+        "--in-place",
+        action="store_true",
+        help="write each input file back, only those that changed (for committed rendered "
+        "manifests); nothing on stdout but --diff. Nothing is written when there are errors",
+    )
+
+
+def _add_inputs(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="input files, or folders (read recursively: *.yaml, *.yml, *.json, in path order; "
+        "names starting with '.' are skipped); '-' or none for stdin",
+    )
 
 
 def _add_output_options(command: argparse.ArgumentParser) -> None:
@@ -156,8 +182,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .adopt import from_values  # noqa: PLC0415
 
         return from_values(args.values, args.name, args.strip, _say)
-    show = _Show(getattr(args, "strict", False), args.output, args.diff, args.quiet)
-    return _run(args.command, args.config, args.files or ["-"], show)
+    show = _Show(
+        getattr(args, "strict", False),
+        args.output,
+        args.diff,
+        args.quiet,
+        getattr(args, "in_place", False),
+    )
+    return _run(args.command, args.config, args.files or [inputfiles.STDIN], show)
 
 
 class _Show(NamedTuple):
@@ -167,44 +199,87 @@ class _Show(NamedTuple):
     output: str | None  # a file for the output, else stdout
     diff: bool  # the changed objects as a diff on stdout
     quiet: bool  # no info lines
+    in_place: bool  # each input file written back
 
 
-def _run(command: str, config_path: str | None, files: list[str], show: _Show) -> int:
+def _run(command: str, config_path: str | None, names: list[str], show: _Show) -> int:
     from . import api  # noqa: PLC0415 - keep start-up light
 
-    if config_path == "-" and "-" in files:
+    def waiting() -> None:
         _say(
-            f"airflow-sidecars {command}: --config - reads the config from stdin, which then "
-            "cannot carry the input too: give the input as files\n"
+            f"airflow-sidecars {command}: waiting for manifests on stdin (a terminal): paste "
+            f"them and press Ctrl-D, or give files or folders: airflow-sidecars {command} "
+            "--config FILE RENDER.yaml|DIR\n"
         )
-        return 2
+
     try:
-        inputs = [(None if name == "-" else name, _read(name)) for name in files]
-        config = api.ConfigSource(config_path, _read(config_path)) if config_path else None
+        files = inputfiles.expand(names)
+        misuse = _misuse(config_path, files, show)
+        if misuse is not None:
+            _say(f"airflow-sidecars {command}: {misuse}\n")
+            return 2
+        inputs = [
+            (None if name == inputfiles.STDIN else name, inputfiles.read(name, waiting))
+            for name in files
+        ]
+        config = None
+        if config_path:
+            config = api.ConfigSource(config_path, inputfiles.read(config_path, waiting))
     except OSError as error:
         where = error.filename or "stdin"
         _say(f"airflow-sidecars {command}: {where}: {error.strerror or error}\n")
         return 2
     if command == "remove":
-        outcome = api.run_remove(inputs, config)
+        outcome = api.run_remove(inputs, config, each_file=show.in_place)
+    elif command == "validate":
+        outcome = api.run_validate(inputs, config, strict=show.strict)
     else:
-        function = api.run_validate if command == "validate" else api.run_inject
-        outcome = function(inputs, config, strict=show.strict)
-    written = _deliver(command, outcome.output, inputs, show)
+        outcome = api.run_inject(inputs, config, strict=show.strict, each_file=show.in_place)
+    if show.in_place and outcome.mode == "resourcelist":
+        _say(
+            f"airflow-sidecars {command}: --in-place writes manifest files back, and the input "
+            "is a ResourceList (KRM mode, what kpt and kustomize send): nothing was written\n"
+        )
+        return 2
+    written = _deliver(command, outcome, inputs, show)
     for result in outcome.results:
         if not (show.quiet and result.severity == "info"):
             _say(f"{command}: {result.line()}\n")
-    errors = sum(r.severity == "error" for r in outcome.results)
-    warnings = sum(r.severity == "warning" for r in outcome.results)
-    _say(f"{command}: {errors} error(s), {warnings} warning(s)\n")
+    from .summary import line  # noqa: PLC0415
+
+    _say(line(command, outcome.summary, outcome.results) + "\n")
     return outcome.exit_code if written else 1
 
 
-def _deliver(
-    command: str, output: bytes, inputs: list[tuple[str | None, bytes]], show: _Show
-) -> bool:
-    """The output to stdout or to `-o FILE`, and with --diff the changes on stdout."""
+def _misuse(config_path: str | None, files: list[str], show: _Show) -> str | None:
+    """What the command line asks for that cannot be done (exit 2), or None."""
+    if config_path == inputfiles.STDIN and inputfiles.STDIN in files:
+        return (
+            "--config - reads the config from stdin, which then cannot carry the input too: "
+            "give the input as files"
+        )
+    if not show.in_place:
+        return None
+    if inputfiles.STDIN in files:
+        return "--in-place writes files back: give the input as files or folders, not stdin"
     if show.output is not None:
+        return "--in-place and -o both say where the output goes: give one"
+    twice = inputfiles.twice(files)
+    if twice is not None:
+        return f"--in-place: {twice} is given twice"
+    return None
+
+
+def _deliver(
+    command: str, outcome: api.Outcome, inputs: list[tuple[str | None, bytes]], show: _Show
+) -> bool:
+    """The output to stdout, to `-o FILE` or back into the input files, and with --diff the
+    changes on stdout."""
+    output = outcome.output
+    if show.in_place:
+        if not _write_back(command, outcome, inputs, show.quiet):
+            return False
+    elif show.output is not None:
         try:
             with open(show.output, "wb") as handle:
                 handle.write(output)
@@ -212,7 +287,7 @@ def _deliver(
             _say(f"airflow-sidecars {command}: {show.output}: {error.strerror or error}\n")
             return False
     if not show.diff:
-        return show.output is not None or _write_output(command, output)
+        return show.in_place or show.output is not None or _write_output(command, output)
     from .diffs import object_diffs  # noqa: PLC0415
 
     before = [(name, data.decode("utf-8", "replace")) for name, data in inputs]
@@ -221,13 +296,23 @@ def _deliver(
     return _write_output(command, text.encode("utf-8"))
 
 
-def _read(name: str) -> bytes:
-    if name == "-":
-        if sys.stdin is None:  # the process was started with stdin closed
-            raise OSError(errno.EBADF, "stdin is closed: give the input as a file")
-        return sys.stdin.buffer.read()
-    with open(name, "rb") as handle:
-        return handle.read()
+def _write_back(
+    command: str, outcome: api.Outcome, inputs: list[tuple[str | None, bytes]], quiet: bool
+) -> bool:
+    """Each input file that changed, written back; none when the run had errors."""
+    if outcome.exit_code or outcome.files is None:
+        return True  # nothing applied: every file stays as it is
+    for (name, before), after in zip(inputs, outcome.files, strict=True):
+        if name is None or after == before:
+            continue
+        try:
+            inputfiles.write_back(name, after)
+        except OSError as error:
+            _say(f"airflow-sidecars {command}: {name}: {error.strerror or error}\n")
+            return False
+        if not quiet:
+            _say(f"{command}: wrote {name}\n")
+    return True
 
 
 def _write_output(command: str, output: bytes) -> bool:

@@ -34,7 +34,10 @@ def test_stream_from_stdin_to_stdout() -> None:
         for c in d["spec"]["template"]["spec"]["containers"]
     ]
     assert names == ["scheduler", "scheduler-log-groomer", "s3-sync"]
-    assert result.stderr.endswith("inject: 0 error(s), 0 warning(s)\n")
+    assert result.stderr.endswith(
+        "inject: 31 objects, 1 release (airflow); 3 workloads changed, 1 unchanged; "
+        "0 errors, 0 warnings, 3 info\n"
+    )
 
 
 def test_a_stream_without_config_is_an_error_and_comes_back_unchanged() -> None:
@@ -155,7 +158,7 @@ def test_the_command_line_prints_one_line_per_finding() -> None:
         "spec.template.spec.containers[2].volumeMounts[0].name: container 's3-sync' mounts "
         "volume 'dags', which this pod does not define; the API server rejects the pod"
     )
-    assert lines[-1] == "validate: 1 error(s), 5 warning(s)"
+    assert lines[-1].endswith("; 1 error, 5 warnings, 3 info")
     assert len(lines) == 10
 
 
@@ -291,7 +294,7 @@ def test_diff_output_file_and_quiet(tmp_path: Path) -> None:
     shown = run_cli("inject", "--quiet", "--diff", "-o", out, "--config", config, render)
     assert shown.returncode == 0, shown.stderr
     assert out.read_bytes() == plain.stdout
-    assert "info:" not in shown.stderr and shown.stderr.endswith("0 error(s), 0 warning(s)\n")
+    assert "info:" not in shown.stderr and shown.stderr.endswith("0 errors, 0 warnings, 3 info\n")
     diff = shown.stdout.decode()
     headers = [line for line in diff.splitlines() if line.startswith("+++ ")]
     assert headers == [

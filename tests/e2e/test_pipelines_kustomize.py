@@ -14,6 +14,7 @@ UPDATE_GOLDEN=1 rewrites expected.yaml and exec/expected.yaml (then review the d
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sysconfig
 from pathlib import Path
@@ -76,8 +77,8 @@ def test_kubectl_kustomize_runs_the_images() -> None:
     assert completed.returncode == 0, stderr
     compare_or_update(PIPELINE / "expected.yaml", completed.stdout)
     # the containers' stderr reaches the user: the mutator's and the validator's summaries
-    assert "inject: 0 error(s), 0 warning(s)\n" in stderr
-    assert "validate: 0 error(s)" in stderr
+    assert re.search(r"^inject: .*; 0 errors, 0 warnings, \d+ info$", stderr, re.M)
+    assert re.search(r"^validate: .*; 0 errors, ", stderr, re.M)
 
 
 def test_the_pipeline_adds_the_seeds_sidecars() -> None:
@@ -136,7 +137,7 @@ def test_the_exec_scripts_are_what_kustomize_would_run() -> None:
     )
     assert validated.returncode == 0, validated.stderr.decode()
     assert yaml.safe_load(validated.stdout)["items"] == request["items"]
-    assert "validate: 0 error(s)" in validated.stderr.decode()
+    assert re.search(r"^validate: .*; 0 errors, ", validated.stderr.decode(), re.M)
 
 
 def test_the_recording_is_this_pipeline() -> None:
