@@ -60,6 +60,17 @@ def test_helm3_post_renderer(env: dict[str, str]) -> None:
     assert completed.stdout == GOLDEN
 
 
+def test_helm3_post_renderer_with_args_needs_no_script(env: dict[str, str]) -> None:
+    # Helm 3.10+: `--post-renderer airflow-sidecars --post-renderer-args inject ...`; Helm looks
+    # the name up on PATH and runs it with the arguments, the render on stdin.
+    executable = shutil.which("airflow-sidecars", path=env["PATH"])
+    assert executable is not None
+    argv = [executable, "inject", "--strict", f"--config={PRESETS}"]
+    completed = _run(argv, env, RENDER.read_bytes())
+    assert completed.returncode == 0, completed.stderr.decode()
+    assert completed.stdout == GOLDEN
+
+
 def test_helm4_postrenderer_plugin(env: dict[str, str]) -> None:
     manifest: dict[str, Any] = yaml.safe_load((HELM / "plugin" / "plugin.yaml").read_text())
     assert manifest["apiVersion"] == "v1" and manifest["type"] == "postrenderer/v1"
