@@ -4,8 +4,9 @@ for.
 
 Helm is not installable here, so a stand-in `helm` on PATH prints a real `helm template`
 output (the official chart 1.15.0's default render) for `helm template ...`; everything after
-it - the post-renderer scripts, the Helm 4 plugin's command, the CI script, the GitHub Actions
-step and the Argo CD plugin's generate command - is the committed file, run as it is. Each
+it - the post-renderer scripts, the Helm 4 plugin's command, the CI script and the Argo CD
+plugin's generate command - is the committed file, run as it is (the GitHub Action and its
+workflow example: tests/e2e/test_github_action.py). Each
 must give exactly the golden output of the same config on the same render
 (tests/golden/presets-official-1.15.0-celery), because it is the same function.
 """
@@ -101,16 +102,6 @@ def _app_folder(tmp_path: Path, config_name: str) -> Path:
     shutil.copy(PRESETS, folder / config_name)
     (folder / "pipelines").symlink_to(ROOT / "pipelines")
     return folder
-
-
-def test_github_actions_step(env: dict[str, str], tmp_path: Path) -> None:
-    workflow: dict[str, Any] = yaml.safe_load((CI / "github-actions.yaml").read_text())
-    steps = workflow["jobs"]["manifests"]["steps"]
-    step = next(s for s in steps if s.get("name") == "Render, inject, validate")
-    folder = _app_folder(tmp_path, step["env"]["AIRFLOW_SIDECARS_CONFIG"])
-    completed = _run(["bash", "-e", "-c", step["run"]], {**env, **step["env"]}, cwd=folder)
-    assert completed.returncode == 0, completed.stderr.decode()
-    assert (folder / "manifests.yaml").read_bytes() == GOLDEN
 
 
 def test_argocd_config_management_plugin(env: dict[str, str], tmp_path: Path) -> None:
