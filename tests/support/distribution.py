@@ -110,6 +110,10 @@ def dependency_wheels() -> Path:
         partial.rename(folder)
     except OSError:  # another run finished first
         shutil.rmtree(partial)
+    month = folder.name.split("-", 2)[:2]
+    for old in folder.parent.iterdir():  # earlier months' wheels are not used again
+        if old.is_dir() and old.name.split("-", 2)[:2] != month and "." not in old.name:
+            shutil.rmtree(old, ignore_errors=True)
     return folder
 
 
