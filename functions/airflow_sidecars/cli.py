@@ -11,13 +11,13 @@ produced, 2 for command-line misuse.
 from __future__ import annotations
 
 import argparse
-import errno
-import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from . import __version__, inputfiles
+from .stdio import say as _say
+from .stdio import write_stdout
 
 if TYPE_CHECKING:
     from . import api
@@ -316,33 +316,7 @@ def _write_back(
 
 
 def _write_output(command: str, output: bytes) -> bool:
-    """stdout carries the output; when it cannot (closed, a full device, a reader that went
-    away) that is said on stderr and the run fails, without a traceback."""
-    try:
-        if sys.stdout is None:
-            raise OSError(errno.EBADF, "stdout is closed")
-        sys.stdout.buffer.write(output)
-        sys.stdout.buffer.flush()
-    except OSError as error:
-        _say(f"airflow-sidecars {command}: cannot write the output: {error.strerror or error}\n")
-        # Python flushes stdout again at exit; point it at /dev/null so that it has nothing
-        # left to fail on.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.close(devnull)
-        return False
-    return True
-
-
-def _say(text: str) -> None:
-    """A line for people on stderr. A closed stderr loses the words, never the run."""
-    if sys.stderr is None:
-        return
-    try:
-        sys.stderr.write(text)
-        sys.stderr.flush()
-    except OSError:
-        pass
+    return write_stdout(output, f"airflow-sidecars {command}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,9 +1,12 @@
-"""pipelines/helm and pipelines/ci, run the way Helm, CI and Argo CD run them.
+"""pipelines/helm and pipelines/ci, run the way Helm, CI and Argo CD run them; and
+`airflow-sidecars-pipeline`, the CI pipe that ships in the package, against the pipe it stands
+for.
 
 Helm is not installable here, so a stand-in `helm` on PATH prints a real `helm template`
 output (the official chart 1.15.0's default render) for `helm template ...`; everything after
-it - the post-renderer scripts, the Helm 4 plugin's command, the CI script, the GitHub Actions
-step and the Argo CD plugin's generate command - is the committed file, run as it is. Each
+it - the post-renderer scripts, the Helm 4 plugin's command, the CI script and the Argo CD
+plugin's generate command - is the committed file, run as it is (the GitHub Action and its
+workflow example: tests/e2e/test_github_action.py). Each
 must give exactly the golden output of the same config on the same render
 (tests/golden/presets-official-1.15.0-celery), because it is the same function.
 """
@@ -33,14 +36,16 @@ CI = ROOT / "pipelines" / "ci"
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    """PATH with the installed `airflow-sidecars` and a stand-in `helm`."""
+    """PATH with the installed `airflow-sidecars`, `airflow-sidecars-pipeline` and a stand-in
+    `helm`."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     helm = bin_dir / "helm"
     helm.write_text(f'#!/bin/sh\n[ "$1" = template ] || exit 2\nexec cat "{RENDER}"\n')
     helm.chmod(0o755)
     scripts = sysconfig.get_path("scripts")
-    assert shutil.which("airflow-sidecars", path=scripts), "pip install -e '.[test]' installs it"
+    for script in ("airflow-sidecars", "airflow-sidecars-pipeline"):
+        assert shutil.which(script, path=scripts), f"pip install -e '.[test]' installs {script}"
     return {**os.environ, "PATH": os.pathsep.join([str(bin_dir), scripts, os.environ["PATH"]])}
 
 
@@ -110,16 +115,6 @@ def _app_folder(tmp_path: Path, config_name: str) -> Path:
     shutil.copy(PRESETS, folder / config_name)
     (folder / "pipelines").symlink_to(ROOT / "pipelines")
     return folder
-
-
-def test_github_actions_step(env: dict[str, str], tmp_path: Path) -> None:
-    workflow: dict[str, Any] = yaml.safe_load((CI / "github-actions.yaml").read_text())
-    steps = workflow["jobs"]["manifests"]["steps"]
-    step = next(s for s in steps if s.get("name") == "Render, inject, validate")
-    folder = _app_folder(tmp_path, step["env"]["AIRFLOW_SIDECARS_CONFIG"])
-    completed = _run(["bash", "-e", "-c", step["run"]], {**env, **step["env"]}, cwd=folder)
-    assert completed.returncode == 0, completed.stderr.decode()
-    assert (folder / "manifests.yaml").read_bytes() == GOLDEN
 
 
 def test_argocd_config_management_plugin(env: dict[str, str], tmp_path: Path) -> None:
@@ -235,3 +230,129 @@ def test_helm4_hooks_stream_is_quiet_about_what_it_cannot_hold(env: dict[str, st
     assert completed.stdout == hooks
     stderr = completed.stderr.decode()
     assert "no-match" not in stderr and "; 0 errors, 0 warnings, 0 info" in stderr
+
+
+SEED = ROOT / "pipelines" / "examples" / "seed-sidecars.yaml"
+BEFORE = FIXTURES / "official-1.15.0" / "05a-sidecars-before.yaml"
+# The shell pipe that airflow-sidecars-pipeline stands for, as pipeline.sh ran it before.
+SHELL_PIPE = (
+    'set -o pipefail; airflow-sidecars inject --strict --config "$CONFIG" "$@" '
+    '| airflow-sidecars validate --strict --config "$CONFIG"'
+)
+
+
+@pytest.mark.parametrize(
+    ("config", "status"),
+    [pytest.param(SEED, 0, id="seed-sidecars"), pytest.param(SEED_AS_PASTED, 1, id="as-pasted")],
+)
+@pytest.mark.parametrize("given", ["file", "render", "stdin"])
+def test_pipeline_command_is_the_shell_pipe(
+    env: dict[str, str], config: Path, status: int, given: str
+) -> None:
+    # The same stdout, stderr and exit status as inject | validate run as two processes, on a
+    # real render: with the seed's sidecars (added, warnings only) and with the seed as pasted
+    # (errors: nothing applied, both functions' findings shown).
+    piped = _run(
+        ["bash", "-c", SHELL_PIPE, "pipe", *([str(BEFORE)] if given == "file" else [])],
+        {**env, "CONFIG": str(config)},
+        b"" if given == "file" else BEFORE.read_bytes(),
+    )
+    assert piped.returncode == status, piped.stderr.decode()
+    argv = {
+        "file": [str(BEFORE)],
+        "render": ["--render", f"cat '{BEFORE}'"],
+        "stdin": [],
+    }[given]
+    completed = _run(
+        ["airflow-sidecars-pipeline", "--config", str(config), *argv],
+        env,
+        b"" if given != "stdin" else BEFORE.read_bytes(),
+    )
+    assert (completed.returncode, completed.stderr, completed.stdout) == (
+        piped.returncode,
+        piped.stderr,
+        piped.stdout,
+    )
+    if status == 0:
+        assert b"name: s3-sync" in completed.stdout
+    else:
+        assert completed.stdout == BEFORE.read_bytes()
+
+
+def test_pipeline_command_reads_its_variables(env: dict[str, str]) -> None:
+    variables = {"AIRFLOW_SIDECARS_CONFIG": str(SEED), "RENDER": f"cat {BEFORE}"}
+    completed = _run(["airflow-sidecars-pipeline"], {**env, **variables})
+    assert completed.returncode == 0, completed.stderr.decode()
+    direct = _run(["airflow-sidecars-pipeline", "--config", str(SEED), str(BEFORE)], env)
+    assert completed.stdout == direct.stdout and b"name: s3-sync" in completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "variables", "status", "said"),
+    [
+        pytest.param([], {"RENDER": f"cat {BEFORE}"}, 2, "no config", id="no-config"),
+        pytest.param(
+            ["--config", "missing.yaml", str(BEFORE)],
+            {},
+            2,
+            "missing.yaml: No such file",
+            id="config-unreadable",
+        ),
+        pytest.param(
+            ["--config", str(SEED), "--render", "cat x", str(BEFORE)],
+            {},
+            2,
+            "either",
+            id="render-and-files",
+        ),
+        pytest.param(
+            ["--config", str(SEED), "--render", "sh -c 'echo partial; exit 3'"],
+            {},
+            1,
+            "the render command failed (exit status 3)",
+            id="render-fails",
+        ),
+        pytest.param(
+            ["--config", str(SEED), "--render", "no-such-helm template"],
+            {},
+            1,
+            "could not start: no-such-helm",
+            id="render-not-found",
+        ),
+        pytest.param(
+            ["--config", str(SEED), "--render", "cat 'unclosed"],
+            {},
+            2,
+            "cannot be split",
+            id="render-unsplittable",
+        ),
+    ],
+)
+def test_pipeline_command_misuse(
+    env: dict[str, str], argv: list[str], variables: dict[str, str], status: int, said: str
+) -> None:
+    # One line that says what is wrong, nothing on stdout, never a traceback.
+    clean = {k: v for k, v in env.items() if k not in ("AIRFLOW_SIDECARS_CONFIG", "RENDER")}
+    completed = _run(["airflow-sidecars-pipeline", *argv], {**clean, **variables})
+    stderr = completed.stderr.decode()
+    assert completed.returncode == status, stderr
+    assert completed.stdout == b""
+    assert said in stderr and "Traceback" not in stderr
+    assert stderr.startswith("airflow-sidecars-pipeline: ")
+
+
+def test_pipeline_command_no_strict(env: dict[str, str], tmp_path: Path) -> None:
+    # --no-strict: a section that reaches nothing is a warning, as without --strict.
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "apiVersion: airflow-sidecars.dev/v1alpha1\nkind: AirflowSidecars\n"
+        "metadata:\n  name: lax\nspec:\n  scheduler:\n    extraContainers:\n"
+        "      - {name: a, image: busybox:1.36}\n  apiServer:\n    extraContainers:\n"
+        "      - {name: b, image: busybox:1.36}\n"
+    )
+    argv = ["airflow-sidecars-pipeline", "--config", str(config), str(RENDER)]
+    strict = _run(argv, env)
+    assert strict.returncode == 1 and "error: [no-match]" in strict.stderr.decode()
+    lax = _run([*argv, "--no-strict"], env)
+    assert lax.returncode == 0, lax.stderr.decode()
+    assert "warning: [no-match]" in lax.stderr.decode() and b"name: a\n" in lax.stdout
