@@ -174,6 +174,15 @@ def test_action_reads_a_manifests_file(action: Action, workspace: Path) -> None:
     assert action.output("manifests", given) == "out/all.yaml"
 
 
+def test_action_reads_a_manifests_folder(action: Action, workspace: Path) -> None:
+    (workspace / "rendered").mkdir()
+    (workspace / "rendered.yaml").rename(workspace / "rendered" / "all.yaml")
+    given = {"config": "sidecars.yaml", "manifests": "rendered"}
+    completed = action.run(given, workspace)
+    assert completed.returncode == 0, completed.stderr.decode()
+    assert (workspace / "manifests.yaml").read_bytes() == GOLDEN
+
+
 def test_action_fails_on_a_bad_config(action: Action, workspace: Path) -> None:
     (workspace / "bad.yaml").write_text(
         PRESETS.read_text().replace("spec:\n", "spec:\n  schedular: {}\n", 1)
