@@ -8,11 +8,15 @@ must be what the package in this work tree gives for the same input, byte for by
 The images are named by AIRFLOW_SIDECARS_IMAGE and AIRFLOW_SIDECARS_VALIDATE_IMAGE, which
 `source .ci/image.sh` builds and exports (with a `docker` that is podman first on PATH).
 Without them these tests are skipped, unless AIRFLOW_SIDECARS_REQUIRE_IMAGE=1, as in CI.
+
+Then the OCI labels, which must say what the kpt catalog entry (functions/<name>/metadata.yaml)
+and the package version say.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -22,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
+from airflow_sidecars import __version__
 from airflow_sidecars.api import ConfigSource, run_inject, run_validate
 from conftest import FIXTURES, ROOT, Completed, function_image, run_cli
 
@@ -259,3 +264,40 @@ def test_the_config_file_form_works_in_the_image_too(image: str) -> None:
     )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == expected.output
+
+
+FUNCTION_IMAGES = {
+    "inject": "AIRFLOW_SIDECARS_IMAGE",
+    "validate": "AIRFLOW_SIDECARS_VALIDATE_IMAGE",
+}
+
+
+# -- the labels ------------------------------------------------------------------------------------
+
+
+def _project_url(name: str) -> str:
+    found = re.search(rf'^{name} = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert found, name
+    return found[1]
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTION_IMAGES))
+def test_the_images_oci_labels(function: str) -> None:
+    image = function_image(FUNCTION_IMAGES[function])
+    metadata = yaml.safe_load((ROOT / "functions" / function / "metadata.yaml").read_text())
+    # the image under test is the catalog's: its tag is the package version
+    assert image == metadata["image"] == f"{metadata['image'].rsplit(':', 1)[0]}:{__version__}"
+    ran = docker("image", "inspect", "--format", "{{json .Labels}}", image)
+    assert ran.returncode == 0, ran.stderr
+    labels = json.loads(ran.stdout)
+
+    oci = {k: v for k, v in labels.items() if k.startswith("org.opencontainers.image.")}
+    assert oci == {
+        "org.opencontainers.image.title": image.rsplit("/", 1)[1].rsplit(":", 1)[0],
+        "org.opencontainers.image.description": metadata["description"],
+        "org.opencontainers.image.version": __version__,
+        "org.opencontainers.image.licenses": metadata["license"],
+        "org.opencontainers.image.url": _project_url("Homepage"),
+        "org.opencontainers.image.source": _project_url("Homepage"),
+        "org.opencontainers.image.documentation": _project_url("Documentation"),
+    }
