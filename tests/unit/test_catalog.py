@@ -155,13 +155,14 @@ PIN = re.compile(r"localhost/airflow-sidecars(?:-validate)?:(\w[\w.-]*\w)")
 
 def pinned_files() -> list[Path]:
     """Every file that may name the images: the docs, the pipelines, the catalog entries, the
-    Dockerfile (the tests name them by __version__)."""
+    Dockerfile, the generated help (the tests name them by __version__)."""
     found = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "Dockerfile"]
     found += sorted((ROOT / "docs").rglob("*.md"))
     found += sorted(p for p in (ROOT / "pipelines").rglob("*") if p.is_file())
     found += sorted((ROOT / "functions").glob("*/*.md")) + sorted(
         (ROOT / "functions").glob("*/metadata.yaml")
     )
+    found += [ROOT / "functions" / "airflow_sidecars" / "fndocs.py"]
     return found
 
 
