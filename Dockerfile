@@ -1,7 +1,14 @@
 # One image, two KRM functions: `inject` (the default, last stage) and `validate`.
 #
-#   podman build --network none --target inject   -t airflow-sidecars:0.1.0          CONTEXT
-#   podman build --network none --target validate -t airflow-sidecars-validate:0.1.0 CONTEXT
+#   V=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' functions/airflow_sidecars/__init__.py)
+#   podman build --network none --build-arg VERSION=$V --target inject \
+#       -t airflow-sidecars:$V CONTEXT
+#   podman build --network none --build-arg VERSION=$V --target validate \
+#       -t airflow-sidecars-validate:$V CONTEXT
+#
+# VERSION is the package's version, the one in the tag. It goes into the image's labels, and
+# the build fails unless the wheel it installs is that version (without VERSION too), so that
+# neither the label nor the tag can name another version than the code inside.
 #
 # CONTEXT holds only `wheels/`: the project's wheel and its runtime dependencies, built and
 # downloaded outside (`.ci/image.sh` does it), so that the build needs no network and no
@@ -18,14 +25,21 @@
 ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS build
+ARG VERSION
 COPY wheels/ /wheels/
 # --no-index: only the wheels in the context, nothing from any index. pip and setuptools are
 # needed only to install, so they leave the venv; the stage is thrown away with the wheels.
+# Then the installed command must run and say VERSION.
 RUN python3 -m venv /opt/airflow-sidecars \
  && /opt/airflow-sidecars/bin/pip install --no-index --no-cache-dir --find-links /wheels \
         airflow-sidecars \
  && /opt/airflow-sidecars/bin/pip uninstall -q -y pip setuptools \
- && /opt/airflow-sidecars/bin/airflow-sidecars --version
+ && installed=$(/opt/airflow-sidecars/bin/airflow-sidecars --version) \
+ && if [ "$installed" != "airflow-sidecars $VERSION" ]; then \
+        echo "the wheel installed says '$installed', but the build was given VERSION='$VERSION'" \
+            "(--build-arg VERSION=<__version__ of functions/airflow_sidecars/__init__.py>)" >&2; \
+        exit 1; \
+    fi
 
 FROM ${BASE_IMAGE} AS function
 # Nothing may be written at run time (read-only root filesystem, and nothing to gain from a
@@ -42,10 +56,25 @@ RUN python3 -m compileall -q -j 0 /opt/airflow-sidecars \
 # The KRM functions specification asks that a function run as `nobody`; numeric, so that it
 # holds whatever the base's /etc/passwd says, and `runAsNonRoot` can check it.
 USER 65534:65534
+# The OCI annotations that both functions share (each adds its title and description). The
+# addresses are the project's own (pyproject.toml [project.urls]): it has no public
+# repository yet, so the source is its home page.
+ARG VERSION
+LABEL org.opencontainers.image.version="$VERSION" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.url="https://airflow-sidecars.dev" \
+      org.opencontainers.image.source="https://airflow-sidecars.dev" \
+      org.opencontainers.image.documentation="https://airflow-sidecars.dev/docs/architecture"
 
+# The title is the image's name; the description is its catalog entry's
+# (functions/validate/metadata.yaml; tests/e2e/test_image.py keeps them equal).
 FROM function AS validate
+LABEL org.opencontainers.image.title="airflow-sidecars-validate" \
+      org.opencontainers.image.description="Check the Airflow pods of rendered Apache Airflow Helm manifests for what copy-pasted sidecars get wrong, changing nothing."
 ENTRYPOINT ["/opt/airflow-sidecars/bin/airflow-sidecars", "validate"]
 
 # Last, so a plain `docker build` (no --target) gives the mutator.
 FROM function AS inject
+LABEL org.opencontainers.image.title="airflow-sidecars" \
+      org.opencontainers.image.description="Add sidecars, init containers, volumes and mounts to the Airflow pods of rendered Apache Airflow Helm manifests."
 ENTRYPOINT ["/opt/airflow-sidecars/bin/airflow-sidecars", "inject"]

@@ -30,13 +30,12 @@ case ":$PATH:" in
 *":$AIRFLOW_SIDECARS_CI_WORK/bin:"*) ;;
 *) export PATH="$AIRFLOW_SIDECARS_CI_WORK/bin:$PATH" ;;
 esac
-unset _as_version
 
 if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
 	# Sourced: build in a child bash, where `set -e` holds. (In the caller it may not: bash
 	# ignores -e inside a function or subshell that runs as the left side of `||` or `if`.)
 	_as_script="$_as_root/.ci/image.sh"
-	unset _as_root
+	unset _as_root _as_version
 	if ! bash "$_as_script"; then
 		unset _as_script
 		echo "image.sh: the function image could not be built" >&2
@@ -49,6 +48,13 @@ fi
 # --- the build: run as a script ---------------------------------------------------------------
 set -euo pipefail
 ROOT=$_as_root
+# The version: the images' tag, and the Dockerfile's VERSION (their labels; the build checks
+# it against the wheel's).
+VERSION=$_as_version
+if [[ -z $VERSION ]]; then
+	echo "image.sh: no __version__ in functions/airflow_sidecars/__init__.py" >&2
+	exit 1
+fi
 WORK=$AIRFLOW_SIDECARS_CI_WORK
 BASE=localhost/debian-python:bookworm
 mkdir -p "$WORK/bin" "$WORK/tmp" "$WORK/deps"
@@ -176,7 +182,8 @@ PY
 		[[ $target == validate ]] && image=$AIRFLOW_SIDECARS_VALIDATE_IMAGE
 		step "podman build --target $target -t $image" \
 			podman build -q --network none --build-arg BASE_IMAGE="$BASE" \
-			--label "$label=$source_hash" --target "$target" -t "$image" \
+			--build-arg VERSION="$VERSION" --label "$label=$source_hash" \
+			--target "$target" -t "$image" \
 			-f "$WORK/src/Dockerfile" "$WORK/ctx" >/dev/null
 	done
 	# Old builds leave dangling layers behind; they are only disk space.

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
-from . import __version__, inputfiles
+from . import __version__, helptext, inputfiles
 from .stdio import say as _say
 from .stdio import write_stdout
 
@@ -33,26 +33,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="airflow-sidecars",
         description="KRM functions that add sidecars to rendered Apache Airflow Helm manifests.",
+        epilog=helptext.TOP_EPILOG,
+        formatter_class=helptext.Formatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # The functions' descriptions and examples are their kpt catalog READMEs (helptext.py).
     inject = _add_function(
         commands,
         "inject",
         "add the configured sidecars, init containers, volumes and mounts",
-        "Read a ResourceList (KRM mode: the config is its functionConfig unless --config is "
-        "given) or a plain manifest stream (e.g. `helm template` output; --config required) "
-        "from FILEs or stdin, and write the same kind of text to stdout.",
+        helptext.function_description("inject"),
     )
     _add_in_place(inject)
     _add_function(
         commands,
         "validate",
         "check the Airflow pods; change nothing",
-        "Read a ResourceList or a plain manifest stream from FILEs or stdin and write it back "
-        "unchanged (KRM mode: with the results). Built-in checks run on every Airflow pod; "
-        "with a config (--config, or the functionConfig) everything it declares must be "
-        "present too. Exit 1 when anything is an error.",
+        helptext.function_description("validate"),
     )
     remove = commands.add_parser(
         "remove",
@@ -63,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
             "(by its metadata.name); without, every config's. The output is the chart's render "
             "again, with the records gone."
         ),
+        epilog=helptext.REMOVE_EPILOG,
+        formatter_class=helptext.Formatter,
     )
     remove.add_argument("--config", metavar="FILE", help="take back only this config's part")
     _add_output_options(remove)
@@ -79,15 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
             "`helm template -f STRIPPED | airflow-sidecars inject --config CONFIG` then gives "
             "what the chart gave with the original values."
         ),
-        epilog=(
-            "example: airflow-sidecars from-values values.yaml --strip values.stripped.yaml "
-            "> sidecars.yaml"
-        ),
+        epilog=helptext.FROM_VALUES_EPILOG,
+        formatter_class=helptext.Formatter,
     )
     adopt.add_argument("values", nargs="+", metavar="VALUES", help="chart values files")
     adopt.add_argument("--name", default="sidecars", help="the config's metadata.name")
     adopt.add_argument("--strip", metavar="FILE", help="write the values without them to FILE")
-    commands.add_parser("schema", help="print the JSON Schema of the AirflowSidecars config")
+    commands.add_parser(
+        "schema",
+        help="print the JSON Schema of the AirflowSidecars config",
+        description=helptext.SCHEMA_DESCRIPTION,
+        epilog=helptext.SCHEMA_EPILOG,
+        formatter_class=helptext.Formatter,
+    )
     install = commands.add_parser(
         "install-kustomize-plugin",
         help="install the legacy kustomize exec plugin that runs inject",
@@ -98,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
             "lower case>/<kind>). kustomize gives it the config file as its argument and the "
             "resources as a stream on stdin; it runs this installation's inject."
         ),
+        epilog=helptext.INSTALL_EPILOG,
+        formatter_class=helptext.Formatter,
     )
     install.add_argument(
         "--plugin-home",
@@ -115,7 +121,13 @@ def _add_function(
     description: str,
 ) -> argparse.ArgumentParser:
     """A KRM function's command: the same arguments for each."""
-    command = commands.add_parser(name, help=summary, description=description)
+    command = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=helptext.function_epilog(name),
+        formatter_class=helptext.Formatter,
+    )
     command.add_argument("--config", metavar="FILE", help="an AirflowSidecars config file")
     _add_output_options(command)
     command.add_argument(

@@ -8,13 +8,20 @@ must be what the package in this work tree gives for the same input, byte for by
 The images are named by AIRFLOW_SIDECARS_IMAGE and AIRFLOW_SIDECARS_VALIDATE_IMAGE, which
 `source .ci/image.sh` builds and exports (with a `docker` that is podman first on PATH).
 Without them these tests are skipped, unless AIRFLOW_SIDECARS_REQUIRE_IMAGE=1, as in CI.
+
+Then what else reads the image: `kpt fn doc` (it runs the image with `--help`: the help must
+be the function's documentation, on stdout, with exit 0), and the OCI labels, which must say
+what the kpt catalog entry (functions/<name>/metadata.yaml) and the package version say.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
+from airflow_sidecars import __version__
 from airflow_sidecars.api import ConfigSource, run_inject, run_validate
 from conftest import FIXTURES, ROOT, Completed, function_image, run_cli
 
@@ -259,3 +267,110 @@ def test_the_config_file_form_works_in_the_image_too(image: str) -> None:
     )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == expected.output
+
+
+# -- kpt fn doc ------------------------------------------------------------------------------------
+
+# What `kpt fn doc --image IMAGE` runs (kptdev/kpt commands/fn/doc/cmdfndoc.go, runE), with the
+# engine that KPT_FN_RUNTIME (1.0.0-beta.56) or KRM_FN_RUNTIME (later) names. It prints the
+# container's stdout only if the run exits 0; anything else fails with "please ensure the
+# container has an entrypoint and it supports --help flag".
+KPT_FN_DOC = {
+    # 1.0.0-beta.56, the kpt on these machines: no stdin at all
+    "kpt-1.0.0-beta.56": (("run", "--rm"), b""),
+    # 1.0.0-beta.65 and later, for functions that read their input first: `-i` and an empty
+    # ResourceList on stdin. (beta.60.1 to beta.64 also passed `--stdin`, which docker does not
+    # know, nor the podman here (4.3.1): there `kpt fn doc` fails for every image.)
+    "kpt-1.0.0-beta.65": (
+        ("run", "--rm", "-i"),
+        b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n",
+    ),
+}
+FUNCTION_IMAGES = {
+    "inject": "AIRFLOW_SIDECARS_IMAGE",
+    "validate": "AIRFLOW_SIDECARS_VALIDATE_IMAGE",
+}
+
+
+def local_help(function: str) -> Completed:
+    """The package's `FUNCTION --help` where there is no terminal, as in a container."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "airflow_sidecars", function, "--help"],
+        capture_output=True,
+        env={**env, "PYTHONDONTWRITEBYTECODE": "1"},
+        check=True,
+        timeout=60,
+    )
+    return Completed(completed.returncode, completed.stdout, completed.stderr.decode())
+
+
+@pytest.mark.parametrize("kpt", sorted(KPT_FN_DOC))
+@pytest.mark.parametrize("function", sorted(FUNCTION_IMAGES))
+def test_kpt_fn_doc_prints_the_functions_documentation(function: str, kpt: str) -> None:
+    image = function_image(FUNCTION_IMAGES[function])
+    engine_args, stdin = KPT_FN_DOC[kpt]
+
+    ran = docker(*engine_args, image, "--help", stdin=stdin)
+
+    assert (ran.returncode, ran.stderr) == (0, "")
+    assert ran.stdout == local_help(function).stdout
+    text = ran.stdout.decode()
+    # the usage, the config and its source, examples that run this very image
+    assert text.startswith(f"usage: airflow-sidecars {function} ")
+    assert "\nFunctionConfig:\n" in text and "kind: AirflowSidecars" in text
+    assert f"--image {image}" in text or f"image: {image}" in text
+    assert "\nexamples:\n" in text
+
+
+@pytest.mark.skipif(shutil.which("kpt") is None, reason="no kpt on PATH")
+@pytest.mark.parametrize("function", sorted(FUNCTION_IMAGES))
+def test_the_real_kpt_fn_doc(function: str) -> None:
+    image = function_image(FUNCTION_IMAGES[function])
+    kpt = shutil.which("kpt")
+    assert kpt
+    # kpt runs the engine by its own name; where `docker` is podman (CI), podman it is
+    runtime = "podman" if _docker_is_podman() else "docker"
+    env = {**os.environ, "KPT_FN_RUNTIME": runtime, "KRM_FN_RUNTIME": runtime}
+    ran = subprocess.run(
+        [kpt, "fn", "doc", "--image", image], capture_output=True, env=env, check=False, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr.decode()
+    # kpt prints the container's stdout and a line break
+    assert ran.stdout == local_help(function).stdout + b"\n"
+
+
+def _docker_is_podman() -> bool:
+    ran = docker("--version")
+    return ran.returncode == 0 and ran.stdout.startswith(b"podman")
+
+
+# -- the labels ------------------------------------------------------------------------------------
+
+
+def _project_url(name: str) -> str:
+    found = re.search(rf'^{name} = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert found, name
+    return found[1]
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTION_IMAGES))
+def test_the_images_oci_labels(function: str) -> None:
+    image = function_image(FUNCTION_IMAGES[function])
+    metadata = yaml.safe_load((ROOT / "functions" / function / "metadata.yaml").read_text())
+    # the image under test is the catalog's: its tag is the package version
+    assert image == metadata["image"] == f"{metadata['image'].rsplit(':', 1)[0]}:{__version__}"
+    ran = docker("image", "inspect", "--format", "{{json .Labels}}", image)
+    assert ran.returncode == 0, ran.stderr
+    labels = json.loads(ran.stdout)
+
+    oci = {k: v for k, v in labels.items() if k.startswith("org.opencontainers.image.")}
+    assert oci == {
+        "org.opencontainers.image.title": image.rsplit("/", 1)[1].rsplit(":", 1)[0],
+        "org.opencontainers.image.description": metadata["description"],
+        "org.opencontainers.image.version": __version__,
+        "org.opencontainers.image.licenses": metadata["license"],
+        "org.opencontainers.image.url": _project_url("Homepage"),
+        "org.opencontainers.image.source": _project_url("Homepage"),
+        "org.opencontainers.image.documentation": _project_url("Documentation"),
+    }

@@ -27,15 +27,17 @@ from typing import Any
 import pytest
 import yaml
 
+from airflow_sidecars import __version__
 from conftest import ROOT, TESTS
 from support import kpt_contract as kpt
 
 PACKAGES = ROOT / "pipelines" / "kpt"
 CASES = sorted(p.name for p in PACKAGES.iterdir() if (p / "Kptfile").exists())
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+# The Kptfiles pin the package version (tests/unit/test_catalog.py keeps them equal).
 IMAGES = {
-    "localhost/airflow-sidecars:0.1.0": "inject",
-    "localhost/airflow-sidecars-validate:0.1.0": "validate",
+    f"localhost/airflow-sidecars:{__version__}": "inject",
+    f"localhost/airflow-sidecars-validate:{__version__}": "validate",
 }
 KPT = shutil.which("kpt")
 
