@@ -1,14 +1,20 @@
 """The config's JSON Schema is its reference for people: an editor with the YAML language server
 shows a field's description on hover and offers its examples while completing. So every field
-has both, and every example is valid where it stands.
+has both, every example is valid where it stands, and every config file the repository ships
+names the schema on its first line, so that opening one in an editor gives that help at once.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
@@ -16,6 +22,10 @@ from conftest import ROOT
 
 SCHEMA_PATH = ROOT / "schemas" / "airflow-sidecars.v1alpha1.json"
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+MODELINE = "# yaml-language-server: $schema="
+KIND = "AirflowSidecars"
+# Test data, not the configs people start from: renders and their expected outputs.
+NOT_SHIPPED = ("tests/fixtures/", "tests/golden/")
 
 # Keywords whose values are data, not schemas: never walked into.
 _DATA = frozenset({"examples", "enum", "const", "default", "required"})
@@ -134,3 +144,83 @@ def test_scalar_examples_are_not_one_placeholder_everywhere() -> None:
         if len({name.rsplit(".", 1)[-1] for name in names}) > 2
     }
     assert not shared, shared
+
+
+# -- the shipped configs ---------------------------------------------------------------------
+
+
+def _tracked_yaml() -> list[Path]:
+    """The repository's YAML files: those git tracks, else (no git, e.g. an unpacked sdist)
+    every one under the root outside hidden folders."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--", "*.yaml", "*.yml"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout.decode()
+        paths = [ROOT / name for name in listed.split("\0") if name]
+    except (OSError, subprocess.CalledProcessError):
+        paths = [
+            path
+            for pattern in ("*.yaml", "*.yml")
+            for path in ROOT.rglob(pattern)
+            if not any(part.startswith(".") for part in path.relative_to(ROOT).parts)
+        ]
+    return sorted(path for path in paths if path.is_file())
+
+
+def _config_of(path: Path) -> dict[str, Any] | None:
+    """The AirflowSidecars object a file holds as a document of its own (a ResourceList that
+    carries one as its functionConfig is a recording, not a config to edit)."""
+    text = path.read_text(encoding="utf-8")
+    if f"kind: {KIND}" not in text:
+        return None
+    found = [doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict)]
+    configs = [doc for doc in found if doc.get("kind") == KIND]
+    return configs[0] if configs else None
+
+
+def shipped_configs() -> list[Path]:
+    return [
+        path
+        for path in _tracked_yaml()
+        if not path.relative_to(ROOT).as_posix().startswith(NOT_SHIPPED)
+        and _config_of(path) is not None
+    ]
+
+
+SHIPPED = shipped_configs()
+
+
+def test_the_shipped_configs_are_found() -> None:
+    names = {path.relative_to(ROOT).as_posix() for path in SHIPPED}
+    assert {
+        "pipelines/examples/seed-presets.yaml",
+        "pipelines/examples/seed-sidecars.yaml",
+        "pipelines/kustomize/sidecars.yaml",
+        "pipelines/kustomize/exec/sidecars.yaml",
+        "pipelines/kpt/airflow/sidecars.yaml",
+        "benchmarks/seed-sidecars.yaml",
+        "tests/acceptance/sidecars.yaml",
+    } <= names
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.relative_to(ROOT).as_posix())
+def test_a_shipped_config_names_the_schema_and_matches_it(path: Path) -> None:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith(MODELINE), (
+        f"the first line should be {MODELINE}"
+        f"{os.path.relpath(SCHEMA_PATH, path.parent).replace(os.sep, '/')}"
+    )
+    named = first.removeprefix(MODELINE).strip()
+    assert not Path(named).is_absolute() and "\\" not in named  # the same on every machine
+    # The YAML language server resolves a relative path against the file's folder.
+    assert (path.parent / named).resolve() == SCHEMA_PATH.resolve()
+    config = _config_of(path)
+    errors = [
+        f"{'.'.join(map(str, error.absolute_path)) or '.'}: {error.message}"
+        for error in Draft202012Validator(SCHEMA).iter_errors(config)
+    ]
+    assert not errors
