@@ -160,6 +160,9 @@ COMMUNITY_SLOTS: dict[str, Slot] = {
         Slot("", "sync-connections", "sync-airflow-connections", "-sync-connections"),
         Slot("", "sync-pools", "sync-airflow-pools", "-sync-pools"),
         Slot("", "sync-variables", "sync-airflow-variables", "-sync-variables"),
+        # Takes no extra values at all (community_placement); a workload for the presets that
+        # go where the database connection is made (cloudSqlProxy).
+        Slot("", "pgbouncer", "pgbouncer", "-pgbouncer"),
     )
 }
 # The community pod template reads `airflow.kubernetesPodTemplate.*`, never `workers.*`.
@@ -265,6 +268,8 @@ _COMMUNITY_WITH_CONTAINERS = frozenset({"scheduler", "webserver", "workers", "tr
 
 
 def community_placement(chart: Chart, slot: Slot, template: bool) -> Placement:
+    if slot.component == "pgbouncer":  # the chart gives pgbouncer none of its extra values
+        return Placement()
     main = frozenset({slot.main_container})
     if template:
         own: ValuePath = ("airflow", "kubernetesPodTemplate")

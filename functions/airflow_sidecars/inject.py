@@ -32,6 +32,8 @@ from .yamlread import Path, UnsupportedYaml, dotted, node_at, scalar_at
 
 __all__ = ["Run", "declared_for", "declared_missing", "inject", "record_path"]
 
+# Rules of preset notes that are about the release, not the pod: said once per release.
+RELEASE_NOTES = frozenset({"proxy-connection"})
 Presets = list[tuple[str, Any, Release | None]]  # (name, parameters, the workload's release)
 
 
@@ -281,10 +283,17 @@ def _add_presets(
 ) -> None:
     base = workload.pod_path if not workload.is_pod_template else ("data",)
     for name, params, release in presets:
-        run.presets.add(name)
         expansion = expand(name, params, PodFacts(workload, pod, release, workload.is_job))
+        if expansion.reached:
+            run.presets.add(name)
         additions.extend(expansion.additions)
         for severity, message, rule in expansion.notes:
+            # What a preset says of the release (where its connection goes) is said once,
+            # on the first pod, not once per pod.
+            said = (workload.release, workload.item.namespace, message)
+            if rule in RELEASE_NOTES and said in run.said:
+                continue
+            run.said.add(said)
             run.results.append(result(workload, severity, message, base, rule))
         if expansion.annotations:
             serviceaccounts.ask(run, workload, pod, expansion.annotations)
@@ -307,7 +316,11 @@ def _report(run: Run, config: Config, workload: Workload, pod_plan: Plan, base: 
     for finding in pod_plan.findings:
         path = base + finding.path if not workload.is_pod_template else base
         run.results.append(result(workload, finding.severity, finding.message, path, finding.rule))
-    what = "the KubernetesExecutor pod template" if workload.is_pod_template else workload.section
+    what = (
+        "the KubernetesExecutor pod template"
+        if workload.is_pod_template
+        else workload.section or workload.component  # a component with no config section
+    )
     if pod_plan.added:
         message = f"{what}: added " + ", ".join(pod_plan.added)
         run.results.append(result(workload, "info", message, base, "added"))

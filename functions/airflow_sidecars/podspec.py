@@ -24,6 +24,9 @@ class Wanted(NamedTuple):
 
     value: dict[str, Any]
     origin: str  # e.g. "spec.scheduler.extraContainers[0]"
+    # An init container that goes before every other (a native sidecar the others need
+    # running, such as a database proxy in front of `wait-for-airflow-migrations`).
+    first: bool = False
 
 
 # An entry for containers already in the pod, with the names of the containers and of the init
@@ -121,6 +124,12 @@ def plan(  # noqa: PLR0913 - two inputs and four named options, three with defau
     for name, new in planner.appended.items():
         if new and new is not inserted:
             result.ops.append(Op("append", (name,), new))
+    leading = planner.leading
+    if leading and not pod.get("initContainers"):  # nothing to go before: the list begins
+        result.ops.append(Op("append", ("initContainers",), leading))
+        leading = []
+    if leading and insert_at == 0:  # one insert keeps the leading ones first
+        inserted, leading = leading + inserted, []
 
     pod_volumes = _Owner(pod, "volumes", "name", "volume", pod_path)
     volumes = _plan_named(pod_volumes, additions.volumes, replace, result)
@@ -132,8 +141,11 @@ def plan(  # noqa: PLR0913 - two inputs and four named options, three with defau
     defined = {_get(v, "name") for v in (pod.get("volumes") or [])}
     defined |= {v["name"] for v in volumes} | extra_volume_names
     result.findings += _undefined_volumes(additions, defined, pod_path)
+    # Inserts go last, the later index first: each index is still the input's when applied.
     if inserted and insert_at is not None:
         result.ops.append(Op("insert", ("initContainers", insert_at), inserted))
+    if leading:
+        result.ops.append(Op("insert", ("initContainers", 0), leading))
     return result
 
 
@@ -148,7 +160,7 @@ class _Planner:
     """Planning state for one pod: the plan so far, the containers appended per list, and the
     containers replaced (nothing merges into those: the config's value replaces them whole)."""
 
-    __slots__ = ("appended", "pod", "pod_path", "replace", "replaced", "result")
+    __slots__ = ("appended", "leading", "pod", "pod_path", "replace", "replaced", "result")
 
     def __init__(self, pod: dict[str, Any], replace: bool, pod_path: str) -> None:
         self.pod, self.replace, self.pod_path = pod, replace, pod_path
@@ -158,6 +170,7 @@ class _Planner:
             "initContainers": [],
         }
         self.replaced: set[tuple[ListName, int]] = set()
+        self.leading: list[dict[str, Any]] = []  # new init containers that go first
 
     def container(self, list_name: ListName, wanted: Wanted) -> None:
         result, taken = self.result, self.result.origins
@@ -169,7 +182,10 @@ class _Planner:
         taken[name] = wanted.origin
         where = find_container(self.pod, name)
         if where is None:
-            self.appended[list_name].append(copy.deepcopy(wanted.value))
+            first = wanted.first and list_name == "initContainers"
+            (self.leading if first else self.appended[list_name]).append(
+                copy.deepcopy(wanted.value)
+            )
             result.added.append(f"{_singular(list_name)} {name}")
             return
         found_list, index, existing = where

@@ -13,9 +13,11 @@ import json
 import re
 from typing import Any, NamedTuple
 
+import yaml
+
 from .airflow import Workload
 from .krm import Item
-from .yamlread import scalar_at
+from .yamlread import node_at, scalar_at
 
 AIRFLOW_CFG = "airflow.cfg"
 DEFAULT_DAGS_FOLDER = "/opt/airflow/dags"
@@ -27,7 +29,15 @@ ReleaseKey = tuple[str | None, str | None]  # (release, namespace)
 class Release:
     """One Airflow release (release label, namespace) in the input."""
 
-    __slots__ = ("airflow_cfg", "env_sources", "sections", "service_accounts")
+    __slots__ = (
+        "airflow_cfg",
+        "cache",
+        "env_sources",
+        "sections",
+        "service_accounts",
+        "services",
+        "workloads",
+    )
 
     def __init__(self) -> None:
         self.airflow_cfg: dict[tuple[str, str], str] = {}  # (section, option) -> value
@@ -36,6 +46,9 @@ class Release:
         # community chart sets Airflow's options only there (Secret `<fullname>-config-envs`).
         self.env_sources: dict[tuple[str, str], Item] = {}
         self.sections: set[str] = set()  # config sections with a workload in this release
+        self.workloads: list[Workload] = []
+        self.services: dict[str, dict[str, str]] = {}  # Service name -> its pod selector
+        self.cache: dict[str, frozenset[str]] = {}  # what a preset worked out once per release
 
 
 def releases(items: list[Item], workloads: list[Workload]) -> dict[ReleaseKey, Release]:
@@ -45,7 +58,9 @@ def releases(items: list[Item], workloads: list[Workload]) -> dict[ReleaseKey, R
         return found.setdefault(key, Release())
 
     for workload in workloads:
-        release((workload.release, workload.item.namespace)).sections.add(workload.section)
+        owner = release((workload.release, workload.item.namespace))
+        owner.sections.add(workload.section)
+        owner.workloads.append(workload)
     for item in items:
         if item.is_local_config:
             continue
@@ -59,16 +74,34 @@ def releases(items: list[Item], workloads: list[Workload]) -> dict[ReleaseKey, R
         elif item.kind in ("ConfigMap", "Secret") and item.name:
             release(key).env_sources[(item.kind, item.name)] = item
             by_namespace.env_sources.setdefault((item.kind, item.name), item)
+        elif item.kind == "Service" and item.name:
+            selector = _selector(item)
+            release(key).services[item.name] = selector
+            by_namespace.services.setdefault(item.name, selector)
         if item.kind == "ConfigMap" and item.label("component") == "config":
             text = scalar_at(item.node, "data", AIRFLOW_CFG)
             if text is not None:
                 release(key).airflow_cfg.update(parse_airflow_cfg(text))
-    # `envFrom` names a ConfigMap or Secret of the pod's namespace, whatever its labels.
+    # `envFrom` names a ConfigMap or Secret of the pod's namespace, whatever its labels; a
+    # host name, a Service of the namespace.
     for (name, namespace), found_release in found.items():
         if name is not None and (None, namespace) in found:
             for source, item in found[(None, namespace)].env_sources.items():
                 found_release.env_sources.setdefault(source, item)
+            for service, selector in found[(None, namespace)].services.items():
+                found_release.services.setdefault(service, selector)
     return found
+
+
+def _selector(service: Item) -> dict[str, str]:
+    node = node_at(service.node, ("spec", "selector"))
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {
+        str(key.value): str(value.value)
+        for key, value in node.value
+        if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode)
+    }
 
 
 def parse_airflow_cfg(text: str) -> dict[tuple[str, str], str]:
@@ -131,13 +164,13 @@ def _from_env_source(release: Release, source: Any, variable: str) -> str | None
         if value is None:
             value = scalar_at(item.node, "data", key)
             if value is not None and kind == "Secret":
-                value = _base64_text(value)
+                value = base64_text(value)
         if value is not None:
             return value
     return None
 
 
-def _base64_text(value: str) -> str | None:
+def base64_text(value: str) -> str | None:
     import base64  # noqa: PLC0415 - only runs with presets
     import binascii  # noqa: PLC0415
 

@@ -120,6 +120,31 @@ RULES: dict[str, Rule] = {
         "a literal secret in `env`: the variable is named, the value is never repeated",
     ),
     "unpinned-image": Rule(None, _WARNING, "a sidecar image with no tag, or `:latest`"),
+    "proxy-connection": Rule(
+        _VARIES,
+        _VARIES,
+        "(cloudSqlProxy) the database connection the render shows does not go to the proxy at "
+        "127.0.0.1 (a warning, naming the chart value to set), or the render does not say "
+        "where it goes (info)",
+    ),
+    "proxy-twice": Rule(None, _ERROR, "two database proxies in one pod"),
+    "plain-proxy": Rule(
+        None,
+        _VARIES,
+        "a database proxy as a plain container: in a Job or task pod the pod never completes "
+        "(error); elsewhere Airflow may start before it listens (warning)",
+    ),
+    "proxy-order": Rule(
+        None,
+        _ERROR,
+        "a native database proxy after an init container that needs the database",
+    ),
+    "proxy-missing": Rule(
+        None,
+        _ERROR,
+        "a pod that opens the database connection itself without a proxy, in a release whose "
+        "other pods use one",
+    ),
     "no-requests": Rule(None, _INFO, "a sidecar without resource requests"),
     "declared-missing": Rule(
         None,
@@ -149,6 +174,10 @@ CAN_DISABLE = frozenset(
         "literal-secret",
         "unpinned-image",
         "no-requests",
+        "proxy-twice",
+        "plain-proxy",
+        "proxy-order",
+        "proxy-missing",
         "declared-missing",
         "no-longer-declared",
     }

@@ -15,12 +15,13 @@ import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from . import krm
+from . import krm, proxycheck
 from .airflow import Workload, find_workloads, volume_claim_names
 from .chart import CHART_CONTAINERS, KERBEROS_CONTAINERS
 from .config import Config
 from .podshape import shape_problems
 from .podspec import ListName, containers
+from .release import releases
 from .results import Result, Severity
 from .rules import ALWAYS_ON, plain_sidecar_message, severity
 from .yamlread import UnsupportedYaml, dotted, load_one, node_at, to_data
@@ -55,14 +56,34 @@ def validate(inp: krm.Input, config: Config | None, declared: list[Result]) -> l
     disabled = set(config.disabled_rules) if config is not None else set()
     findings: list[Result] = []
     allowed = _plain_allowed(config)
+    pods = []
     for found in _pods(inp.items, findings):
         pod = found._replace(plain_allowed=allowed.get(_switches(found.workload), frozenset()))
+        pods.append(pod)
         for check in CHECKS:
             findings += check(pod)
+    findings += _proxy_findings(inp.items, pods)
     findings += declared
     return [
         f for f in findings if f.tags.get("rule") not in disabled or f.tags["rule"] in ALWAYS_ON
     ]
+
+
+def _proxy_findings(items: list[krm.Item], pods: list[Pod]) -> list[Result]:
+    """Database proxies: per pod, and across each release's pods (proxycheck.py)."""
+    if not any(proxycheck.proxies(pod.spec) for pod in pods):
+        return []  # the common case: no release here uses a proxy
+    facts = releases(items, [pod.workload for pod in pods])
+    found = []
+    for pod in pods:
+        release = facts.get((pod.workload.release, pod.workload.item.namespace))
+        found += proxycheck.pod_findings(pod, pod.spec, release, _pod_finding)
+    found += proxycheck.missing([(pod, pod.spec) for pod in pods], facts, _pod_finding)
+    return found
+
+
+def _pod_finding(pod: Pod, rule: str, inner_path: str, message: str, verdict: Severity) -> Result:
+    return _finding(pod, rule, inner_path, message, verdict)
 
 
 def _plain_allowed(config: Config | None) -> dict[str, frozenset[str]]:
@@ -138,15 +159,16 @@ def _result(workload: Workload, severity: Severity, rule: str, field: str, messa
     )
 
 
-def _finding(pod: Pod, rule: str, inner_path: str, message: str) -> Result:
+def _finding(
+    pod: Pod, rule: str, inner_path: str, message: str, verdict: Severity | None = None
+) -> Result:
     """A finding at a field inside the pod spec; a pod template's results point at its data
-    key (the field a ConfigMap has) and name the inner path in the message."""
+    key (the field a ConfigMap has) and name the inner path in the message. `verdict`: for a
+    rule whose verdict varies, the finding's."""
+    verdict = verdict or severity(rule, "validate")
     if pod.workload.is_pod_template:
-        verdict = severity(rule, "validate")
         return _result(pod.workload, verdict, rule, pod.field, f"{inner_path}: {message}")
-    return _result(
-        pod.workload, severity(rule, "validate"), rule, f"{pod.field}.{inner_path}", message
-    )
+    return _result(pod.workload, verdict, rule, f"{pod.field}.{inner_path}", message)
 
 
 # The order findings come in: init containers first, as the kubelet starts them.
@@ -207,6 +229,8 @@ def _plain_sidecars(pod: Pod) -> list[Result]:
         name = container.get("name") if isinstance(container, dict) else None
         if name == main or name in pod.plain_allowed:
             continue
+        if isinstance(container, dict) and proxycheck.is_proxy(container):
+            continue  # plain-proxy says it, and what a proxy needs besides
         message = plain_sidecar_message(str(name), workload, _switches(workload))
         found.append(_finding(pod, "plain-sidecar", f"containers[{index}]", message))
     return found

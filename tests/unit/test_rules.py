@@ -18,7 +18,7 @@ PACKAGE = ROOT / "functions" / "airflow_sidecars"
 RULE_ID = re.compile(r"^[a-z]+(-[a-z]+)*$")
 SEVERITIES = {"error", "warning", "info"}
 # Calls whose string arguments include a rule id (besides severities and messages).
-REPORTING_CALLS = {"result", "_result", "_finding", "Finding"}
+REPORTING_CALLS = {"result", "_result", "_finding", "Finding", "finding"}
 
 
 def _call_name(call: ast.Call) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 from airflow_sidecars.podspec import Additions
 
-from . import kerberos, s3sync, syncperm
+from . import cloudsqlproxy, kerberos, s3sync, syncperm
 from .common import Expansion, PodFacts
 from .components import components, default_components, parser_section, targets
 
@@ -40,12 +40,15 @@ EXPANDERS: dict[str, Callable[[Mapping[str, Any], PodFacts, str], Expansion]] = 
     "s3Sync": s3sync.expand,
     "syncPerm": syncperm.expand,
     "kerberos": kerberos.expand,
+    "cloudSqlProxy": cloudsqlproxy.expand,
 }
+# Presets that go beside no particular container: the pod's connections decide.
+WITHOUT_MAIN = frozenset({"cloudSqlProxy"})
 
 
 def expand(name: str, params: Mapping[str, Any], facts: PodFacts) -> Expansion:
     origin = f"spec.presets.{name}"
-    if facts.main is None:
+    if facts.main is None and name not in WITHOUT_MAIN:
         message = (
             f"preset {name}: this pod has no Airflow container {facts.main_name!r} to go beside; "
             "left as it is"

@@ -42,11 +42,14 @@ class PodFacts(NamedTuple):
 
 class Expansion(NamedTuple):
     """One preset in one pod: the additions, what to say about it, and a ServiceAccount
-    annotation to set (IRSA), if any."""
+    annotation to set (IRSA, Workload Identity), if any. `reached`: False when the preset
+    has nothing to do with this pod (no database connection for the proxy), so that it does
+    not count as having found its place."""
 
     additions: Additions
     notes: list[Note]
     annotations: dict[str, str]
+    reached: bool = True
 
 
 # Requests that let the scheduler place the pod honestly (validate's no-requests rule); the
@@ -55,6 +58,7 @@ DEFAULT_REQUESTS = {
     "s3Sync": {"cpu": "50m", "memory": "128Mi"},
     "syncPerm": {"cpu": "50m", "memory": "256Mi"},  # the Airflow CLI loads all of Airflow
     "kerberos": {"cpu": "10m", "memory": "64Mi"},
+    "cloudSqlProxy": {"cpu": "50m", "memory": "64Mi"},
 }
 
 

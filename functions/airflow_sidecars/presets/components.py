@@ -16,8 +16,16 @@ def parser_section(release: Release | None) -> str:
     return "dagProcessor" if "dagProcessor" in sections else "scheduler"
 
 
+# Every workload of the release: the preset itself decides, pod by pod.
+EVERY_POD = "*"
+
+
 def default_components(name: str, release: Release | None) -> tuple[str, ...]:
     sections = release.sections if release is not None else set()
+    if name == "cloudSqlProxy":
+        # Wherever the database connection is made, whatever the component (also the
+        # CronJobs and the community chart's Jobs, which have no config section).
+        return (EVERY_POD,)
     if name == "s3Sync":
         # Every pod that reads DAG files: the parser, and the workers that run the tasks (a
         # Celery worker imports the DAG file; on Airflow 3 the task runner parses it from the
@@ -35,4 +43,8 @@ def components(name: str, params: Mapping[str, Any], release: Release | None) ->
 
 
 def targets(components: tuple[str, ...], workload: Workload) -> bool:
-    return workload.section in components or ("workers" in components and workload.is_pod_template)
+    return (
+        EVERY_POD in components
+        or workload.section in components
+        or ("workers" in components and workload.is_pod_template)
+    )
