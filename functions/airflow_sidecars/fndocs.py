@@ -75,8 +75,9 @@ the chart version that rendered the manifests: `scheduler`, `webserver`, `apiSer
 `workers` (with `celery`, `celery.sets` and `kubernetes`), `triggerer`, `dagProcessor`,
 `flower`, `pgbouncer`, `createUserJob`, `migrateDatabaseJob`, the top-level `volumes` and
 `volumeMounts`, and the community chart's `web` and `airflow` (the project's README has every
-key, chart by chart). `presets` (`s3Sync`,
-`syncPerm`, `kerberos`) add ready-made sidecars that fill themselves in from the release.
+key, chart by chart). `presets` (`s3Sync`, `syncPerm`, `kerberos`, `cloudSqlProxy`) add
+ready-made sidecars that fill themselves in from the release; `cloudSqlProxy` goes into every
+pod that opens the metadata database connection, as a native sidecar that starts first.
 `match` picks releases, namespaces or labels; `onConflict: replace` replaces a same-named
 container or volume that differs instead of failing; `strict: true` is `--strict`.""",
     "validate": r"""A KRM validator. It hands every item back as it came (a stream byte for byte) and reports
@@ -87,10 +88,15 @@ KubernetesExecutor pod template included; each result names its rule:
   `duplicate-container` (two containers of a pod with one name), `plain-sidecar` (a plain
   sidecar in a Job or a task pod, which then never completes), `base-not-first` (a container
   before `base` in the pod template), `literal-secret` (a literal secret in `env`: the
-  variable is named, its value never repeated);
+  variable is named, its value never repeated), `proxy-twice` (two database proxies in one
+  pod), `proxy-order` (a native database proxy after an init container that needs the
+  database), `proxy-missing` (a pod that connects to the database itself without a proxy, in
+  a release whose other pods use one);
 - warnings: `keytab-exposed` (the Kerberos keytab in a container other than the ticket
   renewer), `unpinned-image` (a sidecar image with no tag, or `:latest`);
-- info: `no-requests` (a sidecar without resource requests).
+- info: `no-requests` (a sidecar without resource requests);
+- either: `plain-proxy` (a database proxy as a plain container: an error in a Job or a task
+  pod, which never completes; a warning elsewhere, where Airflow may start before it listens).
 
 With the config that inject used, everything it declares must be there too
 (`declared-missing`), and what inject's records say it added and the config no longer

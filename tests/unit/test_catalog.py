@@ -136,10 +136,11 @@ def test_validates_readme_lists_its_checks_with_their_verdicts() -> None:
     long = section("validate", "Long")
     listed: dict[str, str] = {}
     for verdict, item in re.findall(
-        r"^- (errors|warnings|info): (.*?)(?=^- |^$)", long, re.S | re.M
+        r"^- (errors|warnings|info|either): (.*?)(?=^- |^$)", long, re.S | re.M
     ):
+        verdicts = {"errors": "error", "warnings": "warning", "info": "info", "either": "varies"}
         for rule in re.findall(r"`([a-z-]+)` \(", item):
-            listed[rule] = {"errors": "error", "warnings": "warning", "info": "info"}[verdict]
+            listed[rule] = verdicts[verdict]
     # every built-in check, with validate's verdict (the other two need a config)
     checks = CAN_DISABLE - {"declared-missing", "no-longer-declared"}
     assert listed == {rule: RULES[rule].validate for rule in checks}

@@ -412,7 +412,12 @@ PROBLEM_CASES = [
     ProblemCase(
         "unknown-preset",
         config({"presets": {"gitSync": {}}}),
-        [("spec.presets", "unknown field(s) gitSync; allowed here: kerberos, s3Sync, syncPerm")],
+        [
+            (
+                "spec.presets",
+                "unknown field(s) gitSync; allowed here: cloudSqlProxy, kerberos, s3Sync, syncPerm",
+            )
+        ],
     ),
     ProblemCase(
         "preset-unknown-component",

@@ -267,6 +267,8 @@ def test_every_main_container_is_one_the_chart_table_mounts_into() -> None:
         chart = Chart(flavour, None)
         template = POD_TEMPLATE_SLOTS[flavour]
         for slot, is_template in [*((slot, False) for slot in slots.values()), (template, True)]:
+            if (flavour, slot.component) == ("community", "pgbouncer"):
+                continue  # no Airflow container: only cloudSqlProxy goes there, beside none
             mounts = placement(chart, slot, None, is_template).mounts
             assert any(slot.main_container in m.containers for m in mounts), (flavour, slot)
 

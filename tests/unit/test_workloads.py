@@ -98,6 +98,7 @@ AIRFLOW3 = [
 ]
 COMMUNITY_K8S = [
     (D, "airflow-db-migrations", "", "db-migrations"),
+    (D, "airflow-pgbouncer", "", "pgbouncer"),  # for cloudSqlProxy; no values
     (D, "airflow-scheduler", "scheduler", "scheduler"),
     (D, "airflow-sync-users", "", "sync-users"),
     (D, "airflow-triggerer", "triggerer", "triggerer"),
@@ -106,6 +107,7 @@ COMMUNITY_K8S = [
 COMMUNITY_CELERY = [
     (D, "airflow-db-migrations", "", "db-migrations"),
     (D, "airflow-flower", "flower", "flower"),
+    (D, "airflow-pgbouncer", "", "pgbouncer"),  # for cloudSqlProxy; no values
     (D, "airflow-scheduler", "scheduler", "scheduler"),
     (D, "airflow-sync-users", "", "sync-users"),
     (D, "airflow-triggerer", "triggerer", "triggerer"),
