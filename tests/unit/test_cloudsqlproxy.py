@@ -214,6 +214,8 @@ def test_a_render_without_a_database_connection_is_not_reached() -> None:
     assert outcome.output == statsd_only
     rules = {r.tags["rule"] for r in outcome.results}
     assert "no-match" in rules and "added" not in rules
+    said = " ".join(r.message for r in outcome.results)
+    assert "no pod of the render opens a database connection itself" in said
 
 
 @pytest.mark.parametrize(
