@@ -16,8 +16,10 @@ import re
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+import yaml
+
 from .krm import Item
-from .release import Release, base64_text
+from .release import Release, from_env_source, source_value
 from .yamlread import UnsupportedYaml, node_at, to_data
 
 VARIABLES = (
@@ -108,50 +110,24 @@ class _Environment:
         return _secret_value(self.release, secret, key), where
 
     def _from_source(self, source: Any, variable: str) -> tuple[str | None, str] | None:
-        if not isinstance(source, dict) or self.release is None:
-            return None
-        prefix = source.get("prefix") or ""
-        if not variable.startswith(prefix):
-            return None
-        key = variable[len(prefix) :]
-        for field, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
-            name = (source.get(field) or {}).get("name")
-            item = self.release.env_sources.get((kind, name)) if isinstance(name, str) else None
-            if item is not None:
-                value = _data_value(item, key)
-                if value is not None:
-                    return value, f"{kind} {name}, key {key}"
-        return None
+        return from_env_source(self.release, source, variable) if self.release else None
 
 
 def _secret_value(release: Release | None, name: Any, key: Any) -> str | None:
     if release is None or not isinstance(name, str) or not isinstance(key, str):
         return None
     item = release.env_sources.get(("Secret", name))
-    return _data_value(item, key) if item is not None else None
+    return source_value(item, key) if item is not None else None
 
 
-def _data_value(item: Item, key: str) -> str | None:
-    data = _data(item)
-    value = data.get("stringData", {}).get(key)
-    if isinstance(value, str):
-        return value
-    value = data.get("data", {}).get(key)
-    if not isinstance(value, str):
-        return None
-    return base64_text(value) if item.kind == "Secret" else value
-
-
-def _data(item: Item) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
+def _keys(item: Item) -> list[str]:
+    """The keys of a ConfigMap's or Secret's data (and stringData), sorted."""
+    keys = set()
     for field in ("data", "stringData"):
         node = node_at(item.node, (field,))
-        try:
-            value = to_data(node) if node is not None else None
-        except UnsupportedYaml:
-            value = None
-        found[field] = value if isinstance(value, dict) else {}
-    return found
+        if isinstance(node, yaml.MappingNode):
+            keys |= {str(key.value) for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
+    return sorted(keys)
 
 
 def _parse_uri(value: str | None, where: str) -> Endpoint:
@@ -194,10 +170,9 @@ def _mounted_files(pod: dict[str, Any], release: Release | None) -> list[tuple[s
             item = release.env_sources.get((kind, name)) if isinstance(name, str) else None
             if item is None:
                 continue
-            data = _data(item)
-            for key in sorted({*data["data"], *data["stringData"]}):
+            for key in _keys(item):
                 if key.endswith(".ini"):
-                    text = _data_value(item, key)
+                    text = source_value(item, key)
                     if text is not None:
                         files.append((f"{kind} {name}, key {key}", text))
     return files

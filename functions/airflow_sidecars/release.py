@@ -148,6 +148,12 @@ def setting(
 
 
 def _from_env_source(release: Release, source: Any, variable: str) -> str | None:
+    found = from_env_source(release, source, variable)
+    return found[0] if found is not None else None
+
+
+def from_env_source(release: Release, source: Any, variable: str) -> tuple[str, str] | None:
+    """What an `envFrom` entry gives `variable`, and where it was read ("Secret s, key k")."""
     if not isinstance(source, dict):
         return None
     prefix = source.get("prefix") or ""
@@ -158,16 +164,20 @@ def _from_env_source(release: Release, source: Any, variable: str) -> str | None
         ref = source.get(field)
         name = ref.get("name") if isinstance(ref, dict) else None
         item = release.env_sources.get((kind, name)) if isinstance(name, str) else None
-        if item is None:
-            continue
-        value = scalar_at(item.node, "stringData", key) if kind == "Secret" else None
-        if value is None:
-            value = scalar_at(item.node, "data", key)
-            if value is not None and kind == "Secret":
-                value = base64_text(value)
+        value = source_value(item, key) if item is not None else None
         if value is not None:
-            return value
+            return value, f"{kind} {name}, key {key}"
     return None
+
+
+def source_value(item: Item, key: str) -> str | None:
+    """A ConfigMap's or Secret's value for `key`, a Secret's `data` decoded."""
+    value = scalar_at(item.node, "stringData", key) if item.kind == "Secret" else None
+    if value is None:
+        value = scalar_at(item.node, "data", key)
+        if value is not None and item.kind == "Secret":
+            value = base64_text(value)
+    return value
 
 
 def base64_text(value: str) -> str | None:
