@@ -11,10 +11,8 @@ names, so a release named anything, with any components, is read the same way.
 
 from __future__ import annotations
 
-import configparser
 import re
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 import yaml
 
@@ -133,6 +131,8 @@ def _keys(item: Item) -> list[str]:
 def _parse_uri(value: str | None, where: str) -> Endpoint:
     if value is None:
         return Endpoint(None, None, where)
+    from urllib.parse import urlsplit  # noqa: PLC0415 - only a run with cloudSqlProxy needs it
+
     try:
         parts = urlsplit(value)
         return Endpoint(parts.hostname, parts.port, where)
@@ -180,6 +180,8 @@ def _mounted_files(pod: dict[str, Any], release: Release | None) -> list[tuple[s
 
 def _ini_databases(text: str, source: str) -> list[Endpoint]:
     """The `[databases]` entries of a pgbouncer.ini: `name = host=H port=P dbname=D ...`."""
+    import configparser  # noqa: PLC0415 - only a run with cloudSqlProxy needs it
+
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     try:
         parser.read_string(text)

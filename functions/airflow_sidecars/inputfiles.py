@@ -12,7 +12,6 @@ import errno
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Callable
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -77,6 +76,8 @@ def twice(files: list[str]) -> str | None:
 def write_back(name: str, data: bytes) -> None:
     """Replace the file's content at once (a reader never sees half a file, an interrupted
     run leaves the old file), keeping its permissions; a link is written through."""
+    import tempfile  # noqa: PLC0415 - only --in-place pays for it (shutil, random, ...)
+
     target = os.path.realpath(name)
     mode = stat.S_IMODE(os.stat(target).st_mode)
     folder, base = os.path.split(target)
