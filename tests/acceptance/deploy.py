@@ -9,17 +9,27 @@ What the suite adds that the render does not hold, each as a cluster would have 
   `eks.amazonaws.com/role-arn` a projected token and AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE;
 - the route to S3 (AWS_ENDPOINT_URL: the fake S3 instead of the AWS endpoint);
 - a stand-in `kinit` in the Airflow image (which ships MIT Kerberos' kinit) that records its
-  arguments, checks that it can read the keytab and krb5.conf, and writes the credential cache.
+  arguments, checks that it can read the keytab and krb5.conf, and writes the credential cache;
+- Cloud SQL (`with_cloud_sql`): the metadata database as an instance the stand-in Cloud SQL Auth
+  Proxy (cloud_sql_proxy.py, the image gcr.io/cloud-sql-connectors/cloud-sql-proxy) connects
+  to. The real proxy learns from the Cloud SQL Admin API where the instance is and reaches it
+  over the VPC; here the proxy's image carries a directory, the Admin API and the route at once,
+  with a Unix socket per address of the instance (its private IP), which leads to PostgreSQL.
+  Pods that run the proxy get a network of their own (`pod(..., network="pod")`), so the proxy
+  is their only way to the database.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import dataclasses
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -102,7 +112,54 @@ def aws_cli_image() -> Image:
     )
 
 
-def inject(render: str, config: Path) -> tuple[list[dict[str, Any]], str]:
+CLOUD_SQL_PROXY = Path(__file__).with_name("cloud_sql_proxy.py")
+
+
+def cloud_sql_proxy_image(sqladmin: Path) -> Image:
+    """gcr.io/cloud-sql-connectors/cloud-sql-proxy (distroless static): ENTRYPOINT
+    /cloud-sql-proxy, USER 65532 (nonroot); the stand-in at /cloud-sql-proxy, and the directory
+    it finds the instances in (see cloud_sql_proxy.py) bound at the same path."""
+    return Image(
+        bin_dirs=(),
+        extra_binds=(str(sqladmin),),
+        env=MappingProxyType({"STANDIN_SQLADMIN_DIR": str(sqladmin)}),
+        users=MappingProxyType({0: "/root", 65532: "/home/nonroot"}),
+        entrypoint=lambda args: ["/cloud-sql-proxy", *args],
+        default_uid=65532,
+        files=MappingProxyType({"/cloud-sql-proxy": str(CLOUD_SQL_PROXY)}),
+    )
+
+
+@dataclasses.dataclass
+class CloudSql:
+    """One Cloud SQL instance, as the stand-in proxy finds it: a directory named by its
+    connection name, with a Unix socket per IP type it has, each passing its connections on to
+    the suite's PostgreSQL (and counting them)."""
+
+    name: str  # PROJECT:REGION:INSTANCE
+    routes: dict[str, Forwarder]  # IP type (private, public) -> its socket
+
+    @property
+    def connections(self) -> int:
+        """Connections that reached the instance, over any of its addresses."""
+        return sum(route.connections for route in self.routes.values())
+
+
+def set_secret_value(text: str, secret: str, key: str, value: str) -> str:
+    """The render `text` with `key` of the Secret `secret` set to `value`: what the chart
+    renders when a value makes that key different (its base64, in place)."""
+    found = [
+        doc
+        for doc in yaml.safe_load_all(text)
+        if doc and doc.get("kind") == "Secret" and doc["metadata"]["name"] == secret
+    ]
+    assert len(found) == 1, f"{len(found)} Secrets named {secret}"
+    old = found[0]["data"][key]
+    assert text.count(old) == 1, f"the value of {secret}/{key} is not once in the render"
+    return text.replace(old, base64.b64encode(value.encode()).decode())
+
+
+def inject(inputs: Sequence[Path], config: Path) -> tuple[list[dict[str, Any]], str]:
     """The tool, run as a user runs it: the render in, the edited stream out."""
     done = subprocess.run(
         [
@@ -112,7 +169,7 @@ def inject(render: str, config: Path) -> tuple[list[dict[str, Any]], str]:
             "inject",
             "--config",
             str(config),
-            str(FIXTURES / render),
+            *map(str, inputs),
         ],
         capture_output=True,
         text=True,
@@ -123,24 +180,43 @@ def inject(render: str, config: Path) -> tuple[list[dict[str, Any]], str]:
 
 
 class Deployment:
-    """One release, injected and deployed into the model; pods are made on demand."""
+    """One release, injected and deployed into the model; pods are made on demand.
 
-    def __init__(
+    `hooks`: "apply", Helm 3's way: the hooks file (the fernet key and other Secrets, the
+    migration and create-user Jobs) is applied unedited, as Helm 3 post-renders no hook;
+    "inject": the hooks go through `inject` with the render, in one stream, as `helm template`
+    prints them for a kustomize, kpt or Argo CD pipeline. `edit` changes the render's text before
+    inject, to have what the chart renders with other values (see `set_secret_value`)."""
+
+    def __init__(  # noqa: PLR0913 - the release, then how it is rendered and deployed
         self,
         render: str,
         config: Path,
         workdir: Path,
         airflow_version: str,
         extra_objects: list[dict[str, Any]] | None = None,
+        *,
+        hooks: str = "apply",
+        edit: Callable[[str], str] | None = None,
     ) -> None:
-        self.documents, self.stderr = inject(render, config)
-        self.workdir = workdir
-        # Helm applies the hooks (the fernet key and other Secrets) itself, unedited.
+        assert hooks in ("apply", "inject"), hooks
+        workdir.mkdir(parents=True, exist_ok=True)
+        source = FIXTURES / render
+        if edit is not None:
+            source = workdir / "render.yaml"
+            source.write_text(edit((FIXTURES / render).read_text()))
         hooks_file = FIXTURES / render.replace(".yaml", ".hooks.yaml")
-        hooks = list(yaml.safe_load_all(hooks_file.read_text())) if hooks_file.exists() else []
+        inputs = [source]
+        hooks_docs: list[Any] = []
+        if hooks == "inject":
+            inputs.append(hooks_file)
+        elif hooks_file.exists():
+            hooks_docs = list(yaml.safe_load_all(hooks_file.read_text()))
+        self.documents, self.stderr = inject(inputs, config)
+        self.workdir = workdir
         namespace = "airflow"
         self.cluster = Cluster(
-            [*self.documents, *hooks, *(extra_objects or [])],
+            [*self.documents, *hooks_docs, *(extra_objects or [])],
             namespace=namespace,
             claims_root=workdir / "claims",
         )
@@ -157,6 +233,7 @@ class Deployment:
         self.postgres: Postgres | None = None
         self._forwarders: list[Forwarder] = []
         self._pods: list[PodRun] = []
+        self._sqladmin: Path | None = None
 
     # -- services ---------------------------------------------------------------------------
 
@@ -179,11 +256,45 @@ class Deployment:
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         return url
 
+    def with_cloud_sql(self, name: str, database_url: str) -> CloudSql:
+        """A Cloud SQL instance `name` (PROJECT:REGION:INSTANCE) with a private IP only (the
+        GKE setup the example config's privateIp describes), holding the release's metadata
+        database: the suite's PostgreSQL, with the role and database `database_url` names.
+        The cloud-sql-proxy image, mapped to the stand-in, finds it."""
+        parts = urlsplit(database_url)
+        if self.postgres is None:
+            self.postgres = Postgres()
+        self.postgres.ensure(parts.username or "postgres", parts.path.lstrip("/") or "postgres")
+        if self._sqladmin is None:
+            # short: a Unix socket's path has at most 107 bytes
+            self._sqladmin = Path(tempfile.mkdtemp(prefix="sqladmin-", dir="/tmp"))
+            self._sqladmin.chmod(0o755)
+            self.images["gcr.io/cloud-sql-connectors/cloud-sql-proxy"] = cloud_sql_proxy_image(
+                self._sqladmin
+            )
+        where = self._sqladmin / name
+        where.mkdir(mode=0o755)
+        route = Forwarder(where / "private", self.postgres.port)
+        self._forwarders.append(route)
+        return CloudSql(name, {"private": route})
+
     # -- pods -------------------------------------------------------------------------------
 
-    def pod(self, kind: str, name: str) -> PodRun:
+    def pod(
+        self,
+        kind: str,
+        name: str,
+        *,
+        network: str = "host",
+        edit: Callable[[dict[str, Any]], None] | None = None,
+    ) -> PodRun:
+        """A pod of the workload; `edit` changes (a copy of) its spec first, for a pod the
+        render does not have (a counter-example)."""
         ref = self.cluster.pod(kind, name)
         spec = ref.spec
+        if edit is not None:
+            spec = copy.deepcopy(spec)
+            edit(spec)
         injected: dict[str, str] = {}
         account = self.cluster.service_account(ref.namespace, ref.service_account_name)
         role = ((account or {}).get("metadata") or {}).get("annotations", {}) or {}
@@ -199,6 +310,7 @@ class Deployment:
             self.images,
             hosts=self.hosts,
             injected_env=injected,
+            network=network,
         )
         self._pods.append(pod)
         return pod
@@ -208,6 +320,8 @@ class Deployment:
             pod.stop()
         for forwarder in self._forwarders:
             forwarder.close()
+        if self._sqladmin is not None:
+            shutil.rmtree(self._sqladmin, ignore_errors=True)
         if self.s3 is not None:
             self.s3.close()
         if self.postgres is not None:

@@ -4,13 +4,18 @@
 `PodRun` runs one pod's containers as the kubelet would: env resolved from the pod spec, volumes
 materialised under a work dir with the kubelet's modes and ownership, the container's user and
 securityContext applied, the image's ENTRYPOINT/CMD/ENV modelled by an `Image`. The process runs
-in a private mount namespace chrooted into a per-container root (see sandbox.py).
+in a private mount namespace chrooted into a per-container root (see sandbox.py), on the host's
+network or in a network namespace of the pod's own. Containers are started one by one by the
+test (`start`, `run`, `exec`), or the whole pod is run as the kubelet runs it (`run_pod`: init
+containers in order, native sidecars and their probes, the main containers, restarts, the
+sidecars stopped once the main containers are done, and the pod's phase).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -18,11 +23,13 @@ import posixpath
 import re
 import socket
 import subprocess
+import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -58,6 +65,8 @@ class Image(NamedTuple):
     workdir: str = "/"  # the image's WORKDIR
     # directories the image has, path -> (uid, gid, mode): e.g. AIRFLOW_HOME owned by its user
     dirs: Mapping[str, tuple[int, int, int]] = MappingProxyType({})
+    # files the image has, path -> host file bound read-only there (a binary at `/`, say)
+    files: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, eq=False)
@@ -366,9 +375,15 @@ class PodRun:
     """One pod: its volumes (made at construction), and its containers' processes.
 
     Each `start`/`run` is a container (re)start: a fresh writable root layer; `exec`/`probe` run in
-    the current one. Use as a context manager, or call `stop()`, so no process outlives the test."""
+    the current one. Use as a context manager, or call `stop()`, so no process outlives the test.
 
-    def __init__(  # noqa: PLR0913 - the pod and where it runs, then three optional settings
+    `network`: "host", the host's network (every pod shares 127.0.0.1 with the host and the
+    other pods: the suite's services are there); "pod", a network namespace of the pod's own,
+    shared by its containers, with a loopback interface and nothing else (the pod's 127.0.0.1
+    is its own, and nothing outside the pod is reachable over the network: what a container
+    reaches outside, it reaches through a Unix socket its image or a volume binds in)."""
+
+    def __init__(  # noqa: PLR0913 - the pod and where it runs, then four optional settings
         self,
         cluster: Cluster,
         ref: PodRef,
@@ -377,7 +392,10 @@ class PodRun:
         hosts: Mapping[str, str] = _EMPTY,
         injected_env: Mapping[str, str] = _EMPTY,
         name: str | None = None,
+        network: str = "host",
     ) -> None:
+        if network not in ("host", "pod"):
+            raise ValueError(f"network {network!r}: 'host' or 'pod'")
         self.cluster = cluster
         self.ref = ref
         self.workdir = workdir
@@ -386,8 +404,10 @@ class PodRun:
         self.injected_env = dict(injected_env)
         self.name = name or pod_name(ref)
         self.hostname = str(ref.spec.get("hostname") or self.name)
+        self.network = network
         self._procs: list[subprocess.Popen[bytes]] = []
         self._running: dict[str, subprocess.Popen[bytes]] = {}
+        self._netns_holder: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "logs").mkdir(exist_ok=True)
         self._volumes = self._make_volumes()
@@ -831,11 +851,13 @@ class PodRun:
         caps |= {str(c).upper() for c in _dig(sc, "capabilities", "add") or []}
         if sc.get("privileged"):
             caps = {"ALL"}
+        files = tuple(sandbox.Bind(Path(src), dst, True) for dst, src in image.files.items())
         return sandbox.Launch(
             layer=layer,
             hostname=self.hostname,
             host_dirs=self._host_dirs(image),
-            binds=tuple(m.bind for m in self._mounts(container)),
+            # the image's files first: a volume mounted over one of them hides it, as in a pod
+            binds=files + tuple(m.bind for m in self._mounts(container)),
             uid=uid,
             gid=gid,
             groups=groups,
@@ -845,7 +867,36 @@ class PodRun:
             workdir=str(container.get("workingDir") or image.workdir),
             env=env,
             argv=list(argv),
+            netns=self._netns(),
         )
+
+    def _netns(self) -> str | None:
+        """The pod's network namespace (network "pod"), made on first use, as the runtime makes
+        the pod sandbox before any container: a holder process (the pause container) keeps it,
+        with its loopback interface up. None on the host's network."""
+        if self.network == "host":
+            return None
+        holder = self._netns_holder
+        if holder is None or holder.poll() is not None:
+            holder = subprocess.Popen(
+                [
+                    "unshare",
+                    "--net",
+                    "sh",
+                    "-c",
+                    "ip link set lo up && echo up && exec sleep infinity",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                start_new_session=True,
+            )
+            assert holder.stdout is not None
+            with holder.stdout:
+                if holder.stdout.readline() != b"up\n":
+                    holder.wait()
+                    raise RuntimeError("could not make the pod's network namespace")
+            self._netns_holder = holder
+        return f"/proc/{holder.pid}/ns/net"
 
     def _log_path(self, name: str) -> Path:
         return self.workdir / "logs" / f"{name}.log"
@@ -938,21 +989,29 @@ class PodRun:
             get = spec["httpGet"]
             scheme = str(get.get("scheme", "HTTP")).lower()
             url = f"{scheme}://{get.get('host') or POD_IP}:{port}{get.get('path', '/')}"
-            headers = {h["name"]: h["value"] for h in get.get("httpHeaders") or []}
-            try:
-                with urllib.request.urlopen(
-                    urllib.request.Request(url, headers=headers), timeout=seconds
-                ) as response:
-                    return 200 <= int(response.status) < 400
-            except (urllib.error.URLError, OSError):
-                return False
+            headers = {str(h["name"]): str(h["value"]) for h in get.get("httpHeaders") or []}
+            return self._reach("http", url, headers, seconds)
         if "tcpSocket" in spec:
-            try:
-                with socket.create_connection((POD_IP, port), timeout=seconds):
-                    return True
-            except OSError:
-                return False
+            return self._reach("tcp", str(port), {}, seconds)
         raise NotImplementedError(f"container {name!r} {probe}: {', '.join(spec)}")
+
+    def _reach(self, kind: str, target: str, headers: Mapping[str, str], seconds: float) -> bool:
+        """A network probe's request (kind "http": a GET of the URL `target`; "tcp": a connection
+        to the port `target`), made where the kubelet's arrives: in the pod's network."""
+        netns = self._netns()
+        if netns is None:
+            return _reach(kind, target, headers, seconds)
+        argv = [sys.executable, "-c", _REACH_SCRIPT, kind, target, json.dumps(headers)]
+        try:
+            done = subprocess.run(
+                ["nsenter", f"--net={netns}", "--", *argv, str(seconds)],
+                capture_output=True,
+                timeout=seconds + _PROBE_SETUP_SLACK,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return False
+        return done.returncode == 0
 
     def _port(self, container: Doc, port: Any) -> int:
         if isinstance(port, int) or str(port).isdigit():
@@ -962,14 +1021,305 @@ class PodRun:
                 return int(declared["containerPort"])
         raise KeyError(f"container {container.get('name')!r} has no port named {port!r}")
 
+    def running(self, name: str) -> bool:
+        """Whether the container's process (started with `start`) is running."""
+        proc = self._running.get(name)
+        return proc is not None and proc.poll() is None
+
+    def exit_code(self, name: str) -> int | None:
+        """The exit code of the container's last start, as the runtime reports it (128 + the
+        signal for a process a signal ended); None while it runs or if it never started."""
+        proc = self._running.get(name)
+        if proc is None or proc.poll() is None:
+            return None
+        return _exit_code(proc.returncode)
+
+    def terminate(self, name: str, grace: float) -> int:
+        """Stop the container as the kubelet does: SIGTERM, then SIGKILL after `grace` seconds;
+        its exit code."""
+        proc = self._running.get(name)
+        if proc is None:
+            raise RuntimeError(f"container {name!r} was never started")
+        sandbox.kill_session(proc.pid, grace)
+        return _exit_code(proc.wait())
+
+    def run_pod(
+        self,
+        timeout: float,
+        *,
+        initialize_only: bool = False,
+        until: Callable[[PodStatus], bool] | None = None,
+    ) -> PodStatus:
+        """Run the pod as the kubelet runs it (see `_PodSync`), until it has Succeeded or
+        Failed, `until` says so, `timeout` seconds have passed, or (`initialize_only`) its init
+        containers are done: then the sidecars keep running, for `exec` into the pod's other
+        containers, and nothing supervises them any more. What still runs when it returns runs
+        on, until `stop()`."""
+        return _PodSync(self).run(timeout, initialize_only, until)
+
     def stop(self, grace: float = 0.0) -> None:
-        """Kill every process this pod started (SIGTERM, then SIGKILL after `grace` seconds)."""
+        """Kill every process this pod started (SIGTERM, then SIGKILL after `grace` seconds),
+        and its network namespace."""
         for proc in self._procs:
             sandbox.kill_session(proc.pid, grace)
             proc.wait()
         self._procs.clear()
         self._running.clear()
+        if self._netns_holder is not None:
+            self._netns_holder.kill()
+            self._netns_holder.wait()
+            self._netns_holder = None
 
+
+def _exit_code(returncode: int) -> int:
+    """A container's exit code from the runtime's process: 128 + N when signal N ended it."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+# -- the pod's lifecycle, as the kubelet runs it ------------------------------------------------
+
+_BACKOFF_FIRST, _BACKOFF_MAX = 10.0, 300.0  # the kubelet's crash-loop back-off
+_TICK = 0.1
+
+
+class Event(NamedTuple):
+    at: float  # seconds since the pod started
+    container: str  # "" for the pod
+    what: str  # "started", "startup probe succeeded", "exited 0", "SIGTERM", ...
+
+
+@dataclass
+class PodStatus:
+    """What `run_pod` saw: the phase when it returned, and each thing that happened, in order."""
+
+    phase: str = "Pending"
+    initialized: bool = False  # the init containers are done (the pod's Initialized condition)
+    events: list[Event] = field(default_factory=list)
+    exit_codes: dict[str, list[int]] = field(default_factory=dict)  # per container, each exit
+
+    def first(self, container: str, what: str) -> float:
+        """When `what` first happened to `container`; AssertionError if it never did."""
+        for event in self.events:
+            if (event.container, event.what) == (container, what):
+                return event.at
+        raise AssertionError(f"{container}: never {what!r}\n{self}")
+
+    def happened(self, container: str, what: str) -> bool:
+        return any((e.container, e.what) == (container, what) for e in self.events)
+
+    def __str__(self) -> str:
+        lines = [f"phase {self.phase}, initialized {self.initialized}"]
+        lines += [f"{e.at:7.2f} {e.container or '(pod)'}: {e.what}" for e in self.events]
+        return "\n".join(lines)
+
+
+@dataclass(eq=False)
+class _Container:
+    spec: Doc
+    role: str  # "init" (runs to completion), "sidecar" (an init container that restarts: Always)
+    # or "main"
+    started: bool = False  # its startup probe has succeeded (or it has none) since its start
+    done: bool = False  # exited and will not start again
+    since: float = 0.0  # when it (last) started
+    next_probe: float = 0.0
+    failures: int = 0  # consecutive failures of the probe in force
+    restarts: int = 0
+    start_at: float | None = 0.0  # when it may (re)start; None while it runs
+
+    @property
+    def name(self) -> str:
+        return str(self.spec["name"])
+
+
+class _PodSync:
+    """The kubelet's handling of one pod (Kubernetes 1.29 and later, native sidecars on):
+
+    - init containers one by one, in order. One with `restartPolicy: Always` (a native sidecar)
+      starts and keeps running: the next one starts once it has started, which is once its
+      startupProbe has succeeded if it has one. Any other must exit 0 before the next starts;
+    - then the main containers, all of them;
+    - startup probes (initialDelaySeconds, periodSeconds, timeoutSeconds, failureThreshold)
+      and, once started, liveness probes, of every running container but a plain init
+      container: the failureThreshold-th failure in a row kills the container;
+    - an exited or killed container restarts after the crash-loop back-off (10 s, doubling, at
+      most 300 s) when its policy says so: a sidecar always; a plain init container on failure
+      unless the pod's restartPolicy is Never (then the pod has Failed); a main container by
+      the pod's restartPolicy (Always; OnFailure: after a non-zero exit; Never: not);
+    - once every main container has exited for good, the sidecars get SIGTERM, the last one
+      first, each with what is left of terminationGracePeriodSeconds before SIGKILL; the phase
+      is Succeeded if every main container's last exit was 0, Failed otherwise (the sidecars'
+      exit codes do not count).
+
+    Not modelled: readiness (no Service routes to these pods), postStart/preStop hooks,
+    successThreshold above 1, the 10-minute back-off reset, the image pull."""
+
+    def __init__(self, pod: PodRun) -> None:
+        self.pod = pod
+        spec = pod.ref.spec
+        self.policy = str(spec.get("restartPolicy") or "Always")
+        self.grace = float(spec.get("terminationGracePeriodSeconds", 30))
+        self.init = [
+            _Container(c, "sidecar" if c.get("restartPolicy") == "Always" else "init")
+            for c in spec.get("initContainers") or []
+        ]
+        self.main = [_Container(c, "main") for c in spec.get("containers") or []]
+        self.status = PodStatus()
+        self.t0 = time.monotonic()
+        self.next_init = 0
+
+    def _event(self, container: str, what: str) -> None:
+        self.status.events.append(Event(round(time.monotonic() - self.t0, 2), container, what))
+
+    def run(
+        self, timeout: float, initialize_only: bool, until: Callable[[PodStatus], bool] | None
+    ) -> PodStatus:
+        deadline = self.t0 + timeout
+        while time.monotonic() < deadline:
+            for container in [*self.init[: self.next_init + 1], *self.main]:
+                self._supervise(container)
+            if self.status.phase == "Failed":
+                self._stop_sidecars()
+                return self.status
+            if not self.status.initialized:
+                self._initialize()
+                if self.status.initialized and initialize_only:
+                    return self.status
+            elif self.main and all(c.done for c in self.main):
+                self._stop_sidecars()
+                codes = [self.status.exit_codes[c.name][-1] for c in self.main]
+                self.status.phase = "Succeeded" if not any(codes) else "Failed"
+                self._event("", self.status.phase)
+                return self.status
+            if until is not None and until(self.status):
+                return self.status
+            time.sleep(_TICK)
+        return self.status
+
+    def _initialize(self) -> None:
+        """Start the next init container when it is its turn; the main ones after the last."""
+        while self.next_init < len(self.init):
+            current = self.init[self.next_init]
+            if current.start_at is not None and not current.done:
+                self._supervise(current)  # starts it, if its back-off allows
+            if (current.role == "sidecar" and current.started) or current.done:
+                self.next_init += 1
+                continue
+            return
+        self.status.initialized = True
+        self._event("", "initialized")
+        self.status.phase = "Running"
+        for container in self.main:
+            self._supervise(container)
+
+    def _supervise(self, c: _Container) -> None:
+        """Start (or restart) `c` when due, notice its exit, run its probes when due."""
+        now = time.monotonic()
+        if c.done or (c.role == "main" and not self.status.initialized):
+            return
+        if c.start_at is not None:
+            if now >= c.start_at:
+                self.pod.start(c.name)
+                self._event(c.name, "started")
+                c.since = now
+                c.start_at = None
+                c.started = False
+                c.failures = 0
+                c.next_probe = now + float(
+                    (c.spec.get("startupProbe") or {}).get("initialDelaySeconds", 0)
+                )
+            return
+        code = self.pod.exit_code(c.name)
+        if code is not None:
+            self._exited(c, code)
+            return
+        if c.role == "init":
+            return  # plain init containers have no probes
+        probe = "livenessProbe" if c.started else "startupProbe"
+        spec = c.spec.get(probe)
+        if not spec:
+            if not c.started:
+                c.started = True
+                c.failures = 0
+                c.next_probe = now + float(
+                    (c.spec.get("livenessProbe") or {}).get("initialDelaySeconds", 0)
+                )
+            return
+        if now < c.next_probe:
+            return
+        ok = self.pod.probe(c.name, probe)
+        c.next_probe = time.monotonic() + float(spec.get("periodSeconds", 10))
+        label = probe.removesuffix("Probe")
+        if ok:
+            c.failures = 0
+            if not c.started:
+                c.started = True
+                self._event(c.name, f"{label} probe succeeded")
+                c.next_probe = time.monotonic() + float(
+                    (c.spec.get("livenessProbe") or {}).get("initialDelaySeconds", 0)
+                )
+            return
+        c.failures += 1
+        self._event(c.name, f"{label} probe failed")
+        if c.failures >= int(spec.get("failureThreshold", 3)):
+            self._event(c.name, f"SIGTERM ({label} probe failed {c.failures} times)")
+            self._exited(c, self.pod.terminate(c.name, self.grace))
+
+    def _exited(self, c: _Container, code: int) -> None:
+        self._event(c.name, f"exited {code}")
+        self.status.exit_codes.setdefault(c.name, []).append(code)
+        if c.role == "sidecar":
+            again = True
+        elif c.role == "init":
+            again = code != 0
+            if again and self.policy == "Never":
+                self.status.phase = "Failed"
+                self._event("", "Failed")
+                again = False
+        else:
+            again = self.policy == "Always" or (self.policy == "OnFailure" and code != 0)
+        if not again:
+            c.done = True
+            return
+        c.start_at = time.monotonic() + min(_BACKOFF_FIRST * 2**c.restarts, _BACKOFF_MAX)
+        c.restarts += 1
+
+    def _stop_sidecars(self) -> None:
+        """SIGTERM to the running sidecars, last first, within the pod's grace period."""
+        deadline = time.monotonic() + self.grace
+        for c in reversed(self.init):
+            c.done = True
+            if c.role != "sidecar" or not self.pod.running(c.name):
+                continue
+            self._event(c.name, "SIGTERM")
+            code = self.pod.terminate(c.name, max(0.0, deadline - time.monotonic()))
+            self._event(c.name, f"exited {code}")
+            self.status.exit_codes.setdefault(c.name, []).append(code)
+
+
+def _reach(kind: str, target: str, headers: Mapping[str, str], seconds: float) -> bool:
+    """The kubelet's httpGet (success: a status from 200 to 399, redirects followed) or
+    tcpSocket probe (success: the connection opens)."""
+    try:
+        if kind == "http":
+            request = urllib.request.Request(target, headers=dict(headers))
+            with urllib.request.urlopen(request, timeout=seconds) as response:
+                return 200 <= int(response.status) < 400
+        with socket.create_connection((POD_IP, int(target)), timeout=seconds):
+            return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+# `_reach`, run in the pod's network namespace (nsenter; this process stays in the host's):
+# argv kind, target, headers as JSON, timeout; exit status 0 when the probe succeeds.
+_REACH_SCRIPT = f"""
+import json, socket, sys, urllib.error, urllib.request
+from collections.abc import Mapping
+POD_IP = {POD_IP!r}
+{inspect.getsource(_reach)}
+kind, target, headers, seconds = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+sys.exit(0 if _reach(kind, target, headers, float(seconds)) else 1)
+"""
 
 _FAKE_CA = (
     b"-----BEGIN CERTIFICATE-----\n"

@@ -14,6 +14,8 @@ it and drops to the container's user with `setpriv`. What the process sees:
 - /proc is a fresh proc mount, /dev a minimal tmpfs with the usual character devices (not the
   host's /dev: a root process in the sandbox must not reach the host's disks).
 - Volumes are bind mounts of host directories (or files, for a subPath of a Secret key).
+- The network is the host's, or a network namespace of the pod's own that every container of
+  the pod enters (`Launch.netns`, see kube.PodRun).
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class Launch:
     workdir: str
     env: Mapping[str, str]
     argv: Sequence[str]
+    # the pod's network namespace (a /proc/PID/ns/net path) to enter first; None: the host's
+    netns: str | None = None
 
 
 def new_layer(
@@ -209,7 +213,18 @@ def _exec_argv(launch: Launch) -> list[str]:
 def command(launch: Launch) -> list[str]:
     """The host command line for `launch`, for subprocess (with start_new_session=True)."""
     # --kill-child: if unshare is killed, so is what it forked
-    return ["unshare", "--mount", "--uts", "--fork", "--kill-child", "bash", "-c", script(launch)]
+    unshare = [
+        "unshare",
+        "--mount",
+        "--uts",
+        "--fork",
+        "--kill-child",
+        "bash",
+        "-c",
+        script(launch),
+    ]
+    # nsenter execs unshare (it forks only to enter a PID namespace): the same process
+    return ["nsenter", f"--net={launch.netns}", "--", *unshare] if launch.netns else unshare
 
 
 def kill_session(sid: int, grace: float = 0.0) -> None:

@@ -150,11 +150,19 @@ class Postgres:
 
 class Forwarder:
     """127.0.0.1:<listen> -> 127.0.0.1:<target>, a byte pipe per connection (what a Service
-    does for the pods)."""
+    does for the pods). `listen` may be a path instead: a Unix socket there, that any uid may
+    connect to. `connections` counts the connections it has passed on."""
 
-    def __init__(self, listen: int, target: int) -> None:
+    def __init__(self, listen: int | Path, target: int) -> None:
         self.target = target
-        self.server = socket.create_server(("127.0.0.1", listen), reuse_port=False)
+        self.connections = 0
+        if isinstance(listen, Path):
+            self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.server.bind(str(listen))
+            listen.chmod(0o777)  # connecting to a Unix socket needs write permission on it
+            self.server.listen()
+        else:
+            self.server = socket.create_server(("127.0.0.1", listen), reuse_port=False)
         self.server.settimeout(0.2)
         self.closed = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -173,6 +181,7 @@ class Forwarder:
             except OSError:
                 client.close()
                 continue
+            self.connections += 1
             threading.Thread(target=_connect, args=(client, upstream), daemon=True).start()
 
     def close(self) -> None:

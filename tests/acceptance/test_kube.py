@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,3 +235,126 @@ def test_rejected_volumes(cluster: Cluster, image: Image, tmp_path: Path) -> Non
     ref.spec["containers"][0]["volumeMounts"].append({"name": "nope", "mountPath": "/x"})
     with pytest.raises(KeyError, match="'writer': volumeMount '/x' names volume 'nope'"):
         PodRun(cluster, ref, tmp_path / "mount", images)
+
+
+# -- the pod's lifecycle (run_pod) and its network ---------------------------------------------
+
+JOB = """
+apiVersion: batch/v1
+kind: Job
+metadata: {name: job, namespace: ns1}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 5
+      volumes: [{name: shared, emptyDir: {}}]
+      initContainers:
+        - name: sidecar
+          image: example/tool:1.0
+          restartPolicy: Always
+          # ready only after a second; exits 0 on SIGTERM
+          command:
+            - sh
+            - -c
+            - trap 'echo bye; exit 0' TERM; sleep 1; touch /shared/ready; while sleep .1; do :; done
+          volumeMounts: [{name: shared, mountPath: /shared}]
+          startupProbe:
+            exec: {command: [test, -e, /shared/ready]}
+            periodSeconds: 1
+            failureThreshold: 20
+        - name: needs-sidecar
+          image: example/tool:1.0
+          command: [test, -e, /shared/ready]
+          volumeMounts: [{name: shared, mountPath: /shared}]
+      containers:
+        - name: main
+          image: example/tool:1.0
+          command: [sh, -c, 'exit $(CODE)']
+          env: [{name: CODE, value: "0"}]
+"""
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_a_native_sidecar_starts_first_and_stops_after_the_main_container(
+    image: Image, tmp_path: Path, code: int
+) -> None:
+    cluster = Cluster(yaml.safe_load_all(JOB))
+    ref = cluster.pod("Job", "job")
+    ref.spec["containers"][0]["env"][0]["value"] = str(code)
+    with PodRun(cluster, ref, tmp_path / "pod", {"example/tool": image}) as pod:
+        status = pod.run_pod(timeout=60)
+    # the next init container waited for the sidecar's startup probe, which failed first
+    assert status.first("sidecar", "startup probe failed") < status.first(
+        "sidecar", "startup probe succeeded"
+    )
+    assert status.first("sidecar", "startup probe succeeded") <= status.first(
+        "needs-sidecar", "started"
+    )
+    assert status.first("main", f"exited {code}") <= status.first("sidecar", "SIGTERM")
+    assert status.exit_codes == {"needs-sidecar": [0], "main": [code], "sidecar": [0]}, status
+    # the sidecar's exit code does not count; the main container's does
+    assert status.phase == ("Succeeded" if code == 0 else "Failed"), status
+    assert "bye" in pod.log("sidecar")
+
+
+def test_a_sidecar_as_a_plain_container_keeps_the_pod_running(image: Image, tmp_path: Path) -> None:
+    cluster = Cluster(yaml.safe_load_all(JOB))
+    ref = cluster.pod("Job", "job")
+    sidecar = ref.spec["initContainers"].pop(0)
+    del sidecar["restartPolicy"]
+    ref.spec["containers"].append(sidecar)
+    ref.spec["initContainers"][0]["command"] = ["true"]
+    with PodRun(cluster, ref, tmp_path / "pod", {"example/tool": image}) as pod:
+        status = pod.run_pod(timeout=5)
+        assert status.exit_codes == {"needs-sidecar": [0], "main": [0]}, status
+        assert status.phase == "Running"
+        assert pod.running("sidecar")
+
+
+def test_a_failed_startup_probe_restarts_the_sidecar_after_a_back_off(
+    image: Image, tmp_path: Path
+) -> None:
+    cluster = Cluster(yaml.safe_load_all(JOB))
+    ref = cluster.pod("Job", "job")
+    ref.spec["initContainers"][0]["startupProbe"]["failureThreshold"] = 2
+    ref.spec["initContainers"][0]["startupProbe"]["exec"]["command"] = ["false"]
+    with PodRun(cluster, ref, tmp_path / "pod", {"example/tool": image}) as pod:
+        status = pod.run_pod(timeout=14)
+    # killed on its second failure (exit 0: its trap), started again 10 s later; nothing else
+    assert [e.what for e in status.events if e.container == "sidecar"][:5] == [
+        "started",
+        "startup probe failed",
+        "startup probe failed",
+        "SIGTERM (startup probe failed 2 times)",
+        "exited 0",
+    ], status
+    restarted = [e.at for e in status.events if e.what == "started"]
+    assert len(restarted) == 2
+    assert restarted[1] - status.first("sidecar", "exited 0") >= 10
+    assert not status.happened("needs-sidecar", "started")
+
+
+def test_the_pods_own_network(cluster: Cluster, image: Image, tmp_path: Path) -> None:
+    ref = cluster.pod("Deployment", "app")
+    server = ["/usr/bin/python3.11", "-m", "http.server", "--bind", "127.0.0.1", "8123"]
+    ref.spec["containers"][1]["command"] = server
+    ref.spec["containers"][1]["startupProbe"] = {"httpGet": {"path": "/", "port": 8123}}
+    connect = "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 2)"
+    with socket.create_server(("127.0.0.1", 0)) as on_the_host:
+        host_port = on_the_host.getsockname()[1]
+        images = {"example/tool": image}
+        with PodRun(cluster, ref, tmp_path / "pod", images, network="pod") as pod:
+            pod.start("reader")
+            wait_for(pod, "reader")  # the kubelet's probe reaches the pod's 127.0.0.1
+            # the pod's containers share 127.0.0.1 ...
+            reached = pod.exec("writer", ["/usr/bin/python3.11", "-c", connect, "8123"])
+            assert reached.returncode == 0, reached.stderr
+            # ... which is not the host's
+            host = pod.exec("writer", ["/usr/bin/python3.11", "-c", connect, str(host_port)])
+            assert host.returncode != 0
+            with pytest.raises(OSError):
+                socket.create_connection(("127.0.0.1", 8123), timeout=2).close()
+        with PodRun(cluster, ref, tmp_path / "host", images) as on_host:
+            host = on_host.exec("writer", ["/usr/bin/python3.11", "-c", connect, str(host_port)])
+            assert host.returncode == 0, host.stderr
