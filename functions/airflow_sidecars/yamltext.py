@@ -64,9 +64,12 @@ class TextLines:
 def first_dash(text: str, node: yaml.SequenceNode) -> tuple[int, int]:
     """(line, column) of a non-empty block sequence's first `-`. The node's own start mark is
     there unless an anchor or a tag comes first (`containers: !!seq`), which it stands on."""
-    dash = text.rfind("-", 0, node.value[0].start_mark.index)
+    first = node.value[0].start_mark
+    dash = text.rfind("-", 0, first.index)
     line_start = text.rfind("\n", 0, dash) + 1
-    return text.count("\n", 0, dash), dash - line_start
+    # Counted back from the item's own line: counting from the start of the text made each
+    # call cost the text's length, and a 50 MB stream quadratic.
+    return first.line - text.count("\n", dash, first.index), dash - line_start
 
 
 def detect_seq_indent(root: Node, text: str, default: int = 2) -> int:
