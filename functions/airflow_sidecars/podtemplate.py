@@ -16,6 +16,7 @@ import yaml
 from .airflow import CONFIG_CHECKSUM_ANNOTATION, Workload
 from .edits import Run, edit, edit_text, expected_data, result
 from .podspec import Op, Plan, apply_ops
+from .results import Severity
 from .yamledit import Editor
 from .yamlread import (
     InvalidYaml,
@@ -46,26 +47,41 @@ def value_path(workload: Workload) -> Path:
     return ("data", workload.template_key or "")
 
 
-def read(run: Run, workload: Workload) -> Template | None:
-    """The template, or None (and a result saying why) when it is not one Pod document."""
+class Unreadable(NamedTuple):
+    """Why a pod template cannot be edited, as inject says it."""
+
+    severity: Severity
+    message: str
+
+
+def load(workload: Workload) -> Template | Unreadable:
+    """The template, or why it is not one Pod document (inject says why; prune, which only
+    looks for records, stays quiet). Other UnsupportedYaml (aliases, tags) is raised."""
     item = workload.item
     scalar = node_at(item.node, value_path(workload))
     assert isinstance(scalar, yaml.ScalarNode)
     text = str(scalar.value)
-    where = value_path(workload)
     try:
         document = load_one(text, f"the pod template in {item.kind} {item.name}")
     except InvalidYaml as error:
         message = f"{workload.template_key} is not valid YAML ({error.problem}); left as it is"
-        run.results.append(result(workload, "error", message, where, "pod-template"))
-        return None
+        return Unreadable("error", message)
     except NotOneDocument:
         document = None
     if document is None or not isinstance(document.data, dict):
         message = f"{workload.template_key} does not hold one Pod document; left as it is"
-        run.results.append(result(workload, "warning", message, where, "pod-template"))
-        return None
+        return Unreadable("warning", message)
     return Template(text, document.node, document.data)
+
+
+def read(run: Run, workload: Workload) -> Template | None:
+    """The template, or None (and a result saying why) when it is not one Pod document."""
+    found = load(workload)
+    if isinstance(found, Unreadable):
+        where = value_path(workload)
+        run.results.append(result(workload, found.severity, found.message, where, "pod-template"))
+        return None
+    return found
 
 
 def write(run: Run, workload: Workload, template: Template, pod_plan: Plan) -> bool:

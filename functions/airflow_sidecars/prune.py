@@ -21,7 +21,7 @@ from .podspec import Plan
 from .podtemplate import Template
 from .release import Release, ReleaseKey, releases
 from .results import Result
-from .yamlread import UnsupportedYaml, load_one, mapping_get, node_at, scalar_at
+from .yamlread import UnsupportedYaml, mapping_get, node_at, scalar_at
 
 
 class Scope(NamedTuple):
@@ -82,15 +82,13 @@ def _read(run: Run, workload: Workload) -> tuple[dict[str, Any], Template | None
         for step in workload.pod_path:
             pod = pod.get(step) if isinstance(pod, dict) else None
         return (pod, None) if isinstance(pod, dict) else None
-    text = scalar_at(workload.item.node, "data", workload.template_key or "")
     try:
-        document = load_one(text or "", "the pod template")
+        found = podtemplate.load(workload)
     except UnsupportedYaml:
         return None
-    if not isinstance(document.data, dict) or not isinstance(document.data.get("spec"), dict):
+    if isinstance(found, podtemplate.Unreadable) or not isinstance(found.data.get("spec"), dict):
         return None
-    template = Template(text or "", document.node, document.data)
-    return template.pod, template
+    return found.pod, found
 
 
 def _record_keys(item: krm.Item, where: tuple[str | int, ...], config: Config | None) -> list[str]:
