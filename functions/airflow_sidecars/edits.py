@@ -58,7 +58,7 @@ class Run:
         # What the config declares and the input lacks, said the way `validate` reports it.
         self.declared_missing: list[Result] = []
         self.used_values: set[ValuePath] = set()  # config values some pod took
-        # (release, namespace, message) of each preset note already said in this run
+        # (release, namespace, message) of each release-wide preset note already said
         self.said: set[tuple[str | None, str | None, str]] = set()
         # release -> the namespaces its objects name (for `{{ .Release.Namespace }}`)
         self.namespaces: dict[str | None, set[str]] = {}

@@ -290,10 +290,11 @@ def _add_presets(
         for severity, message, rule in expansion.notes:
             # What a preset says of the release (where its connection goes) is said once,
             # on the first pod, not once per pod.
-            said = (workload.release, workload.item.namespace, message)
-            if rule in RELEASE_NOTES and said in run.said:
-                continue
-            run.said.add(said)
+            if rule in RELEASE_NOTES:
+                said = (workload.release, workload.item.namespace, message)
+                if said in run.said:
+                    continue
+                run.said.add(said)
             run.results.append(result(workload, severity, message, base, rule))
         if expansion.annotations:
             serviceaccounts.ask(run, workload, pod, expansion.annotations)

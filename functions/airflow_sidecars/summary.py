@@ -14,9 +14,8 @@ from typing import NamedTuple
 
 from .airflow import find_workloads
 from .krm import Input
+from .release import ReleaseKey  # (release, namespace)
 from .results import Result
-
-ReleaseKey = tuple[str | None, str | None]  # (release, namespace)
 
 
 class Summary(NamedTuple):

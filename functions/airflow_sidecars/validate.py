@@ -77,13 +77,9 @@ def _proxy_findings(items: list[krm.Item], pods: list[Pod]) -> list[Result]:
     found = []
     for pod in pods:
         release = facts.get((pod.workload.release, pod.workload.item.namespace))
-        found += proxycheck.pod_findings(pod, pod.spec, release, _pod_finding)
-    found += proxycheck.missing([(pod, pod.spec) for pod in pods], facts, _pod_finding)
+        found += proxycheck.pod_findings(pod, pod.spec, release, _finding)
+    found += proxycheck.missing([(pod, pod.spec) for pod in pods], facts, _finding)
     return found
-
-
-def _pod_finding(pod: Pod, rule: str, inner_path: str, message: str, verdict: Severity) -> Result:
-    return _finding(pod, rule, inner_path, message, verdict)
 
 
 def _plain_allowed(config: Config | None) -> dict[str, frozenset[str]]:

@@ -342,7 +342,7 @@ class Log:
 # -- the proxy ---------------------------------------------------------------------------------
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def pump(source: socket.socket, sink: socket.socket) -> None:
     """One direction of a connection; when it ends, both do (as the real proxy's copy ends the
     connection once either side has closed)."""
     try:
@@ -433,9 +433,9 @@ class Proxy:
             except OSError as error:
                 self.log.error(f"[{instance}] failed to connect to instance: {error}")
                 return
-            back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+            back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
             back.start()
-            _pump(client, upstream)
+            pump(client, upstream)
             back.join()
             upstream.close()
             self.log.debug(f"[{instance}] client closed the connection")

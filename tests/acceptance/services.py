@@ -11,7 +11,6 @@ string works unchanged.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import shutil
@@ -23,6 +22,10 @@ import time
 from pathlib import Path
 
 from acceptance import envs
+
+# The stand-in proxy runs alone in a pod (the standard library only): the one copy of a
+# connection's pump is its own, and the Forwarder here uses it.
+from acceptance.cloud_sql_proxy import pump as _pump
 
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 # PostgreSQL refuses to run as root; Debian's package creates this user.
@@ -198,18 +201,6 @@ def _connect(client: socket.socket, upstream: socket.socket) -> None:
     back.join()
     client.close()
     upstream.close()
-
-
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for end in (source, sink):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
 
 
 class FakeS3:

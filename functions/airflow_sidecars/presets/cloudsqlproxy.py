@@ -11,7 +11,6 @@ completes (apache/airflow #32637), and Airflow may start before the proxy listen
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -91,7 +90,7 @@ def _proxy(params: Mapping[str, Any], port: int) -> dict[str, Any]:
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "resources": copy.deepcopy(resources_for("cloudSqlProxy", params)),
+        "resources": resources_for("cloudSqlProxy", params),  # a copy already
     }
 
 
