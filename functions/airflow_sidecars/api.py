@@ -79,11 +79,17 @@ def run_validate(
 
 
 def run_remove(
-    inputs: Inputs, config_file: ConfigSource | None, *, each_file: bool = False
+    inputs: Inputs,
+    config_file: ConfigSource | None,
+    *,
+    each_file: bool = False,
+    force: bool = False,
 ) -> Outcome:
     """Take back what inject recorded: one config's part (the config's metadata.name), or,
-    without a config, every config's; the output is the chart's render again."""
-    return _run("remove", inputs, _Asked(config_file, False, each_file), _remove)
+    without a config, every config's; the output is the chart's render again. What changed
+    since it was added is left in place (with a warning) unless `force`."""
+    remove = _remove_forced if force else _remove
+    return _run("remove", inputs, _Asked(config_file, False, each_file), remove)
 
 
 class _Asked(NamedTuple):
@@ -108,15 +114,19 @@ def _inject(inp: krm.Input, config: Config | None) -> Transformed:
     return Transformed([*pruned.results, *run.results], run, inp, pruned.edited | run.edited)
 
 
-def _remove(inp: krm.Input, config: Config | None) -> Transformed:
-    pruned = prune(inp, Scope(config, keep_declared=False))
-    if not pruned.edited:
+def _remove(inp: krm.Input, config: Config | None, force: bool = False) -> Transformed:
+    pruned = prune(inp, Scope(config, keep_declared=False, force=force))
+    if not pruned.edited and not any(r.tags.get("rule") == "record" for r in pruned.results):
         whose = f"config {config.name!r}" if config is not None else "any config"
         message = f"nothing to take back: no record of {whose} in the input"
         pruned.results.append(
             Result(message, "info", tags={"function": "remove", "rule": "taken-back"})
         )
     return Transformed(pruned.results, pruned, inp, pruned.edited)
+
+
+def _remove_forced(inp: krm.Input, config: Config | None) -> Transformed:
+    return _remove(inp, config, force=True)
 
 
 def _validate(inp: krm.Input, config: Config | None) -> Transformed:

@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=helptext.Formatter,
     )
     remove.add_argument("--config", metavar="FILE", help="take back only this config's part")
+    remove.add_argument(
+        "--force",
+        action="store_true",
+        help=(
+            "also take back what changed since it was added, or what a record of version 0.1 "
+            "names without a digest (never the chart's own containers)"
+        ),
+    )
     _add_output_options(remove)
     _add_in_place(remove)
     _add_inputs(remove)
@@ -200,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.diff,
         args.quiet,
         getattr(args, "in_place", False),
+        getattr(args, "force", False),
     )
     return _run(args.command, args.config, args.files or [inputfiles.STDIN], show)
 
@@ -212,6 +221,7 @@ class _Show(NamedTuple):
     diff: bool  # the changed objects as a diff on stdout
     quiet: bool  # no info lines
     in_place: bool  # each input file written back
+    force: bool = False  # remove: also what changed since it was added
 
 
 def _run(command: str, config_path: str | None, names: list[str], show: _Show) -> int:
@@ -242,7 +252,7 @@ def _run(command: str, config_path: str | None, names: list[str], show: _Show) -
         _say(f"airflow-sidecars {command}: {where}: {error.strerror or error}\n")
         return 2
     if command == "remove":
-        outcome = api.run_remove(inputs, config, each_file=show.in_place)
+        outcome = api.run_remove(inputs, config, each_file=show.in_place, force=show.force)
     elif command == "validate":
         outcome = api.run_validate(inputs, config, strict=show.strict)
     else:

@@ -25,6 +25,7 @@ from .podshape import shape_problems
 from .podspec import Additions, Plan, apply_ops, plan
 from .presets import PodFacts, components, expand, targets
 from .reach import reach, untested_charts
+from .recordshape import RecordError
 from .release import Release, ReleaseKey, releases
 from .results import Result
 from .rules import plain_sidecar_message
@@ -126,7 +127,9 @@ def _inject_pod(
         extra_volume_names=volume_claim_names(workload.item),
         init_before=workload.placement.init_before,
     )
-    before = _Before(copy.deepcopy(target.pod), records.added(target.pod, pod_plan.ops))
+    # `target.pod` is edited in place below: after the edits it is the pod as written.
+    made = records.added(target.pod, pod_plan.ops)
+    before = _Before(copy.deepcopy(target.pod), made, target.pod)
     if target.template is not None:
         changed = podtemplate.write(run, workload, target.template, pod_plan)
     else:
@@ -141,6 +144,7 @@ def _inject_pod(
 class _Before(NamedTuple):
     pod: dict[str, Any]  # the pod before this run's edits
     made: records.Record  # what this run adds to it
+    after: dict[str, Any]  # the pod, edited in place: after the edits, as written
 
 
 def _record(
@@ -152,21 +156,23 @@ def _record(
 ) -> bool:
     """Write what this config has added to the pod (what it added before and still declares,
     and what it added now) into its record on the pod template, or on the ConfigMap that
-    holds the KubernetesExecutor pod template."""
+    holds the KubernetesExecutor pod template. Each item's digest is taken from what it is
+    after this run's edits."""
     where = record_path(workload)
     name = records.key(config.name)
-    written = scalar_at(node_at(workload.item.node, where), name)
-    read = records.loads(written)
-    if written is not None and read is None:
-        message = f"{dotted((*where, name))} is not a record inject wrote: left as it is"
-        run.results.append(result(workload, "warning", message, where, "record"))
-        return False
-    old = read or records.Record()
+    try:
+        old = records.loads(scalar_at(node_at(workload.item.node, where), name))
+    except RecordError:
+        return False  # prune has said so, as an error: nothing of this run is applied
+    old = old or records.Record()
     items = set(before.made.items)
+    mine: dict[records.Item, str] = {}
     if old.items:  # what it added before counts while the config still declares it
         mine = declared_items(config, workload, (before.pod, old), facts, run.namespaces)
-        items |= old.items & mine
+        items |= old.items & mine.keys()
     record = records.Record(items, {**before.made.lists, **old.lists}, old.checksum)
+    for item in items:
+        record.digests[item] = _digest(item, before.after, before.made, (old, mine))
     if not old:
         state = records.form(node_at(workload.item.node, where))
         if state is not None:
@@ -177,13 +183,35 @@ def _record(
     return set_annotation(run, workload.item, where, (name, text))
 
 
+def _digest(
+    item: records.Item,
+    pod: dict[str, Any],
+    made: records.Record,
+    old_and_declared: tuple[records.Record, dict[records.Item, str]],
+) -> str:
+    """An item's digest in the new record: what it is now, when this run wrote it, or the
+    record vouched for it, or it is what the config declares (a record of 0.1.x had no
+    digests); otherwise the old digest stays (or none), and a take-back will not trust it."""
+    old, declared = old_and_declared
+    found = records.entry(pod, item)
+    if found is None:
+        return old.digests.get(item, "")
+    now = records.digest(found)
+    if item in made.items or now in (old.digests.get(item), declared.get(item)):
+        return now
+    return old.digests.get(item, "")
+
+
 def _chart_checksum(run: Run, workload: Workload) -> dict[str, str] | None:
     """The checksum/airflow-config the chart rendered: another config's record of it, else
     what the release's pods carry (not yet refreshed in this run)."""
     node = node_at(workload.item.node, ("metadata", "annotations"))
     for key_node, value_node in getattr(node, "value", []):
         if str(getattr(key_node, "value", "")).startswith(records.PREFIX):
-            other = records.loads(getattr(value_node, "value", None))
+            try:
+                other = records.loads(getattr(value_node, "value", None))
+            except RecordError:
+                continue
             if other is not None and other.checksum is not None:
                 return other.checksum
     return run.checksums.get((workload.release, workload.item.namespace))
@@ -202,10 +230,11 @@ def declared_items(
     pod_and_record: tuple[dict[str, Any], records.Record],
     facts: dict[ReleaseKey, Release],
     namespaces: dict[str | None, set[str]],
-) -> set[records.Item]:
+) -> dict[records.Item, str]:
     """What the config gives the pod as the chart rendered it: presets decide from the pod
     (reuse a DAG volume, set [core] security when unset), so they are asked about the pod
-    without what the config's record says it added - the same question as on the first run."""
+    without what the config's record says it added - the same question as on the first run.
+    Each item comes with the digest of what the config would add."""
     pod, record = pod_and_record
     base = copy.deepcopy(pod)
     apply_ops(base, (), records.removal_ops(base, record.items, record.lists))

@@ -19,9 +19,11 @@ from .edits import TAG, Run, edit, expected_data, remove_annotations, result, se
 from .inject import declared_for, declared_items, record_path
 from .podspec import Plan
 from .podtemplate import Template
+from .recordshape import RecordError
 from .release import Release, ReleaseKey, releases
-from .results import Result
-from .yamlread import UnsupportedYaml, mapping_get, node_at, scalar_at
+from .results import Result, Severity
+from .takeback import Claims, Verdict, judge
+from .yamlread import Node, Path, UnsupportedYaml, dotted, mapping_get, node_at, scalar_at
 
 
 class Scope(NamedTuple):
@@ -30,6 +32,7 @@ class Scope(NamedTuple):
     config: Config | None  # None: every config's records, all taken back
     keep_declared: bool  # False: take back everything (remove); True: what is no longer declared
     apply: bool = True  # False: only say what would be taken back (validate)
+    force: bool = False  # take back what changed since it was added, or no config vouches for
 
 
 def prune(inp: krm.Input, scope: Scope) -> Run:
@@ -43,7 +46,8 @@ def prune(inp: krm.Input, scope: Scope) -> Run:
     config = scope.config
     facts = releases(inp.items, every) if config is not None and config.presets else {}
     checksums: podtemplate.Checksums = {}
-    accounts: dict[tuple[str | None, str], set[str]] = {}  # ServiceAccount -> annotations wanted
+    # ServiceAccount -> the annotations the config's presets want on it
+    accounts: dict[tuple[str | None, str], dict[str, str]] = {}
     for workload in sorted(every, key=lambda w: not w.is_pod_template):
         try:
             target = _read(run, workload)
@@ -57,17 +61,17 @@ def prune(inp: krm.Input, scope: Scope) -> Run:
             if template is not None and any(p.changed for p in pruned):
                 key = (workload.release, workload.item.namespace)
                 checksums[key] = _checksum(run, workload, pruned)
-            if config is not None and scope.keep_declared:
+            if config is not None:  # what it wants: kept (inject), or vouched for (remove)
                 _, asked = declared_for(config, workload, pod, facts, run.namespaces)
                 account = str(pod.get("serviceAccountName") or "default")
-                accounts.setdefault((workload.item.namespace, account), set()).update(asked)
+                accounts.setdefault((workload.item.namespace, account), {}).update(asked)
         except UnsupportedYaml as error:
             run.results.append(result(workload, "error", str(error), None, "unsupported-yaml"))
     if scope.apply:
         podtemplate.refresh_checksums(run, every, checksums)
     for item in inp.items:
         if item.kind == "ServiceAccount" and not item.is_local_config:
-            wanted = accounts.get((item.namespace, str(item.name)), set())
+            wanted = accounts.get((item.namespace, str(item.name)), {})
             for name in _record_keys(item, ("metadata", "annotations"), config):
                 _prune_account(run, scope, item, name, wanted)
     run.expected = {position: run.expected[position] for position in sorted(run.edited)}
@@ -137,54 +141,153 @@ def _records_left(run: Run, workload: Workload) -> bool:
 def _prune_pod(run: Run, scope: Scope, found: _Found, facts: dict[ReleaseKey, Release]) -> _Pruned:
     workload, name, pod = found.workload, found.name, found.pod
     where = record_path(workload)
-    record = records.loads(scalar_at(node_at(workload.item.node, where), name))
+    annotations = node_at(workload.item.node, where)
+    try:
+        record = records.loads(scalar_at(annotations, name))
+    except RecordError as error:
+        run.results.append(_refused(workload, (*where, name), str(error), scope))
+        return _Pruned(False, None)
     if record is None:
         return _Pruned(False, None)
-    keep: set[records.Item] = set()
-    if scope.keep_declared and scope.config is not None:
-        keep = declared_items(scope.config, workload, (pod, record), facts, run.namespaces)
-    gone = record.items - keep
+    declared: dict[records.Item, str] = {}
+    if scope.config is not None:
+        declared = declared_items(scope.config, workload, (pod, record), facts, run.namespaces)
+    gone = record.items - set(declared) if scope.keep_declared else set(record.items)
+    others = _claimed_by_others(annotations, name) if scope.config is not None else {}
+    claims = Claims(declared, others, workload.main_container, scope.force)
+    verdict = judge(pod, record, gone, claims)
+    if verdict.refused is not None:
+        run.results.append(_refused(workload, (*where, name), verdict.refused, scope))
+        return _Pruned(False, None)
     if not gone:
         return _Pruned(False, record)
-    what = records.describe(gone)
     config_name = name.removeprefix(records.PREFIX)
     if not scope.apply:
-        message = _undeclared(what, config_name)
+        message = _undeclared(records.describe(gone), config_name)
         run.results.append(_validate_result(workload, message, where))
         return _Pruned(False, record)
-    ops = records.removal_ops(pod, gone, record.lists)
+    for severity, message in _left(verdict, config_name):
+        run.results.append(result(workload, severity, message, where, "record"))
+    if not verdict.take and not verdict.absent:
+        return _Pruned(False, record)
+    ops = records.removal_ops(pod, verdict.take, record.lists)
     if found.template is not None:
         podtemplate.write(run, workload, found.template, Plan(ops=ops))
     else:
         edit(run, workload.item, workload.pod_path, ops)
-    left = records.Record(record.items - gone, record.lists, record.checksum)
+    kept = record.items - verdict.take - verdict.absent
+    left = records.Record(kept, record.lists, record.checksum, record.digests)
     emptied = record.lists.get(records.ANNOTATIONS, "absent")
     set_annotation(run, workload.item, where, (name, left.dumps() if left else None), emptied)
-    message = _taken_back(what, config_name)
-    run.results.append(result(workload, "info", message, where, "taken-back"))
-    return _Pruned(True, record)
+    if verdict.take:
+        message = _taken_back(records.describe(verdict.take), config_name)
+        run.results.append(result(workload, "info", message, where, "taken-back"))
+    return _Pruned(bool(verdict.take), record)
 
 
-def _prune_account(run: Run, scope: Scope, item: krm.Item, name: str, wanted: set[str]) -> None:
+def _claimed_by_others(annotations: Node | None, name: str) -> dict[records.Item, str]:
+    """The items other configs' records on the same object claim -> that config's name (a
+    record that cannot be read claims nothing here: its own config's run refuses it)."""
+    claimed: dict[records.Item, str] = {}
+    for key_node, value_node in getattr(annotations, "value", []):
+        key = str(getattr(key_node, "value", ""))
+        if key == name or not key.startswith(records.PREFIX):
+            continue
+        try:
+            other = records.loads(getattr(value_node, "value", None))
+        except RecordError:
+            continue
+        for item in other.items if other is not None else ():
+            claimed.setdefault(item, key.removeprefix(records.PREFIX))
+    return claimed
+
+
+def _left(verdict: Verdict, config_name: str) -> list[tuple[Severity, str]]:
+    """What stays in place, and why, as `record` warnings."""
+    said: list[tuple[Severity, str]] = []
+    if verdict.changed:
+        said.append(
+            (
+                "warning",
+                f"{records.describe(verdict.changed)}: changed since config {config_name!r} "
+                "added it: left as it is; `airflow-sidecars remove --force` takes it",
+            )
+        )
+    if verdict.unproven:
+        said.append(
+            (
+                "warning",
+                f"{records.describe(verdict.unproven)}: recorded by config {config_name!r} "
+                "without a digest (by version 0.1), and no config vouches for what it is now: "
+                "left as it is; `airflow-sidecars remove --config FILE` with that config, or "
+                "`remove --force`, takes it",
+            )
+        )
+    for other in sorted(set(verdict.shared.values())):
+        items = {item for item, owner in verdict.shared.items() if owner == other}
+        said.append(
+            (
+                "warning",
+                f"{records.describe(items)}: recorded by config {config_name!r} and by config "
+                f"{other!r} too: left as it is",
+            )
+        )
+    return said
+
+
+def _refused(workload: Workload, where: Path, why: str, scope: Scope) -> Result:
+    """A record that is not what inject writes: nothing of it is believed."""
+    found = result(workload, "error", _not_ours(str(where[-1]), why), where[:-1], "record")
+    if scope.apply:
+        return found
+    return found._replace(tags={"function": "validate", "rule": "record"})
+
+
+def _not_ours(annotation: str, why: str) -> str:
+    return (
+        f"the annotation {annotation} is not a record this tool wrote: {why}. Nothing it names "
+        "is taken back; correct or delete the annotation by hand"
+    )
+
+
+def _prune_account(
+    run: Run, scope: Scope, item: krm.Item, name: str, wanted: dict[str, str]
+) -> None:
     where = ("metadata", "annotations")
-    record = records.loads(scalar_at(item.node, *where, name))
+    try:
+        record = records.loads(scalar_at(item.node, *where, name))
+    except RecordError as error:
+        function = "inject" if scope.apply else "validate"
+        tags = {"function": function, "rule": "record"}
+        run.results.append(item.result(_not_ours(name, str(error)), "error", dotted(where), tags))
+        return
     if record is None:
         return
     keep = {("annotation", key) for key in wanted} if scope.keep_declared else set()
     gone = record.items - keep
     if not gone:
         return
-    what = records.describe(gone)
     config_name = name.removeprefix(records.PREFIX)
     tags = {**TAG, "rule": "taken-back"}
     if not scope.apply:
-        message = _undeclared(what, config_name)
+        message = _undeclared(records.describe(gone), config_name)
         validate_tags = {"function": "validate", "rule": "no-longer-declared"}
         run.results.append(item.result(message, "error", "metadata.annotations", validate_tags))
         return
+    annotations = _present(item)
+    declared: dict[records.Item, str] = {
+        ("annotation", key): records.digest(value) for key, value in wanted.items()
+    }
+    claims = Claims(declared, {}, "", scope.force)
+    verdict = judge(annotations, record, gone, claims)
+    for severity, message in _left(verdict, config_name):
+        run.results.append(item.result(message, severity, dotted(where), {**TAG, "rule": "record"}))
+    if not verdict.take and not verdict.absent:
+        return
     try:
-        left = records.Record(record.items - gone)
-        keys = {entry[1] for entry in gone if entry[1] in _present(item)}
+        kept = record.items - verdict.take - verdict.absent
+        left = records.Record(kept, digests=record.digests)
+        keys = {entry[1] for entry in verdict.take}
         if left:
             remove_annotations(run, item, where, keys)
             set_annotation(run, item, where, (name, left.dumps()))
@@ -195,8 +298,9 @@ def _prune_account(run: Run, scope: Scope, item: krm.Item, name: str, wanted: se
             item.result(str(error), "error", None, {**TAG, "rule": "unsupported-yaml"})
         )
         return
-    message = _taken_back(what, config_name)
-    run.results.append(item.result(message, "info", "metadata.annotations", tags))
+    if verdict.take:
+        message = _taken_back(records.describe(verdict.take), config_name)
+        run.results.append(item.result(message, "info", "metadata.annotations", tags))
 
 
 def _undeclared(what: str, config_name: str) -> str:
@@ -211,9 +315,13 @@ def _taken_back(what: str, config_name: str) -> str:
     return f"took back {what} (config {config_name!r} no longer declares it)"
 
 
-def _present(item: krm.Item) -> set[str]:
+def _present(item: krm.Item) -> dict[str, Any]:
+    """The object's annotations as data (values as the text has them)."""
     node = node_at(item.node, ("metadata", "annotations"))
-    return {str(getattr(key, "value", "")) for key, _ in getattr(node, "value", [])}
+    return {
+        str(getattr(key, "value", "")): getattr(value, "value", None)
+        for key, value in getattr(node, "value", [])
+    }
 
 
 def _validate_result(workload: Workload, message: str, where: tuple[str | int, ...]) -> Result:

@@ -16,7 +16,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .podspec import Additions, Op, containers
+from .podspec import Additions, Op, containers, find_container
+from .recordshape import decode
 
 PREFIX = "airflow-sidecars.dev/"
 _NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -43,15 +44,16 @@ def key(config_name: str) -> str:
 
 
 class Record:
-    """What one config added to one object."""
+    """What one config added to one object, and the digest of each item as it was written."""
 
-    __slots__ = ("checksum", "items", "lists")
+    __slots__ = ("checksum", "digests", "items", "lists")
 
     def __init__(
         self,
         items: Iterable[Item] = (),
         lists: Lists | None = None,
         checksum: dict[str, str] | None = None,
+        digests: dict[Item, str] | None = None,
     ) -> None:
         self.items: set[Item] = set(items)
         self.lists: Lists = dict(lists or {})
@@ -59,6 +61,11 @@ class Record:
         # pod ("Kind/name"; worker sets differ), given back to the pods when the last record
         # goes (nothing can compute Helm's).
         self.checksum = checksum
+        # item -> the digest of what was written; an item without one was recorded by 0.1.x
+        # (or could not be checked since): trusted only where a config vouches for it.
+        self.digests: dict[Item, str] = {
+            item: digest for item, digest in (digests or {}).items() if digest
+        }
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -66,13 +73,13 @@ class Record:
     def dumps(self) -> str:
         out: dict[str, Any] = {}
         for item in sorted(self.items):
-            kind = item[0]
+            kind, digest = item[0], self.digests.get(item, "")
             if kind in _GROUPS:
-                out.setdefault(_GROUPS[kind], []).append(item[1])
+                out.setdefault(_GROUPS[kind], {})[item[1]] = digest
             elif kind in _NESTED:
-                out.setdefault(_NESTED[kind], {}).setdefault(item[1], []).append(item[2])
+                out.setdefault(_NESTED[kind], {}).setdefault(item[1], {})[item[2]] = digest
             else:
-                out.setdefault("annotations", []).append(item[1])
+                out.setdefault("annotations", {})[item[1]] = digest
         lists = {name: form for name, form in self.lists.items() if self._holds(name)}
         if lists:
             out["lists"] = lists
@@ -96,32 +103,86 @@ class Record:
 
 
 def loads(text: str | None) -> Record | None:
-    """A record as written by `dumps`; None for none, or for one that is not (by a hand that
-    was not ours: it is left alone)."""
+    """A record as `dumps` writes it (or as 0.1.x wrote it: names without digests); None for
+    none. Raises RecordError for anything else: a record decides what is deleted, so one that
+    is not ours is never half-believed."""
     if text is None:
         return None
-    try:
-        data = json.loads(text)
-        items: set[Item] = set()
-        for kind, group in _GROUPS.items():
-            items |= {(kind, str(name)) for name in data.get(group, [])}
-        for kind, group in _NESTED.items():
-            for container, names in data.get(group, {}).items():
-                items |= {(kind, str(container), str(name)) for name in names}
-        items |= {("annotation", str(name)) for name in data.get("annotations", [])}
-        lists = {str(name): str(form) for name, form in data.get("lists", {}).items()}
-        found = data.get("checksum")
-        checksum = {str(k): str(v) for k, v in found.items()} if found is not None else None
-    except (ValueError, AttributeError, TypeError):
+    data = decode(text)
+    digests: dict[Item, str] = {}
+    for kind, group in _GROUPS.items():
+        _read_names(digests, (kind,), data.get(group, {}))
+    for kind, group in _NESTED.items():
+        for container, names in data.get(group, {}).items():
+            _read_names(digests, (kind, container), names)
+    _read_names(digests, ("annotation",), data.get("annotations", {}))
+    return Record(digests, data.get("lists", {}), data.get("checksum"), digests)
+
+
+def _read_names(digests: dict[Item, str], prefix: Item, names: list[str] | dict[str, str]) -> None:
+    for name in names:
+        item: Item = (*prefix, name)
+        digests[item] = names[name] if isinstance(names, dict) else ""
+
+
+def digest(value: Any) -> str:
+    """The digest of an entry as data: the same entry, however it is laid out, gives the same
+    digest. Deferred import: hashlib's OpenSSL costs start-up that only records need."""
+    import hashlib  # noqa: PLC0415
+
+    text = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    """Keys as strings (json.dumps cannot sort keys of mixed types)."""
+    if isinstance(value, dict):
+        return {str(key): _plain(entry) for key, entry in value.items()}
+    if isinstance(value, list):
+        return [_plain(entry) for entry in value]
+    return value
+
+
+def entry(holder: dict[str, Any], item: Item) -> Any:
+    """What the item is in a pod spec (or, for an annotation, in the annotations mapping) as
+    it stands: the container, volume, mount, env entry or value; None where it is not."""
+    kind = item[0]
+    if kind == "annotation":
+        return holder.get(item[1])
+    if kind in _GROUPS:
+        return _named(holder.get(_GROUPS[kind]), "name", item[1])
+    found = find_container(holder, item[1])
+    if found is None:
         return None
-    return Record(items, lists, checksum)
+    field, merge_key = ("volumeMounts", "mountPath") if kind == "mount" else ("env", "name")
+    return _named(found[2].get(field), merge_key, item[2])
 
 
-def declared(pod: dict[str, Any], additions: Additions) -> set[Item]:
-    """What the additions put into this pod, as record items."""
-    found: set[Item] = {("container", w.value["name"]) for w in additions.containers}
-    found |= {("initContainer", w.value["name"]) for w in additions.init_containers}
-    found |= {("volume", w.value["name"]) for w in additions.volumes}
+def _named(entries: Any, merge_key: str, name: str) -> Any:
+    if not isinstance(entries, list):
+        return None
+    return next((e for e in entries if isinstance(e, dict) and str(e.get(merge_key)) == name), None)
+
+
+def stamp(record: Record, holder: dict[str, Any]) -> None:
+    """Give every item the digest of what it is now in `holder` (what this run wrote)."""
+    for item in record.items:
+        found = entry(holder, item)
+        if found is not None:
+            record.digests[item] = digest(found)
+
+
+def declared(pod: dict[str, Any], additions: Additions) -> dict[Item, str]:
+    """What the additions put into this pod, as record items, each with the digest of what
+    it would be."""
+    found: dict[Item, str] = {}
+    for kind, wanted_list in (
+        ("container", additions.containers),
+        ("initContainer", additions.init_containers),
+        ("volume", additions.volumes),
+    ):
+        for wanted in wanted_list:
+            found[(kind, str(wanted.value["name"]))] = digest(wanted.value)
     for kind, entries, merge_key in (
         ("mount", additions.mounts, "mountPath"),
         ("env", additions.env, "name"),
@@ -130,7 +191,8 @@ def declared(pod: dict[str, Any], additions: Additions) -> set[Item]:
             for list_name, _, container in containers(pod):
                 targets = in_containers if list_name == "containers" else in_init
                 if container.get("name") in targets:
-                    found.add((kind, str(container["name"]), str(wanted.value[merge_key])))
+                    item = (kind, str(container["name"]), str(wanted.value[merge_key]))
+                    found[item] = digest(wanted.value)
     return found
 
 

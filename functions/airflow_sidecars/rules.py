@@ -59,7 +59,13 @@ RULES: dict[str, Rule] = {
     "added": Rule(_INFO, None, "what was added to a pod"),
     "unchanged": Rule(_INFO, None, "a pod that already has everything the config declares"),
     "checksum": Rule(_INFO, None, "checksum/airflow-config refreshed after a pod template edit"),
-    "record": Rule(_WARNING, None, "a record annotation that inject did not write: left as it is"),
+    "record": Rule(
+        _VARIES,
+        _ERROR,
+        "a record annotation this tool did not write, refused as a whole (error); a recorded "
+        "item changed since, claimed by two configs, or recorded by 0.1 with nothing to vouch "
+        "for it: left in place (warning)",
+    ),
     "taken-back": Rule(
         _INFO,
         None,

@@ -11,6 +11,7 @@ from . import krm, records
 from .airflow import Workload
 from .config import Config
 from .edits import TAG, Run, WantedAnnotations, result, set_annotation
+from .recordshape import RecordError
 from .release import Release, ReleaseKey
 from .yamlread import Path, UnsupportedYaml, dotted, node_at, scalar_at
 
@@ -41,7 +42,7 @@ def annotate(run: Run, facts: dict[ReleaseKey, Release], config: Config) -> None
             for key, value in wanted.items()
             if _set_annotation(run, account, key, value, config)
         }
-        _record(run, account, config, set(wanted), added)
+        _record(run, account, config, wanted, added)
 
 
 def warn_shared(run: Run, every: list[Workload]) -> None:
@@ -73,12 +74,22 @@ def _in_order(run: Run) -> list[tuple[tuple[str | None, str], WantedAnnotations]
     return sorted(run.annotations.items(), key=lambda entry: (entry[0][0] or "", entry[0][1]))
 
 
-def _record(run: Run, item: krm.Item, config: Config, wanted: set[str], added: set[str]) -> None:
-    """The ServiceAccount's record of this config: the annotations it added and still wants."""
+def _record(
+    run: Run, item: krm.Item, config: Config, wanted: dict[str, str], added: set[str]
+) -> None:
+    """The ServiceAccount's record of this config: the annotations it added and still wants,
+    each with the digest of the value it set."""
     name = records.key(config.name)
-    old = records.loads(scalar_at(item.node, "metadata", "annotations", name))
-    items = {("annotation", key) for key in added | (wanted & _annotations(old))}
-    record = records.Record(items)
+    try:
+        old = records.loads(scalar_at(item.node, "metadata", "annotations", name))
+    except RecordError:
+        return  # prune has said so, as an error: nothing of this run is applied
+    kept = set(wanted) & _annotations(old)
+    items = {("annotation", key) for key in added | kept}
+    digests: dict[records.Item, str] = {
+        ("annotation", key): records.digest(wanted[key]) for key in added | kept
+    }
+    record = records.Record(items, digests=digests)
     try:
         set_annotation(run, item, ANNOTATIONS, (name, record.dumps() if record else None))
     except UnsupportedYaml as error:

@@ -6,7 +6,9 @@ after each of its 225 oracle cases and gets the chart's render back, byte for by
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import re
 from typing import Any
 
 import pytest
@@ -109,27 +111,47 @@ def test_each_team_owns_its_part() -> None:
     assert b"fluent/fluent-bit" not in pruned.output and b"s3-sync" in pruned.output
 
 
-def test_a_record_is_sorted_json_of_what_was_added() -> None:
+def test_a_record_is_sorted_json_of_what_was_added_with_digests() -> None:
     original = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_bytes()
     injected = _inject(original, _presets("s3Sync"))
     documents = [d for d in yaml.safe_load_all(injected.output) if d]
     scheduler = next(d for d in documents if d["metadata"]["name"] == "airflow-scheduler"
                      and d["kind"] == "Deployment")  # fmt: skip
-    text = scheduler["spec"]["template"]["metadata"]["annotations"][
-        "airflow-sidecars.dev/seed-presets"
-    ]
-    assert json.loads(text) == {
+    pod = scheduler["spec"]["template"]
+    text = pod["metadata"]["annotations"]["airflow-sidecars.dev/seed-presets"]
+    record = json.loads(text)
+    # each item names the digest of what it is in the pod: the shape, and the digests are
+    # those of the entries the output holds
+    assert {k: sorted(v) for k, v in record.items()} == {
         "containers": ["s3-sync"],
-        "mounts": {"scheduler": ["/opt/airflow/dags"]},
+        "mounts": ["scheduler"],
         "volumes": ["dags", "s3-sync-tmp"],
     }
-    assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+    assert sorted(record["mounts"]["scheduler"]) == ["/opt/airflow/dags"]
+    spec = pod["spec"]
+    s3_sync = next(c for c in spec["containers"] if c["name"] == "s3-sync")
+    assert record["containers"]["s3-sync"] == _digest(s3_sync)
+    for volume in spec["volumes"]:
+        if volume["name"] in ("dags", "s3-sync-tmp"):
+            assert record["volumes"][volume["name"]] == _digest(volume)
+    scheduler_container = next(c for c in spec["containers"] if c["name"] == "scheduler")
+    mount = next(m for m in scheduler_container["volumeMounts"]
+                 if m["mountPath"] == "/opt/airflow/dags")  # fmt: skip
+    assert record["mounts"]["scheduler"]["/opt/airflow/dags"] == _digest(mount)
+    assert text == json.dumps(record, sort_keys=True, separators=(",", ":"))
     account = next(d for d in documents if d["kind"] == "ServiceAccount"
                    and d["metadata"]["name"] == "airflow-scheduler")  # fmt: skip
     annotations = account["metadata"]["annotations"]
+    role = annotations["eks.amazonaws.com/role-arn"]
     assert json.loads(annotations["airflow-sidecars.dev/seed-presets"]) == {
-        "annotations": ["eks.amazonaws.com/role-arn"]
+        "annotations": {"eks.amazonaws.com/role-arn": _digest(role)}
     }
+
+
+def _digest(value: Any) -> str:
+    """The digest as the README documents it, computed here independently."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def test_validate_reports_what_is_recorded_and_no_longer_declared() -> None:
@@ -143,15 +165,18 @@ def test_validate_reports_what_is_recorded_and_no_longer_declared() -> None:
     assert checked.output == injected.output  # validate changes nothing
 
 
-def test_a_record_not_written_by_inject_is_left_alone() -> None:
+def test_a_record_not_written_by_inject_is_refused() -> None:
     original = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_bytes()
     injected = _inject(original, _presets("s3Sync"))
-    tampered = injected.output.replace(b'\'{"containers":["s3-sync"]', b"'not json", 1)
+    tampered = re.sub(
+        rb"'\{\"containers\":\{\"s3-sync\":\"[0-9a-f]+\"", b"'not json", injected.output
+    )
     assert tampered != injected.output
     outcome = run_inject([("out.yaml", tampered)], _presets("s3Sync"))
-    assert "record" in _rules(outcome)
+    assert "record" in _rules(outcome) and outcome.exit_code == 1
+    assert outcome.output == tampered  # nothing applied
     removed = run_remove([("out.yaml", tampered)], None)
-    assert b"not json" in removed.output  # nobody's record: not taken back
+    assert removed.exit_code == 1 and removed.output == tampered  # nothing taken back
 
 
 def test_remove_without_records_says_so() -> None:
