@@ -11,11 +11,12 @@ transform, render the output, and (for inject) verify it.
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal, NamedTuple
 
-from . import krm, summary
+from . import estates, krm, summary
 from .config import Config, ConfigError, ConfigSource, from_input
 from .edits import Run
 from .inject import declared_missing, inject
@@ -157,26 +158,132 @@ def _run(function: Function, inputs: Inputs, asked: _Asked, transform: Transform
             return _finish(inp, said, summary.of(inp, None)._replace(applied=False), inputs)
         if config is not None and asked.strict:
             config = config._replace(strict=True)
-        added, run, inp, edited = transform(inp, config)
-        results += added
-        counts = summary.of(inp, edited)
-        if run is not None and exit_code(results):
-            # One rule for every error, in both modes: nothing is applied. A pipeline that
-            # ignores the exit code then deploys the chart's own render, never half a change.
-            not_applied = _not_applied(results, function)
-            return _finish(krm.parse(texts), not_applied, counts._replace(applied=False), inputs)
-        # Each source alone, before render() joins them (which may mark a last block scalar
-        # `-` so that the next source's text cannot become part of it: not a change of a file).
-        files = [_own_output(s) for s in inp.sources] if asked.each_file else None
-        output = krm.render(inp, results)
-        mode, item_count = inp.mode, len(inp.items)
-        del inp
-        problem = verify(run, output, item_count) if run is not None else None
-        if problem is not None:
-            # Never hand on text we cannot vouch for: the input goes back unchanged.
-            internal = [*results, _internal(function, problem)]
-            return _finish(krm.parse(texts), internal, counts._replace(applied=False), inputs)
-        return Outcome(output.encode("utf-8"), results, mode, counts, files)
+        layout = estates.split(inp)
+        if layout.twice:
+            said = [*results, *_twice_results(layout.twice, function)]
+            return _finish(inp, said, summary.of(inp, None)._replace(applied=False), inputs)
+        if len(layout.renders) > 1:
+            del inp  # each render is parsed on its own
+            step = _Step(function, config, transform)
+            return _run_estate(step, layout.renders, texts, inputs, asked.each_file)
+        read = _Read(texts, inputs)
+        owned = [inp]
+        del inp  # _render_one must hold the only reference to the node trees (see above)
+        return _render_one(_Step(function, config, transform), owned, read, results, asked)
+
+
+class _Read(NamedTuple):
+    """The input as read: each source's decoded text, and its bytes."""
+
+    texts: list[tuple[str | None, str]]
+    inputs: Inputs
+
+
+class _Step(NamedTuple):
+    """What runs on each render: the function, its config (loaded once), its transform."""
+
+    function: Function
+    config: Config | None
+    transform: Transform
+
+
+def _render_one(
+    step: _Step,
+    owned: list[krm.Input],
+    read: _Read,
+    results: list[Result],
+    asked: _Asked,
+) -> Outcome:
+    """Transform one render, render it and verify it. The input comes in a list that this
+    takes it out of, so that no caller's frame keeps its node trees alive."""
+    function = step.function
+    inp = owned.pop()
+    texts, inputs = read
+    added, run, inp, edited = step.transform(inp, step.config)
+    results = [*results, *added]
+    counts = summary.of(inp, edited)
+    if run is not None and exit_code(results):
+        # One rule for every error, in both modes: nothing is applied. A pipeline that
+        # ignores the exit code then deploys the chart's own render, never half a change.
+        not_applied = _not_applied(results, function)
+        return _finish(krm.parse(texts), not_applied, counts._replace(applied=False), inputs)
+    # Each source alone, before render() joins them (which may mark a last block scalar
+    # `-` so that the next source's text cannot become part of it: not a change of a file).
+    files = [_own_output(s) for s in inp.sources] if asked.each_file else None
+    output = krm.render(inp, results)
+    mode, item_count = inp.mode, len(inp.items)
+    del inp
+    problem = verify(run, output, item_count) if run is not None else None
+    if problem is not None:
+        # Never hand on text we cannot vouch for: the input goes back unchanged.
+        internal = [*results, _internal(function, problem)]
+        return _finish(krm.parse(texts), internal, counts._replace(applied=False), inputs)
+    return Outcome(output.encode("utf-8"), results, mode, counts, files)
+
+
+def _run_estate(
+    step: _Step,
+    renders: list[list[int]],
+    texts: list[tuple[str | None, str]],
+    inputs: Inputs,
+    each_file: bool,
+) -> Outcome:
+    """Each render of an estate on its own (estates.py), joined back in the input's order.
+    Errors in any render apply nothing anywhere, as in one render."""
+    asked = _Asked(None, False, True)
+    outcomes: list[tuple[list[int], Outcome]] = []
+    for sources in renders:
+        part_texts = [texts[number] for number in sources]
+        part_inputs = [inputs[number] for number in sources]
+        outcome = _render_one(
+            step, [krm.parse(part_texts)], _Read(part_texts, part_inputs), [], asked
+        )
+        outcomes.append((sources, outcome))
+    said = [_render_line(step.function, texts, sources, o) for sources, o in outcomes]
+    counts = summary.joined([o.summary for _, o in outcomes])
+    if any(not o.summary.applied for _, o in outcomes):
+        results = [r for _, o in outcomes for r in o.results if r.tags.get("rule") != "not-applied"]
+        not_applied = _not_applied([*said, *results], step.function)
+        return _finish(krm.parse(texts), not_applied, counts._replace(applied=False), inputs)
+    files: list[bytes] = [b""] * len(texts)
+    for sources, outcome in outcomes:
+        assert outcome.files is not None
+        for number, data in zip(sources, outcome.files, strict=True):
+            files[number] = data
+    joined = krm.parse(
+        [(name, krm.decode(data, name)) for (name, _), data in zip(texts, files, strict=True)]
+    )
+    output = krm.render(joined, []).encode("utf-8")
+    results = [*said, *(r for _, o in outcomes for r in o.results)]
+    return Outcome(output, results, "stream", counts, files if each_file else None)
+
+
+def _render_line(
+    function: str, texts: list[tuple[str | None, str]], sources: list[int], outcome: Outcome
+) -> Result:
+    """Which files make one render of an estate, and its summary."""
+    names = [texts[number][0] or "stdin" for number in sources]
+    try:
+        where = os.path.commonpath(names) or "."
+    except ValueError:  # absolute and relative paths, or stdin among them
+        where = names[0]
+    counts = summary.line(function, outcome.summary, outcome.results).partition(": ")[2]
+    files = f"{len(names)} files" if len(names) > 1 else "1 file"
+    message = f"{where}: a render of its own ({files}): {counts}"
+    return Result(message, "info", tags={"function": function, "rule": "render"})
+
+
+def _twice_results(twice: list[estates.Twice], function: str) -> list[Result]:
+    """One error per pair of places (a whole render given twice is one error, not one per
+    object), naming the first object of each."""
+    tags = {"function": function, "rule": "duplicate-object"}
+    pairs: dict[tuple[str | None, str | None], list[estates.Twice]] = {}
+    for found in twice:
+        pairs.setdefault((found.first.name, found.second.name), []).append(found)
+    return [
+        found[0].item.result(estates.message(found), "error", None, tags)
+        for found in pairs.values()
+    ]
 
 
 def _own_output(source: krm.Source) -> bytes:

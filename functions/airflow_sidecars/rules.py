@@ -51,6 +51,18 @@ RULES: dict[str, Rule] = {
         "the KubernetesExecutor pod template is not YAML (error), not one Pod (warning), or "
         "the user's own (podTemplate: left alone, warning)",
     ),
+    "duplicate-object": Rule(
+        _ERROR,
+        _ERROR,
+        "one object twice in one file, one stream or one folder: no path says which render "
+        "each belongs to",
+    ),
+    "render": Rule(
+        _INFO,
+        _INFO,
+        "an estate: one of the renders its paths part into (the same object in `envs/dev` "
+        "and `envs/prod`), with its own summary",
+    ),
     "not-applied": Rule(
         _INFO, None, "a run with errors: nothing was applied, the output is the input as it came"
     ),

@@ -24,6 +24,7 @@ class Summary(NamedTuple):
     workloads: frozenset[int]  # positions of the items that hold an Airflow pod spec
     changed: frozenset[int] | None  # positions edited (None: a function that edits nothing)
     applied: bool = True  # False: errors, the output is the input as it came
+    renders: int = 1  # an estate's renders (estates.py), each with its own releases
 
 
 def of(inp: Input, edited: Iterable[int] | None) -> Summary:
@@ -34,13 +35,35 @@ def of(inp: Input, edited: Iterable[int] | None) -> Summary:
     return Summary(len(inp.items), releases, frozenset(w.item.position for w in found), changed)
 
 
+def joined(parts: list[Summary]) -> Summary:
+    """The summary of an estate: its renders' summaries added up (positions are each
+    render's own, so they are told apart by render before they are counted)."""
+    workloads: set[int] = set()
+    changed: set[int] | None = None
+    offset = 0
+    for part in parts:
+        workloads |= {offset + position for position in part.workloads}
+        if part.changed is not None:
+            changed = (changed or set()) | {offset + position for position in part.changed}
+        offset += part.objects
+    # one release per render: `airflow` in envs/dev and `airflow` in envs/prod are two
+    releases = tuple(sorted((key for part in parts for key in part.releases),
+                            key=lambda key: (key[0] or "", key[1] or "")))  # fmt: skip
+    applied = all(part.applied for part in parts)
+    changes = None if changed is None else frozenset(changed)
+    return Summary(offset, releases, frozenset(workloads), changes, applied, len(parts))
+
+
 def unread() -> Summary:
     """An input that could not be read."""
     return Summary(0, (), frozenset(), None, applied=False)
 
 
 def line(function: str, summary: Summary, results: list[Result]) -> str:
-    parts = [f"{_count(summary.objects, 'object')}, {_releases(summary.releases)}"]
+    objects = _count(summary.objects, "object")
+    if summary.renders > 1:
+        objects += f" in {summary.renders} renders"
+    parts = [f"{objects}, {_releases(summary.releases)}"]
     parts.append(_workloads(summary))
     severities = [result.severity for result in results]
     found = [_count(severities.count(s), s) for s in ("error", "warning")]

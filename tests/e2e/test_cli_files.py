@@ -228,9 +228,12 @@ def test_summary_line_counts_objects_releases_and_workloads(tmp_path: Path) -> N
     other = other.replace("  namespace: airflow\n", "  namespace: team-b\n")
     (tmp_path / "team-b.yaml").write_text(other)
     checked = run_cli("validate", "--quiet", RENDER, tmp_path / "team-b.yaml")
+    # the objects keep their names (helm template without --namespace writes none): the same
+    # objects in two folders are two renders, each checked on its own (README, "Files and
+    # folders"), and said so in an info line each
     assert checked.stderr.splitlines()[-1] == (
-        "validate: 52 objects, 2 releases (airflow, team-b); 8 workloads checked; "
-        "0 errors, 0 warnings, 0 info"
+        "validate: 52 objects in 2 renders, 2 releases (airflow, team-b); 8 workloads checked; "
+        "0 errors, 0 warnings, 2 info"
     )
     failed = run_cli("inject", "--config", SEED, RENDER)
     assert failed.returncode == 1
