@@ -154,8 +154,33 @@ def _add_in_place(command: argparse.ArgumentParser) -> None:
         "--in-place",
         action="store_true",
         help="write each input file back, only those that changed (for committed rendered "
-        "manifests); nothing on stdout but --diff. Nothing is written when there are errors",
+        "manifests); nothing on stdout but --diff. Nothing is written when there are errors, "
+        "or when a file changed since it was read. The folders that hold the files are locked "
+        "for the run: another --in-place run on them waits",
     )
+    command.add_argument(
+        "--lock-timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        help=f"with --in-place: how long to wait for another run's lock before failing (exit "
+        f"1); default {LOCK_TIMEOUT:g}, 0 fails at once",
+    )
+
+
+# How long an --in-place run waits for another one's lock on its folders. Waiting is what two
+# CI jobs started together on one checkout need (a run takes seconds); failing after a bound
+# keeps a job from hanging behind a run that is stuck.
+LOCK_TIMEOUT = 60.0
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return seconds
 
 
 def _add_inputs(command: argparse.ArgumentParser) -> None:
@@ -208,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.diff,
         args.quiet,
         getattr(args, "in_place", False),
+        getattr(args, "lock_timeout", None),
         getattr(args, "force", False),
     )
     return _run(args.command, args.config, args.files or [inputfiles.STDIN], show)
@@ -221,10 +247,56 @@ class _Show(NamedTuple):
     diff: bool  # the changed objects as a diff on stdout
     quiet: bool  # no info lines
     in_place: bool  # each input file written back
+    lock_timeout: float | None  # seconds to wait for another run's lock (None: not given)
     force: bool = False  # remove: also what changed since it was added
 
 
 def _run(command: str, config_path: str | None, names: list[str], show: _Show) -> int:
+    try:
+        files = inputfiles.expand(names)
+    except OSError as error:
+        return _unreadable(command, error)
+    misuse = _misuse(config_path, files, show)
+    if misuse is not None:
+        _say(f"airflow-sidecars {command}: {misuse}\n")
+        return 2
+    if not show.in_place:
+        return _run_on(command, config_path, files, show)
+    # Written back in place, the files are read, planned and written under the lock of every
+    # folder that holds one: a second run waits, then reads what the first wrote.
+    seconds = LOCK_TIMEOUT if show.lock_timeout is None else show.lock_timeout
+    who = f"airflow-sidecars {command}"
+
+    def waiting(folder: str) -> None:
+        _say(
+            f"{who}: waiting for {folder}: another airflow-sidecars run holds its lock (at most "
+            f"{seconds:g} s, --lock-timeout)\n"
+        )
+
+    def unlockable(folder: str, error: OSError) -> None:
+        _say(f"{who}: {folder}: cannot lock it ({error.strerror or error}): going on unlocked\n")
+
+    try:
+        held = inputfiles.lock(files, seconds, waiting, unlockable)
+    except inputfiles.Held as busy:
+        holds = f"still holds its lock after {seconds:g} s" if seconds else "holds its lock"
+        nothing = "nothing was read or written"
+        _say(f"{who}: {busy.folder}: another airflow-sidecars run {holds}: {nothing}\n")
+        return 1
+    try:
+        return _run_on(command, config_path, files, show)
+    finally:
+        inputfiles.unlock(held)
+
+
+def _unreadable(command: str, error: OSError) -> int:
+    where = error.filename or "stdin"
+    _say(f"airflow-sidecars {command}: {where}: {error.strerror or error}\n")
+    return 2
+
+
+def _run_on(command: str, config_path: str | None, files: list[str], show: _Show) -> int:
+    """The run once the files are known (and, in place, locked): read, plan, deliver."""
     from . import api  # noqa: PLC0415 - keep start-up light
 
     def waiting() -> None:
@@ -235,11 +307,6 @@ def _run(command: str, config_path: str | None, names: list[str], show: _Show) -
         )
 
     try:
-        files = inputfiles.expand(names)
-        misuse = _misuse(config_path, files, show)
-        if misuse is not None:
-            _say(f"airflow-sidecars {command}: {misuse}\n")
-            return 2
         inputs = [
             (None if name == inputfiles.STDIN else name, inputfiles.read(name, waiting))
             for name in files
@@ -248,9 +315,7 @@ def _run(command: str, config_path: str | None, names: list[str], show: _Show) -
         if config_path:
             config = api.ConfigSource(config_path, inputfiles.read(config_path, waiting))
     except OSError as error:
-        where = error.filename or "stdin"
-        _say(f"airflow-sidecars {command}: {where}: {error.strerror or error}\n")
-        return 2
+        return _unreadable(command, error)
     if command == "remove":
         outcome = api.run_remove(inputs, config, each_file=show.in_place, force=show.force)
     elif command == "validate":
@@ -281,6 +346,8 @@ def _misuse(config_path: str | None, files: list[str], show: _Show) -> str | Non
             "give the input as files"
         )
     if not show.in_place:
+        if show.lock_timeout is not None:
+            return "--lock-timeout is for --in-place runs: give -i, or leave it out"
         return None
     if inputfiles.STDIN in files:
         return "--in-place writes files back: give the input as files or folders, not stdin"
@@ -321,18 +388,31 @@ def _deliver(
 def _write_back(
     command: str, outcome: api.Outcome, inputs: list[tuple[str | None, bytes]], quiet: bool
 ) -> bool:
-    """Each input file that changed, written back; none when the run had errors."""
+    """Each input file that changed, written back; none when the run had errors, or when any
+    input file changed since it was read."""
     if outcome.exit_code or outcome.files is None:
         return True  # nothing applied: every file stays as it is
-    for (name, before), after in zip(inputs, outcome.files, strict=True):
-        if name is None or after == before:
-            continue
-        try:
-            inputfiles.write_back(name, after)
-        except OSError as error:
-            _say(f"airflow-sidecars {command}: {name}: {error.strerror or error}\n")
-            return False
-        if not quiet:
+    read = [(name, before) for name, before in inputs if name is not None]
+    changes = [
+        (name, after)
+        for (name, before), after in zip(inputs, outcome.files, strict=True)
+        if name is not None and after != before
+    ]
+    if not changes:
+        return True
+    try:
+        inputfiles.replace_all(read, changes)
+    except inputfiles.Stale as stale:
+        _say(
+            f"airflow-sidecars {command}: {stale.name}: another program changed it since this "
+            "run read it: no file was written; run again\n"
+        )
+        return False
+    except OSError as error:
+        _say(f"airflow-sidecars {command}: {error.filename}: {error.strerror or error}\n")
+        return False
+    if not quiet:
+        for name, _ in changes:
             _say(f"{command}: wrote {name}\n")
     return True
 
