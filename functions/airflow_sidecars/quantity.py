@@ -91,7 +91,7 @@ def _parse_value(text: str) -> Decimal | None:
 
 
 def _suffix(suffix: str) -> tuple[int, int] | None:
-    """(base, exponent) of a suffix, as the suffixer interprets it; None for no suffix."""
+    """(base, exponent) of a suffix, as the suffixer interprets it; None for one it refuses."""
     if suffix in _DECIMAL_SI:
         return 10, _DECIMAL_SI[suffix]
     if suffix in _BINARY_SI:
