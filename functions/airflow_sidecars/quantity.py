@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import MAX_EMAX, MIN_EMIN, ROUND_UP, Context, Decimal
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_CEILING, ROUND_UP, Context, Decimal
 from typing import Any, NamedTuple
 
 # The scanner's shape (parseQuantityString): sign, digits, fraction, then the suffix letters,
@@ -168,7 +168,7 @@ _HUGE_PAGES = "hugepages-"
 def resource_problems(resources: Any) -> list[tuple[str, str]]:
     """(path below the container, message) for what the API server refuses in a container's
     `resources`: a value that is not a quantity, a name no container can request, a negative
-    request or limit, a request above its limit. `claims` is not a quantity and is left alone."""
+    request or limit, a fraction of an extended resource, a request above its limit. `claims` is not a quantity and is left alone."""
     if not isinstance(resources, dict):
         return []  # no resources, or a shape podshape.py (or the config schema) reports
     problems: list[tuple[str, str]] = []
@@ -192,6 +192,10 @@ def resource_problems(resources: Any) -> list[tuple[str, str]]:
             elif quantity.value < 0:
                 # ValidateNonnegativeQuantity, through ValidateResourceQuantityValue
                 message = f"{quantity.text!r} is negative: a request or a limit must be 0 or more"
+                problems.append((path, message))
+            elif _extended(str(name)) and not _whole_in_millis(quantity.value):
+                # ValidateResourceQuantityValue: an extended resource counts whole devices
+                message = f"{quantity.text!r} is not a whole number: {name} counts whole units"
                 problems.append((path, message))
             else:
                 read[kind][str(name)] = quantity
@@ -223,6 +227,19 @@ def _name_problems(name: str) -> list[str]:
         f"{name!r} is not a resource a container can request: cpu, memory, "
         "ephemeral-storage, hugepages-<size>, or an extended resource such as nvidia.com/gpu"
     ]
+
+
+def _extended(name: str) -> bool:
+    """An extended resource (helper.IsExtendedResourceName): a domain other than kubernetes.io."""
+    return "/" in name and "kubernetes.io/" not in name
+
+
+def _whole_in_millis(value: Decimal) -> bool:
+    """MilliValue() % 1000 == 0: the value rounded up to a milli-unit is a whole number."""
+    if value.adjusted() > _LARGEST_EXPONENT:
+        return True
+    millis = (value * 1000).to_integral_value(rounding=ROUND_CEILING)
+    return millis % 1000 == 0
 
 
 def _overcommit_allowed(name: str) -> bool:

@@ -197,6 +197,13 @@ def test_what_validation_adds_for_a_container() -> None:
         "resources.requests.nvidia.com/gpu"
     ]
     assert _problems({"requests": {"nvidia.com/gpu": 1}, "limits": {"nvidia.com/gpu": 1}}) == []
+    # ... and count whole units (rounded up to milli-units first, as MilliValue does)
+    assert _problems({"limits": {"nvidia.com/gpu": "500m"}}) == ["resources.limits.nvidia.com/gpu"]
+    assert _problems({"limits": {"nvidia.com/gpu": "1e3", "example.com/dev": "2000m"}}) == []
+    assert _problems({"limits": {"example.com/dev": "1.0001m"}}) == [
+        "resources.limits.example.com/dev"
+    ]
+    assert _problems({"limits": {"example.com/dev": "999999999n"}}) == []  # 999.999999m is 1000m
     # a list where a mapping belongs; claims and unknown keys are not quantities
     assert _problems({"limits": ["cpu"]}) == ["resources.limits"]
     assert _problems({"claims": [{"name": "gpu"}]}) == []
