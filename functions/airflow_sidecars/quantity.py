@@ -168,7 +168,8 @@ _HUGE_PAGES = "hugepages-"
 def resource_problems(resources: Any) -> list[tuple[str, str]]:
     """(path below the container, message) for what the API server refuses in a container's
     `resources`: a value that is not a quantity, a name no container can request, a negative
-    request or limit, a fraction of an extended resource, a request above its limit. `claims` is not a quantity and is left alone."""
+    request or limit, a fraction of an extended resource, a request above its limit. `claims`
+    is not a quantity and is left alone."""
     if not isinstance(resources, dict):
         return []  # no resources, or a shape podshape.py (or the config schema) reports
     problems: list[tuple[str, str]] = []
