@@ -14,6 +14,7 @@ from .chart import (
     VOLUMES,
     ValuePath,
 )
+from .quantity import resource_problems
 from .templating import template_problems
 
 
@@ -67,6 +68,26 @@ def cross_checks(spec: dict[str, Any]) -> list[Problem]:
     sets = ((spec.get("workers") or {}).get("celery") or {}).get("sets") or []
     problems += _unique(sets, "name", "spec.workers.celery.sets", "worker set name")
     problems += [Problem(path, message) for path, message in template_problems(value_lists(spec))]
+    problems += _quantity_problems(spec)
+    return problems
+
+
+def _quantity_problems(spec: dict[str, Any]) -> list[Problem]:
+    """Resource quantities the API server would refuse (quantity.py), in every container the
+    config adds: the extra*Containers lists, and the presets' `resources` parameters."""
+    problems = []
+    for base, group in _value_groups(spec):
+        for key in (INIT_CONTAINERS, CONTAINERS):
+            for number, container in enumerate(group.get(key) or []):
+                where = f"{base}.{key}[{number}]"
+                for path, message in resource_problems(container.get("resources")):
+                    problems.append(
+                        Problem(f"{where}.{path}", f"{message} (container {container['name']!r})")
+                    )
+    for preset, params in (spec.get("presets") or {}).items():
+        if isinstance(params, dict):
+            for path, message in resource_problems(params.get("resources")):
+                problems.append(Problem(f"spec.presets.{preset}.{path}", message))
     return problems
 
 

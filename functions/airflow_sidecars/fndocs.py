@@ -91,7 +91,8 @@ KubernetesExecutor pod template included; each result names its rule:
   variable is named, its value never repeated), `proxy-twice` (two database proxies in one
   pod), `proxy-order` (a native database proxy after an init container that needs the
   database), `proxy-missing` (a pod that connects to the database itself without a proxy, in
-  a release whose other pods use one);
+  a release whose other pods use one), `bad-quantity` (a container's `resources` the API
+  server refuses: `cpu: true`, `5 GiB`, a negative value, a request above its limit);
 - warnings: `keytab-exposed` (the Kerberos keytab in a container other than the ticket
   renewer), `unpinned-image` (a sidecar image with no tag, or `:latest`);
 - info: `no-requests` (a sidecar without resource requests);

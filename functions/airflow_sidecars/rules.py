@@ -164,6 +164,13 @@ RULES: dict[str, Rule] = {
         "other pods use one",
     ),
     "no-requests": Rule(None, _INFO, "a sidecar without resource requests"),
+    "bad-quantity": Rule(
+        None,
+        _ERROR,
+        "a container's `resources` the API server refuses: a value that is not a quantity "
+        "(`cpu: true`, `5 GiB`), a negative one, a request above its limit, a resource no "
+        "container can request (in the config: a `config` error)",
+    ),
     "declared-missing": Rule(
         None,
         _ERROR,
@@ -192,6 +199,7 @@ CAN_DISABLE = frozenset(
         "literal-secret",
         "unpinned-image",
         "no-requests",
+        "bad-quantity",
         "proxy-twice",
         "plain-proxy",
         "proxy-order",

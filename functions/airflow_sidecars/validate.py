@@ -21,6 +21,7 @@ from .chart import CHART_CONTAINERS, KERBEROS_CONTAINERS
 from .config import Config
 from .podshape import shape_problems
 from .podspec import ListName, containers
+from .quantity import resource_problems
 from .release import releases
 from .results import Result, Severity
 from .rules import ALWAYS_ON, plain_sidecar_message, severity
@@ -339,6 +340,18 @@ def _missing_requests(pod: Pod) -> list[Result]:
     return found
 
 
+def _bad_quantities(pod: Pod) -> list[Result]:
+    """Resources the API server refuses (quantity.py), in every container, the chart's too."""
+    found = []
+    for list_name, index, container in _containers(pod.spec):
+        for path, problem in resource_problems(container.get("resources")):
+            message = (
+                f"container {container.get('name')!r}: {problem}; the API server rejects the pod"
+            )
+            found.append(_finding(pod, "bad-quantity", f"{list_name}[{index}].{path}", message))
+    return found
+
+
 CHECKS = (
     _missing_volumes,
     _duplicate_containers,
@@ -348,4 +361,5 @@ CHECKS = (
     _literal_secrets,
     _unpinned_images,
     _missing_requests,
+    _bad_quantities,
 )

@@ -145,6 +145,12 @@ def _seed_workers_in_pod_template(native: bool) -> Outcome:
 
 FIXED_SEED = (ROOT / "pipelines" / "examples" / "seed-sidecars.yaml").read_bytes()
 
+
+def _bad_quantity(documents: list[dict[str, Any]]) -> None:
+    scheduler = _pod(documents, "Deployment", "airflow-scheduler")["containers"][0]
+    scheduler["resources"] = {"limits": {"cpu": True, "memory": "5 GiB"}}
+
+
 CASES = [
     Case(
         "missing-volume",
@@ -174,6 +180,11 @@ CASES = [
     ),
     Case("unpinned-image", _after_05b, _presets_on_kubernetes_executor),
     Case("no-requests", _after_05b, _presets_on_kubernetes_executor),
+    Case(
+        "bad-quantity",
+        lambda: _validate(_edited(OFFICIAL / "01-default.yaml", _bad_quantity)),
+        lambda: _validate((OFFICIAL / "01-default.yaml").read_bytes()),
+    ),
     Case(
         "declared-missing",
         lambda: _validate((OFFICIAL / "05a-sidecars-before.yaml").read_bytes(), FIXED_SEED),
