@@ -9,7 +9,10 @@ is stronger than a comment-preserving round trip and an order of magnitude faste
 ruamel.yaml round trip of one render costs more than kustomize's whole run).
 
 New content takes the indentation of the place it goes into (yamlemit.py). Inside flow
-collections (and so in JSON input) new content is written as JSON, which is valid YAML flow.
+collections (and so in JSON input), and into an empty one on its key's line (`env: []`), new
+content is written as JSON, which is valid YAML flow. Removal is the exact inverse of these
+insertions: `remove` after `inject` gives back the text as it was, line breaks before closing
+brackets, trailing commas and comments included.
 """
 
 from __future__ import annotations
