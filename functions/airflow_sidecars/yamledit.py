@@ -206,6 +206,15 @@ class Editor:
             self._flow_remove(node, entries, index)
             return
         first, final = entries[index]
+        if (
+            self._after_dash(first)
+            and isinstance(node, yaml.MappingNode)
+            and index + 1 < len(entries)
+        ):
+            # `- first: 1\n  second: 2`: the next key moves up onto the dash's line, where the
+            # mapping's keys start (the same column as its own line's); see _cut
+            self._cut(first.start_mark.index, self._line_of_entry(entries[index + 1][0], False))
+            return
         start = self._line_of_entry(first, isinstance(node, yaml.SequenceNode))
         end = (
             self._line_of_entry(entries[index + 1][0], isinstance(node, yaml.SequenceNode))
@@ -254,7 +263,20 @@ class Editor:
         text = self.text
         if end == len(text) and not text.endswith("\n") and start > 0 and text[start - 1] == "\n":
             start -= 1  # the text ended without a line break: so it still does
+        if self._after_dash_at(start) and (end == 0 or text[end - 1] == "\n"):
+            # the cut starts after a sequence entry's dash (its first key goes) and runs to a
+            # line start: the key on that line moves up behind the dash, without its indent
+            while end < len(text) and text[end] == " ":
+                end += 1
         self.splice(start, end, "")
+
+    def _after_dash(self, key: Node) -> bool:
+        """Whether a block mapping's key follows the dash of its sequence entry on its line."""
+        return self._after_dash_at(key.start_mark.index)
+
+    def _after_dash_at(self, position: int) -> bool:
+        before = self.text[self.lines.start(position) : position]
+        return "-" in before and not before.replace("-", "").strip()
 
     def _line_of_entry(self, first: Node, in_sequence: bool) -> int:
         """The start of the line a block entry begins on (its dash, or its key), which nothing
