@@ -469,8 +469,10 @@ class Editor:
         return loc.in_flow or loc.key is None or node.start_mark.line == loc.key.start_mark.line
 
     def _write_inside(self, node: Node, entries: str) -> None:
-        """Write entries right after the opening bracket of an empty flow collection."""
-        position = node.start_mark.index + 1
+        """Write entries right after the opening bracket of an empty flow collection (a tag
+        may come before it)."""
+        bracket = "{" if isinstance(node, yaml.MappingNode) else "["
+        position = self.text.index(bracket, node.start_mark.index) + 1
         if any(s.start == position == s.end and s.text for s in self._splices):
             entries = ", " + entries  # written into it before in this run: one more entry
         self.splice(position, position, entries)
