@@ -8,18 +8,34 @@ from typing import Any
 
 import yaml
 
-from .fromvalues import config_spec, config_text, merged, stripped
+from .fromvalues import config_spec, config_text, merged, problems, stripped, what_it_is
 from .yamlread import NotOneDocument, UnsupportedYaml, load_one
 
 
+class NotValues(Exception):
+    """A values file whose values cannot become a config (the message says why)."""
+
+
 def _values(text: str, file: str) -> Any:
-    """A values file's data; an empty file is no values, as for Helm."""
+    """A values file's data; an empty file (or one of only comments) is no values, as for
+    Helm. Raises NotValues for a file that is not a mapping, or whose `extra*` values or
+    worker sets a config cannot carry."""
     try:
-        return load_one(text, file).data or {}
+        data = load_one(text, file).data
     except NotOneDocument as error:
         if error.count == 0:
             return {}
         raise
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise NotValues(
+            f"{file}: chart values are a mapping, and this file holds {what_it_is(data)}"
+        )
+    found = problems(data)
+    if found:
+        raise NotValues("\n".join(f"{file}: {problem}" for problem in found))
+    return data
 
 
 def from_values(files: list[str], name: str, strip: str | None, say: Callable[[str], None]) -> int:
@@ -35,8 +51,9 @@ def from_values(files: list[str], name: str, strip: str | None, say: Callable[[s
             with open(file, encoding="utf-8") as handle:
                 texts.append(handle.read())
             documents.append(_values(texts[-1], file))
-    except (OSError, UnicodeDecodeError, UnsupportedYaml, yaml.YAMLError) as error:
-        say(f"airflow-sidecars from-values: {error}\n")
+    except (OSError, UnicodeDecodeError, UnsupportedYaml, yaml.YAMLError, NotValues) as error:
+        for line in str(error).splitlines():
+            say(f"airflow-sidecars from-values: {line}\n")
         return 1
     spec, left_out = config_spec(merged(documents))
     for path in left_out:
@@ -46,8 +63,13 @@ def from_values(files: list[str], name: str, strip: str | None, say: Callable[[s
         )
     if strip is not None:
         try:
+            without = stripped(texts[0], files[0])
+        except UnsupportedYaml as error:  # a layout the splices cannot take a value out of
+            say(f"airflow-sidecars from-values: {files[0]}: cannot strip it: {error}\n")
+            return 1
+        try:
             with open(strip, "w", encoding="utf-8") as handle:
-                handle.write(stripped(texts[0], files[0]))
+                handle.write(without)
         except OSError as error:
             say(f"airflow-sidecars from-values: {error}\n")
             return 1

@@ -14,6 +14,7 @@ Values the chart table does not know are left in the values, and said.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import yaml
@@ -22,7 +23,15 @@ from . import yamlemit
 from .chart import CHART_VALUES, CONTAINERS, EXTRA_KEYS, generic
 from .config import API_VERSION, KIND
 from .yamledit import Editor
-from .yamlread import Node, Path, dotted, load_one, node_at
+from .yamlread import (
+    Node,
+    NotOneDocument,
+    Path,
+    UnsupportedYaml,
+    dotted,
+    load_one,
+    node_at,
+)
 from .yamltext import detect_seq_indent
 
 _TOP = ("volumes", "volumeMounts")
@@ -57,6 +66,69 @@ def found_values(values: Any) -> list[tuple[Path, Any]]:
 
     walk(values, ())
     return found
+
+
+def problems(values: Any) -> list[str]:
+    """What in a values file's tree keeps it from becoming a config: an `extra*` value the
+    chart places that is not a list, and worker sets that a config could not name (the
+    config carries a set's values by its name). Each as a sentence naming the value."""
+    found: list[str] = []
+
+    def walk(node: Any, path: Path) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            here = (*path, str(key))
+            if key in EXTRA_KEYS or (not path and key in _TOP):
+                if value is not None and not isinstance(value, list) and _known(here):
+                    found.append(f"{dotted(here)} is {what_it_is(value)}, not a list")
+            elif here == _SETS:
+                found.extend(_set_problems(value))
+            else:
+                walk(value, here)
+
+    walk(values, ())
+    return found
+
+
+def _set_problems(sets: Any) -> list[str]:
+    where = dotted(_SETS)
+    if sets is None:
+        return []
+    if not isinstance(sets, list):
+        return [f"{where} is {what_it_is(sets)}, not a list of worker sets"]
+    found: list[str] = []
+    named: dict[str, int] = {}
+    for index, entry in enumerate(sets):
+        here = f"{where}[{index}]"
+        if not isinstance(entry, dict):
+            found.append(f"{here} is {what_it_is(entry)}, not a worker set (a mapping)")
+            continue
+        if not any(entry.get(key) for key in EXTRA_KEYS):
+            continue  # nothing of it goes into the config
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            what = "has no name" if name is None else f"has the name {name!r}, not a string"
+            found.append(
+                f"{here} {what}: a config carries a worker set's values by its name; name it "
+                "as the chart renders it"
+            )
+        elif name in named:
+            found.append(f"{here} has the name {name!r} of {where}[{named[name]}]")
+        else:
+            named[name] = index
+    return found
+
+
+def what_it_is(value: Any) -> str:
+    """What a value is, in words."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return "null" if value is None else f"the {type(value).__name__} {value!r}"
 
 
 def _known(path: Path) -> bool:
@@ -129,17 +201,32 @@ def config_text(spec: dict[str, Any], name: str) -> str:
 def stripped(text: str, what: str) -> str:
     """The values text without the `extra*` values a config carries, by splices: a mapping
     left empty goes with its key (in Helm a null value would delete the chart's defaults)."""
-    document = load_one(text, what)
+    try:
+        document = load_one(text, what)
+    except NotOneDocument as error:
+        if error.count == 0:  # empty, or only comments: nothing to take out
+            return text
+        raise
     paths = [path for path, _ in found_values(document.data) if _known(path)]
     if not paths:
         return text
     editor = Editor(text, seq_indent=detect_seq_indent(document.node, text))
+    expected = copy.deepcopy(document.data)
     for path in _whole(document.node, paths):
         if path:
             editor.remove(document.node, path)
+            holder = expected
+            for step in path[:-1]:
+                holder = holder[step]
+            del holder[path[-1]]
         else:
             editor.replace(document.node, (), {})
-    return editor.apply()
+            expected = {}
+    result = editor.apply()
+    # Verify before output: the stripped values must read as the values without them.
+    if load_one(result, what).data != expected:
+        raise UnsupportedYaml("internal: the stripped values do not read as planned")
+    return result
 
 
 def _whole(root: Node, paths: list[Path]) -> list[Path]:

@@ -9,7 +9,10 @@ is stronger than a comment-preserving round trip and an order of magnitude faste
 ruamel.yaml round trip of one render costs more than kustomize's whole run).
 
 New content takes the indentation of the place it goes into (yamlemit.py). Inside flow
-collections (and so in JSON input) new content is written as JSON, which is valid YAML flow.
+collections (and so in JSON input), and into an empty one on its key's line (`env: []`), new
+content is written as JSON, which is valid YAML flow. Removal is the exact inverse of these
+insertions: `remove` after `inject` gives back the text as it was, line breaks before closing
+brackets, trailing commas and comments included.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ class Editor:
         # (key None: everything written into an empty or null value)
         self._added: dict[tuple[int, str | None], tuple[Any, list[_Splice]]] = {}
         self._stripped: set[int] = set()  # block scalar headers made `-` (keep_last_value)
+        # flow collection -> the indices removed from it so far, and the cuts that took them
+        self._flow_removed: dict[int, tuple[set[int], list[_Splice]]] = {}
 
     @property
     def changed(self) -> bool:
@@ -89,6 +94,9 @@ class Editor:
                 self._flow_insert(node, ", ".join(yamlemit.flow(item) for item in items))
             else:
                 self._block_append(node, loc, items)
+            return
+        if self._inline_empty(loc):
+            self._write_inside(node, ", ".join(yamlemit.flow(item) for item in items))
             return
         if isinstance(node, yaml.SequenceNode) or is_null(node):
             self._replace(loc, items)
@@ -137,6 +145,17 @@ class Editor:
             def write(content: Any) -> None:
                 self._insert_key(loc, key, content)
 
+        elif self._inline_empty(loc):
+            memo, new = (id(node), None), {key: value}
+
+            def write(content: Any) -> None:
+                self._write_inside(
+                    node,
+                    ", ".join(
+                        f"{yamlemit.flow(k)}: {yamlemit.flow(v)}" for k, v in content.items()
+                    ),
+                )
+
         elif isinstance(node, yaml.MappingNode) or is_null(node):
             memo, new = (id(node), None), {key: value}
 
@@ -183,20 +202,55 @@ class Editor:
             index = keys.index(last) if last in keys else -1
         if parent is None or not 0 <= index < len(entries) or len(entries) < 2:
             raise UnsupportedYaml(f"{dotted(path)} cannot be removed")
+        if node is not None and (getattr(node, "flow_style", False) or parent.in_flow):
+            self._flow_remove(node, entries, index)
+            return
         first, final = entries[index]
-        if getattr(node, "flow_style", False) or parent.in_flow:
-            if index + 1 < len(entries):
-                start, end = first.start_mark.index, entries[index + 1][0].start_mark.index
-            else:
-                start, end = entries[index - 1][1].end_mark.index, final.end_mark.index
-        else:
-            start = self._line_of_entry(first, isinstance(node, yaml.SequenceNode))
-            end = (
-                self._line_of_entry(entries[index + 1][0], isinstance(node, yaml.SequenceNode))
-                if index + 1 < len(entries)
-                else self.lines.block_end(final)
-            )
+        if (
+            self._after_dash(first)
+            and isinstance(node, yaml.MappingNode)
+            and index + 1 < len(entries)
+        ):
+            # `- first: 1\n  second: 2`: the next key moves up onto the dash's line, where the
+            # mapping's keys start (the same column as its own line's); see _cut
+            self._cut(first.start_mark.index, self._line_of_entry(entries[index + 1][0], False))
+            return
+        start = self._line_of_entry(first, isinstance(node, yaml.SequenceNode))
+        end = (
+            self._line_of_entry(entries[index + 1][0], isinstance(node, yaml.SequenceNode))
+            if index + 1 < len(entries)
+            else self.lines.block_end(final)
+        )
         self._cut(start, end)
+
+    def _flow_remove(self, node: Node, entries: list[tuple[Node, Node]], index: int) -> None:
+        """Remove a flow entry as the exact inverse of how inject wrote it: entries that end
+        the collection go with the separator before them (append wrote `, entry` after the
+        last one), the others with the separator after them (insert wrote `entry, ` before
+        the one that follows). Every removal from one collection so far is cut again as runs
+        of neighbours, so the order of the calls does not matter, and a line break, comment or
+        trailing comma around the entries stays where it was."""
+        removed, earlier = self._flow_removed.get(id(node), (set(), []))
+        removed = removed | {index}
+        self._splices = [splice for splice in self._splices if splice not in earlier]
+        before = len(self._splices)
+        runs: list[list[int]] = []
+        for position in sorted(removed):
+            if runs and runs[-1][-1] == position - 1:
+                runs[-1].append(position)
+            else:
+                runs.append([position])
+        for run in runs:
+            first, last = run[0], run[-1]
+            if last + 1 < len(entries):
+                self.splice(
+                    entries[first][0].start_mark.index, entries[last + 1][0].start_mark.index, ""
+                )
+            else:
+                self.splice(
+                    entries[first - 1][1].end_mark.index, entries[last][1].end_mark.index, ""
+                )
+        self._flow_removed[id(node)] = (removed, self._splices[before:])
 
     def _cut(self, start: int, end: int) -> None:
         """Remove text; cuts that overlap or touch become one (entries removed one after the
@@ -209,7 +263,20 @@ class Editor:
         text = self.text
         if end == len(text) and not text.endswith("\n") and start > 0 and text[start - 1] == "\n":
             start -= 1  # the text ended without a line break: so it still does
+        if self._after_dash_at(start) and (end == 0 or text[end - 1] == "\n"):
+            # the cut starts after a sequence entry's dash (its first key goes) and runs to a
+            # line start: the key on that line moves up behind the dash, without its indent
+            while end < len(text) and text[end] == " ":
+                end += 1
         self.splice(start, end, "")
+
+    def _after_dash(self, key: Node) -> bool:
+        """Whether a block mapping's key follows the dash of its sequence entry on its line."""
+        return self._after_dash_at(key.start_mark.index)
+
+    def _after_dash_at(self, position: int) -> bool:
+        before = self.text[self.lines.start(position) : position]
+        return "-" in before and not before.replace("-", "").strip()
 
     def _line_of_entry(self, first: Node, in_sequence: bool) -> int:
         """The start of the line a block entry begins on (its dash, or its key), which nothing
@@ -237,6 +304,7 @@ class Editor:
         self._splices.clear()
         self._added.clear()
         self._stripped.clear()
+        self._flow_removed.clear()
 
     def splice(self, start: int, end: int, text: str) -> None:
         """A raw splice, for callers that computed new text themselves."""
@@ -315,6 +383,15 @@ class Editor:
         node = loc.node
         start, end = node.start_mark.index, node.end_mark.index
         collection = isinstance(value, (dict, list)) and bool(value)
+        if (
+            value in ([], {})
+            and isinstance(node, yaml.CollectionNode)
+            and node.flow_style
+            and node.value
+            and isinstance(value, list) == isinstance(node, yaml.SequenceNode)
+        ):
+            self._empty_flow(node)
+            return
         if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">") and not loc.in_flow:
             # A block scalar's text runs to the start of the line after it: the value goes on
             # the key's line, and that line keeps its end.
@@ -371,17 +448,50 @@ class Editor:
             self.splice(line_start, end, "\n".join(lines))
 
     def _flow_insert(self, node: Node, entry: str) -> None:
-        """Write `entry` before the closing bracket of a non-empty flow collection, with a comma
-        unless one is already there: after the last entry (`[a, b,]`, perhaps followed by a
-        comment), or after an entry this editor wrote there before."""
-        close = node.end_mark.index - 1
-        written_here = any(s.start == close == s.end for s in self._splices)
+        """Write `, entry` right after the last entry of a non-empty flow collection. What
+        follows that entry stays after the new one as it was: a trailing comma, a comment, the
+        line break before the closing bracket of a list laid out on several lines (JSON).
+        Removing the entry again cuts exactly this text (`_flow_remove`)."""
         last = node.value[-1]
         last_end = (last[1] if isinstance(node, yaml.MappingNode) else last).end_mark.index
-        # Between the last entry and the bracket there are only spaces, a comma and comments.
-        gap = "".join(line.split("#", 1)[0] for line in self.text[last_end:close].split("\n"))
-        separator = ", " if written_here or "," not in gap else ""
-        self.splice(close, close, separator + entry)
+        self.splice(last_end, last_end, ", " + entry)
+
+    def _inline_empty(self, loc: _Loc) -> bool:
+        """Whether the node is an empty flow collection that new entries go inside of: in a
+        flow collection (JSON), or written on its key's line (`volumeMounts: [ ]`). Its
+        brackets and the spaces between them stay, so that taking the entries out again
+        gives back the same text (`_empty_flow`). `key:` with `[]` on a line of its own, as
+        Helm renders an empty list, becomes a block list instead: taking it back writes the
+        `[]` on its line again."""
+        node = loc.node
+        if not isinstance(node, yaml.CollectionNode) or not node.flow_style or node.value:
+            return False
+        return loc.in_flow or loc.key is None or node.start_mark.line == loc.key.start_mark.line
+
+    def _write_inside(self, node: Node, entries: str) -> None:
+        """Write entries right after the opening bracket of an empty flow collection (a tag
+        may come before it)."""
+        bracket = "{" if isinstance(node, yaml.MappingNode) else "["
+        position = self.text.index(bracket, node.start_mark.index) + 1
+        if any(s.start == position == s.end and s.text for s in self._splices):
+            entries = ", " + entries  # written into it before in this run: one more entry
+        self.splice(position, position, entries)
+
+    def _empty_flow(self, node: Node) -> None:
+        """Take every entry out of a flow collection, and nothing else: the exact inverse of
+        `_write_inside` (`[ ]` stays `[ ]`). A comma after the last entry goes with it: `[ , ]`
+        is not YAML."""
+        assert isinstance(node, yaml.CollectionNode)
+        first, last = node.value[0], node.value[-1]
+        start = (first[0] if isinstance(node, yaml.MappingNode) else first).start_mark.index
+        end = (last[1] if isinstance(node, yaml.MappingNode) else last).end_mark.index
+        close = node.end_mark.index - 1
+        gap = [line.split("#", 1)[0] for line in self.text[end:close].split("\n")]
+        if "," in gap[0]:
+            end += gap[0].index(",") + 1
+        elif any("," in line for line in gap):
+            end = self.text.index(",", end) + 1
+        self.splice(start, end, "")
 
     def _insert_lines(self, position: int, lines: list[str]) -> None:
         block = "\n".join(lines) + "\n"

@@ -250,7 +250,7 @@ CASES: list[Case] = [
         "append-empty-flow",
         "key: []\nz: 1\n",
         (Append(("key",), ["b"]),),
-        "key:\n  - b\nz: 1\n",
+        'key: ["b"]\nz: 1\n',  # inside the brackets: taking it out gives `[]` back
     ),
     Case(
         "append-null",
@@ -288,19 +288,19 @@ CASES: list[Case] = [
         "append-flow-trailing-comma",
         "key: [a, b,]\n",
         (Append(("key",), ["c"]),),
-        'key: [a, b,"c"]\n',
+        'key: [a, b, "c",]\n',
     ),
     Case(
         "append-flow-trailing-comma-then-comment",
         "key: [\n  a,\n  b,  # last\n]\n",
         (Append(("key",), ["c"]),),
-        'key: [\n  a,\n  b,  # last\n"c"]\n',
+        'key: [\n  a,\n  b, "c",  # last\n]\n',
     ),
     Case(
         "append-flow-trailing-comma-twice",
         "key: [a, b,]\n",
         (Append(("key",), ["c"]), Append(("key",), ["d"])),
-        'key: [a, b,"c", "d"]\n',
+        'key: [a, b, "c", "d",]\n',
     ),
     Case(
         "append-flow-mapping-add-key",
@@ -371,7 +371,7 @@ CASES: list[Case] = [
         "two-appends-fill-one-empty-mapping",
         "spec: {}\n",
         (Append(("spec", "containers"), [{"name": "a"}]), Append(("spec", "volumes"), ["v"])),
-        "spec:\n  containers:\n    - name: a\n  volumes:\n    - v\n",
+        'spec: {"containers": [{"name": "a"}], "volumes": ["v"]}\n',
     ),
     Case(
         "append-after-a-tag-on-the-sequence",
