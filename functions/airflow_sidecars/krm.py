@@ -25,7 +25,7 @@ import yaml
 from .results import FileRef, ResourceRef, Result, Severity
 from .yamledit import Editor
 from .yamlread import Node, compose_all, is_null, mapping_get, scalar_at
-from .yamltext import detect_seq_indent
+from .yamltext import detect_seq_indent, lone_cr_as_lf
 
 RESOURCE_LIST_KINDS = ("ResourceList", "List")
 PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
@@ -187,7 +187,7 @@ def _source(name: str | None, text_with_bom: str) -> Source:
     except yaml.YAMLError as error:
         raise InputError(_yaml_error_message(error), name) from None
     root = next((doc for doc in documents if doc is not None), None)
-    seq_indent = detect_seq_indent(root, text) if root is not None else 2
+    seq_indent = detect_seq_indent(root, lone_cr_as_lf(text)) if root is not None else 2
     bom = BOM if len(text) < len(text_with_bom) else ""
     return Source(name, text, Editor(text, seq_indent=seq_indent), documents, bom)
 
