@@ -148,7 +148,7 @@ def _run(function: Function, inputs: Inputs, asked: _Asked, transform: Transform
         if config is not None and asked.strict:
             config = config._replace(strict=True)
         added, run, inp, edited = transform(inp, config)
-        results += added
+        results = once(results + added)
         counts = summary.of(inp, edited)
         if run is not None and exit_code(results):
             # One rule for every error, in both modes: nothing is applied. A pipeline that
@@ -167,6 +167,23 @@ def _run(function: Function, inputs: Inputs, asked: _Asked, transform: Transform
             internal = [*results, _internal(function, problem)]
             return _finish(krm.parse(texts), internal, counts._replace(applied=False), inputs)
         return Outcome(output.encode("utf-8"), results, mode, counts, files)
+
+
+def once(results: list[Result]) -> list[Result]:
+    """Each result once, in the order first said. Steps of one run read the same objects (inject
+    prunes before it injects; validate also plans what inject would add), so a problem with an
+    object (a key twice, a tag) is found by each: it is still one problem, and one error.
+    Which step said it (the `function` tag: validate plans with inject's words) and an empty
+    field path against none do not make two."""
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for found in results:
+        where = (found.resource, found.field_path or None, found.file)
+        key = (found.message, found.severity, *where, found.tags.get("rule"))
+        if key not in seen:
+            seen.add(key)
+            out.append(found)
+    return out
 
 
 def _own_output(source: krm.Source) -> bytes:
