@@ -254,7 +254,7 @@ class Editor:
     def apply(self) -> str:
         """The text with every splice applied (splices at one position keep their order)."""
         if not self._splices:
-            return self.text
+            return self.original
         parts: list[str] = []
         cursor = 0
         original = self.original

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pytest
@@ -161,6 +162,18 @@ def test_remove_after_inject_gives_the_input_back(name: str, style: str, final_b
     assert removed.output == text.encode()
 
 
+@pytest.mark.parametrize("style", [*UNIFORM, "mixed"], ids=repr)
+def test_what_is_not_edited_keeps_its_line_ends(style: str) -> None:
+    """validate edits nothing, and inject with an error applies nothing: both give the bytes
+    back as they came."""
+    data = ended(render(DEFAULT), style).encode()
+    validated = run_validate([("render.yaml", data)], None)
+    assert validated.output == data
+    refused = run_inject([("render.yaml", _twice(data.decode()).encode())], config())
+    assert refused.exit_code == 1
+    assert refused.output == _twice(data.decode()).encode()
+
+
 def test_line_ends_inside_the_pod_template_are_kept() -> None:
     """The pod template is a literal block of the ConfigMap: its lines end like the others."""
     text = ended(render(EXECUTOR), "\r")
@@ -293,10 +306,12 @@ def test_every_string_yamlemit_writes_reads_back_the_same(value: str) -> None:
 
 
 def _twice(text: str) -> str:
-    line = "  name: airflow-scheduler\n  labels:\n    tier: airflow\n    component: scheduler\n"
-    at = text.index("kind: Deployment\nmetadata:\n" + line)
-    at += len("kind: Deployment\nmetadata:\n")
-    return text[:at] + "  name: airflow-scheduler\n" + text[at:]
+    """`text` with the scheduler Deployment's name given twice (in the text's line ends)."""
+    found = re.search(
+        r"kind: Deployment\r?\n?metadata:\r?\n?(  name: airflow-scheduler\r?\n?)", text
+    )
+    assert found is not None
+    return text[: found.start(1)] + found.group(1) + text[found.start(1) :]
 
 
 @pytest.mark.parametrize("function", ["inject", "validate", "validate-with-config", "remove"])
