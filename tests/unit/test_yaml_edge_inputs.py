@@ -278,7 +278,7 @@ STRINGS = st.one_of(st.lists(st.sampled_from(PIECES), max_size=8).map("".join), 
 def _written(value: str) -> list[tuple[Any, str]]:
     """`value` written by yamlemit into each context: a block mapping value followed by
     another key, a block list entry followed by another, nested, a key, flow and inline."""
-    written = []
+    written: list[tuple[Any, str]] = []
     for seq_indent in (0, 2):
         for shape in (
             {"outer": {"k": value, "after": "x"}},
