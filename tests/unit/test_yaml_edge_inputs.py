@@ -174,6 +174,22 @@ def test_what_is_not_edited_keeps_its_line_ends(style: str) -> None:
     assert refused.output == _twice(data.decode()).encode()
 
 
+@pytest.mark.parametrize("style", UNIFORM, ids=repr)
+def test_files_joined_into_one_stream_keep_their_line_ends(style: str) -> None:
+    """Two files on one command line, the first without a final line break, the second
+    without `---`: the line break and the `---` put between them end like their lines."""
+    first = ended(render(DEFAULT).rstrip("\n") + "\n", style)
+    second = ended(render(EXECUTOR), style)
+    assert second.startswith("---" + style)
+    inputs = [
+        ("a.yaml", first.removesuffix(style).encode()),
+        ("b.yaml", second.removeprefix("---" + style).encode()),
+    ]
+    outcome = run_validate(inputs, None)
+    assert outcome.exit_code == 0, errors(outcome)
+    assert outcome.output.decode() == first + second
+
+
 def test_line_ends_inside_the_pod_template_are_kept() -> None:
     """The pod template is a literal block of the ConfigMap: its lines end like the others."""
     text = ended(render(EXECUTOR), "\r")
