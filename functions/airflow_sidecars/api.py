@@ -148,7 +148,7 @@ def _run(function: Function, inputs: Inputs, asked: _Asked, transform: Transform
         if config is not None and asked.strict:
             config = config._replace(strict=True)
         added, run, inp, edited = transform(inp, config)
-        results = once(results + added)
+        results = _once(results + added)
         counts = summary.of(inp, edited)
         if run is not None and exit_code(results):
             # One rule for every error, in both modes: nothing is applied. A pipeline that
@@ -169,7 +169,7 @@ def _run(function: Function, inputs: Inputs, asked: _Asked, transform: Transform
         return Outcome(output.encode("utf-8"), results, mode, counts, files)
 
 
-def once(results: list[Result]) -> list[Result]:
+def _once(results: list[Result]) -> list[Result]:
     """Each result once, in the order first said. Steps of one run read the same objects (inject
     prunes before it injects; validate also plans what inject would add), so a problem with an
     object (a key twice, a tag) is found by each: it is still one problem, and one error.
