@@ -200,7 +200,7 @@ def _render_one(
     inp = owned.pop()
     texts, inputs = read
     added, run, inp, edited = step.transform(inp, step.config)
-    results = [*results, *added]
+    results = _once([*results, *added])
     counts = summary.of(inp, edited)
     if run is not None and exit_code(results):
         # One rule for every error, in both modes: nothing is applied. A pipeline that
@@ -284,6 +284,23 @@ def _twice_results(twice: list[estates.Twice], function: str) -> list[Result]:
         found[0].item.result(estates.message(found), "error", None, tags)
         for found in pairs.values()
     ]
+
+
+def _once(results: list[Result]) -> list[Result]:
+    """Each result once, in the order first said. Steps of one run read the same objects (inject
+    prunes before it injects; validate also plans what inject would add), so a problem with an
+    object (a key twice, a tag) is found by each: it is still one problem, and one error.
+    Which step said it (the `function` tag: validate plans with inject's words) and an empty
+    field path against none do not make two."""
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for found in results:
+        where = (found.resource, found.field_path or None, found.file)
+        key = (found.message, found.severity, *where, found.tags.get("rule"))
+        if key not in seen:
+            seen.add(key)
+            out.append(found)
+    return out
 
 
 def _own_output(source: krm.Source) -> bytes:

@@ -25,7 +25,7 @@ import yaml
 from .results import FileRef, ResourceRef, Result, Severity
 from .yamledit import Editor
 from .yamlread import Node, compose_all, is_null, mapping_get, scalar_at
-from .yamltext import detect_seq_indent
+from .yamltext import detect_seq_indent, line_break_at, lone_cr_as_lf
 
 RESOURCE_LIST_KINDS = ("ResourceList", "List")
 PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
@@ -187,7 +187,7 @@ def _source(name: str | None, text_with_bom: str) -> Source:
     except yaml.YAMLError as error:
         raise InputError(_yaml_error_message(error), name) from None
     root = next((doc for doc in documents if doc is not None), None)
-    seq_indent = detect_seq_indent(root, text) if root is not None else 2
+    seq_indent = detect_seq_indent(root, lone_cr_as_lf(text)) if root is not None else 2
     bom = BOM if len(text) < len(text_with_bom) else ""
     return Source(name, text, Editor(text, seq_indent=seq_indent), documents, bom)
 
@@ -250,10 +250,12 @@ def render(inp: Input, results: list[Result]) -> str:
             _end_last_line(source)  # another source follows it
         text = source.editor.apply()
         if out and text.strip():
-            if not out[-1].endswith("\n"):
-                out[-1] += "\n"
+            # The line break and the separator end like the next file's first line.
+            newline = line_break_at(text, 0)
+            if not out[-1].endswith(("\n", "\r")):
+                out[-1] += newline
             if not text.startswith("---"):
-                out.append("---\n")
+                out.append("---" + newline)
         out.append(text)
     # Only the stream's start may carry a byte order mark (YAML readers refuse one later).
     return (inp.sources[0].bom if inp.sources else "") + "".join(out)

@@ -33,7 +33,7 @@ from .yamlread import (
     mapping_get,
     mapping_key,
 )
-from .yamltext import TextLines, first_dash
+from .yamltext import TextLines, first_dash, line_break_at, lone_cr_as_lf
 
 
 class _Loc(NamedTuple):
@@ -57,14 +57,20 @@ class Editor:
     """Splices planned on one text; `apply()` returns the edited text.
 
     Paths are walked from a root node: strings are mapping keys, ints sequence indices.
+
+    Text that ends its lines with `\r` (alone) or `\r\n` is edited as if they were `\n`
+    (`text`, of the same length as the input, so node marks fit both); `apply` takes every
+    unedited byte from the input as it came (`original`), and new text breaks its lines the way
+    the line it goes into does.
     """
 
     def __init__(self, text: str, *, seq_indent: int = 2) -> None:
-        self.text = text
+        self.original = text
+        self.text = lone_cr_as_lf(text)
         self.seq_indent = seq_indent
         self._depth = 0  # tree depth of the text being written, for ordering (see _Splice)
         self._splices: list[_Splice] = []
-        self.lines = TextLines(text)
+        self.lines = TextLines(self.text)
         # (mapping node, key) -> what this editor added there so far, and the splices it took
         # (key None: everything written into an empty or null value)
         self._added: dict[tuple[int, str | None], tuple[Any, list[_Splice]]] = {}
@@ -316,15 +322,20 @@ class Editor:
     def apply(self) -> str:
         """The text with every splice applied (splices at one position keep their order)."""
         if not self._splices:
-            return self.text
+            return self.original
         parts: list[str] = []
         cursor = 0
+        original = self.original
+        own_breaks = "\r" in original
         for splice in sorted(self._splices):
             if splice.start < cursor:
                 raise UnsupportedYaml("internal: two edits overlap")
-            parts += [self.text[cursor : splice.start], splice.text]
+            text = splice.text
+            if own_breaks and "\n" in text:
+                text = text.replace("\n", line_break_at(original, splice.start))
+            parts += [original[cursor : splice.start], text]
             cursor = splice.end
-        parts.append(self.text[cursor:])
+        parts.append(original[cursor:])
         return "".join(parts)
 
     # -- helpers ----------------------------------------------------------------------------

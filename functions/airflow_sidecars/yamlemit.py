@@ -56,13 +56,20 @@ def _literal_block(text: str, indent: int) -> list[str] | None:
     if _UNSAFE.search(text) or "\r" in text:
         return None
     body = text.rstrip("\n")
+    if not body:
+        # Only line breaks: a block scalar without content reads as "" whatever its chomping
+        # says (clip and strip drop the breaks; keep would take in the lines after it).
+        return None
     trailing = len(text) - len(body)
     chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
     lines = body.split("\n")
     if any(line.endswith((" ", "\t")) for line in lines):
         return None
-    # A first line that starts with a space needs an explicit indentation indicator.
-    indicator = "2" if lines[0].startswith(" ") else ""
+    # Readers take the indentation from the first line with content (leading empty lines are
+    # part of the value): when that line starts with a space, or a tab (which libyaml refuses
+    # while it looks for the indentation), it needs an explicit indentation indicator.
+    first = next(line for line in lines if line)
+    indicator = "2" if first.startswith((" ", "\t")) else ""
     pad = " " * indent
     out = [f"|{indicator}{chomp}"]
     out += [pad + line if line else "" for line in lines]

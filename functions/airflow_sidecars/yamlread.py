@@ -19,6 +19,8 @@ import yaml
 Node = yaml.Node
 Path = tuple[str | int, ...]
 
+_STR = "tag:yaml.org,2002:str"
+_VALUE = "tag:yaml.org,2002:value"
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _COLLECTION_TAGS: dict[type[Node], str] = {
     yaml.SequenceNode: "tag:yaml.org,2002:seq",
@@ -52,7 +54,10 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
                 return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
             tag = self._tags.get(value)
             if tag is None:
-                tag = self._tags[value] = super().resolve(kind, value, implicit)
+                tag = super().resolve(kind, value, implicit)
+                # PyYAML's YAML 1.1 resolver tags a plain `=` as !!value (a "default value"
+                # key that no one uses); Kubernetes (Go's yaml) and YAML 1.2 read the string.
+                self._tags[value] = tag = _STR if tag == _VALUE else tag
             return tag
         return _COLLECTION_TAGS[kind]
 
@@ -253,7 +258,6 @@ PLAIN_TAGS = frozenset(
 _SCALAR = _PlainConstructor()
 _MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
-_STR = "tag:yaml.org,2002:str"
 
 
 def to_data(node: Node, what: str = "the document") -> Any:

@@ -4,10 +4,44 @@ sequence's dashes sit. The editor (yamledit.py) splices at these positions."""
 from __future__ import annotations
 
 import bisect
+import re
 
 import yaml
 
 from .yamlread import Node
+
+_LONE_CR = re.compile("\r(?!\n)")
+
+
+def lone_cr_as_lf(text: str) -> str:
+    """`text` with each lone `\r` (an old Mac line end) made `\n`.
+
+    A lone `\r` is a line break to every YAML reader, anywhere in a document, and a value
+    reads the same with either break (YAML folds every break in a scalar to `\n`). The
+    positions we splice at are found by looking for `\n`; this keeps every index where it
+    was (one character for one), so node marks and splices fit the text as it came in.
+    `\r\n` is left alone: its `\n` already ends the line."""
+    return _LONE_CR.sub("\n", text) if "\r" in text else text
+
+
+def line_break_at(text: str, position: int) -> str:
+    """The line break that ends the line `position` is on (the last one before it where the
+    text ends without one; `\n` when the text has none): text spliced into that line breaks
+    its lines the same way. Each search stops at the nearest `\n`: a `\r` far away in a
+    large text is not looked for on every splice."""
+    newline = text.find("\n", position)
+    end = len(text) if newline < 0 else newline
+    at = text.find("\r", position, end)
+    if at < 0:
+        at = newline
+    if at < 0:  # the last line, without a break: the one before it
+        newline = text.rfind("\n", 0, position)
+        at = max(newline, text.rfind("\r", newline + 1, position))
+    if at < 0:
+        return "\n"
+    if text[at] == "\n":
+        return "\r\n" if at > 0 and text[at - 1] == "\r" else "\n"
+    return "\r\n" if text[at + 1 : at + 2] == "\n" else "\r"
 
 
 class TextLines:

@@ -232,8 +232,8 @@ def _item_identities(node: yaml.Node) -> list[Identity]:
 # The one byte change made on purpose to text nothing edited: a literal or folded block scalar
 # that ends its text without a line break, when text follows it, gets `-` (strip) chomping so
 # that the added line break stays out of its value. Compared without chomping indicators; the
-# meaning is checked separately.
-_BLOCK_HEADER = re.compile(r"(?m)([|>])[+-]?(\d?)[+-]?(?=[ \t]*(#.*)?$)")
+# meaning is checked separately. A line may end with `\r` (test_fuzz_line_endings.py).
+_BLOCK_HEADER = re.compile(r"(?m)([|>])[+-]?(\d?)[+-]?(?=[ \t]*(#[^\r\n]*)?(\r|$))")
 
 
 def _unchomped(text: str) -> str:
@@ -270,7 +270,7 @@ def _pieces(text: str) -> list[str]:
 
 
 _AIRFLOW_LABEL = re.compile(
-    r"""\b(?:tier|app)["']?\s*:\s*(?:!!str\s+)?["']?airflow["']?\s*(?:$|[,}#])""", re.M
+    r"""\b(?:tier|app)["']?\s*:\s*(?:!!str\s+)?["']?airflow["']?\s*(?:$|[\r,}#])""", re.M
 )
 _EDITABLE_KIND = re.compile(r"\b(?:ServiceAccount|ConfigMap)\b")
 
