@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import sys
 from array import array
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Literal, NamedTuple
 
 import yaml
@@ -153,7 +153,7 @@ def _lookup(pairs: Scalars | None, key: str) -> str | None:
     return None
 
 
-# What parse(identities=False) keeps of every light document.
+# What parse(only=...) keeps of the documents it does not read.
 _UNREAD = Light({}, Metadata({}, None, None))
 
 
@@ -305,17 +305,22 @@ def decode(data: bytes, source: str | None) -> str:
     return text  # a byte order mark stays: parse() keeps it aside and render() gives it back
 
 
-def parse(texts: list[tuple[str | None, str]], *, identities: bool = True) -> Input:
+def parse(texts: list[tuple[str | None, str]], *, only: Collection[int] | None = None) -> Input:
     """Read every input; a single ResourceList means KRM mode, anything else is a stream.
-    `identities=False` is for a reader that only counts the objects and reads edited ones
-    (verify.py): the light documents' kinds and names are not kept."""
-    sources = [_source(name, text, identities) for name, text in texts]
+    `only` (with one text): the positions of the only items the caller reads (verify.py,
+    which counts the others); in stream mode each other one may be a shared placeholder,
+    with no identity and no tree."""
+    sources = [_source(name, text, only) for name, text in texts]
     resource_list = _resource_list_root(sources)
     if resource_list is not None:
         return _resource_list_input(sources, *resource_list)
     inp = Input("stream", sources)
     for source in sources:
+        unread = Item(_UNREAD, source, -1, -1)
         for number, node in enumerate(source.documents):
+            if node is _UNREAD:
+                inp.items.append(unread)
+                continue
             if isinstance(node, Light):
                 # One int for both numbers when they are the same (as they mostly are).
                 position = len(inp.items)
@@ -332,20 +337,25 @@ def parse(texts: list[tuple[str | None, str]], *, identities: bool = True) -> In
     return inp
 
 
-def _source(name: str | None, text_with_bom: str, identities: bool = True) -> Source:
+def _source(name: str | None, text_with_bom: str, only: Collection[int] | None = None) -> Source:
     text = text_with_bom.removeprefix(BOM)
     # A directive (`%TAG`) changes how the next document reads: then no document is read alone.
     alone = not (text.startswith("%") or "\n%" in text)
     root_seen = False
     documents: list[Node | Light | None] = []
     spans = array("q")
+    position = 0  # of the next item (in a source read alone, as verify reads its output)
     try:
         for node in iter_documents(text):
             # The first document keeps its tree: it may be a ResourceList (KRM mode), and its
             # block sequences set the source's indentation.
-            light = _light(node) if alone and root_seen else None
+            light: Light | None = None
+            if alone and root_seen:
+                if only is None:
+                    light = _light(node)
+                elif position not in only and _reads_alone(node):
+                    light = _UNREAD
             if light is not None:
-                light = light if identities else _UNREAD
                 assert node is not None
                 start, end = node.start_mark, node.end_mark
                 spans.extend((start.index, end.index, start.line))
@@ -354,6 +364,7 @@ def _source(name: str | None, text_with_bom: str, identities: bool = True) -> So
                 spans.extend((0, 0, 0))
                 documents.append(node)
             root_seen = root_seen or node is not None
+            position += node is not None and not is_null(node)
     except yaml.YAMLError as error:
         raise InputError(_yaml_error_message(error), name) from None
     root = next((doc for doc in documents if doc is not None), None)
@@ -384,13 +395,9 @@ def _light(node: Node | None) -> Light | None:
     document without a kind (local config) - or a merge key in its metadata or its pod
     template's (an error that names it: see airflow.merge_key_problems). Every document
     passes here, so it reads each mapping once."""
-    if (
-        not isinstance(node, yaml.MappingNode)
-        or node.tag != "tag:yaml.org,2002:map"
-        or node.flow_style
-        or node.start_mark.column != 0
-    ):
+    if not _reads_alone(node):
         return None
+    assert node is not None
     top = _firsts(node, _ROOT_KEYS)
     fields: dict[str, str | None] = {k: _scalar(top[k]) for k in ("kind", "apiVersion") if k in top}
     kind = fields.get("kind")
@@ -411,6 +418,16 @@ def _light(node: Node | None) -> Light | None:
         _scalars(meta.get("annotations")),
     )
     return Light(fields, metadata)
+
+
+def _reads_alone(node: Node | None) -> bool:
+    """A block mapping at the start of its line reads the same from its span alone."""
+    return (
+        isinstance(node, yaml.MappingNode)
+        and node.tag == "tag:yaml.org,2002:map"
+        and not node.flow_style
+        and node.start_mark.column == 0
+    )
 
 
 def _has_merge_key(node: Node | None) -> bool:

@@ -93,7 +93,7 @@ def test_the_input_trees_are_released_before_the_output_is_parsed(
     documents: list[weakref.ref[Any]] = []
     parse = krm.parse
 
-    def parse_and_watch(texts: list[tuple[str | None, str]], **options: bool) -> krm.Input:
+    def parse_and_watch(texts: list[tuple[str | None, str]], **options: Any) -> krm.Input:
         parsed = parse(texts, **options)
         if not documents:
             # Documents that no function edits keep no tree (krm.Light): nothing to watch.
