@@ -26,7 +26,7 @@ from .chart import (
     placement,
 )
 from .krm import Item
-from .yamlread import Node, Path, compose_all, mapping_get, node_at, scalar_at, to_data
+from .yamlread import Path, compose_all, mapping_get, node_at, scalar_at, to_data
 
 # Where a pod spec sits in each workload kind (kyaml's ConventionalContainerPaths).
 POD_SPEC_PATHS: dict[str, Path] = {
@@ -84,11 +84,11 @@ class Workload(NamedTuple):
         return self.slot.main_container
 
 
-def flavour_of(node: Node) -> Flavour | None:
-    labels = mapping_get(mapping_get(node, "metadata"), "labels")
-    if scalar_at(labels, "tier") == "airflow":
+def flavour_of(item: Item) -> Flavour | None:
+    # krm keeps the node trees of the workloads and ConfigMaps that carry these labels.
+    if item.label("tier") == "airflow":
         return "official"
-    if scalar_at(labels, "app") == "airflow":
+    if item.label("app") == "airflow":
         return "community"
     return None
 
@@ -104,7 +104,7 @@ def find_workloads(items: list[Item]) -> list[Workload]:
         if item.is_local_config:
             continue
         kind = item.kind
-        flavour = flavour_of(item.node)
+        flavour = flavour_of(item)
         if flavour is None or kind is None:
             continue
         release = item.label("release")
@@ -149,6 +149,8 @@ def merge_key_problems(items: list[Item]) -> list[tuple[Item, str]]:
     for item in items:
         if item.is_local_config or (item.kind not in POD_SPEC_PATHS and item.kind not in _LABELLED):
             continue
+        if not item.tree_kept:
+            continue  # krm keeps the tree of every object with a merge key in these places
         pod_path = POD_SPEC_PATHS.get(item.kind or "", ("spec",))
         for path in (("metadata",), ("metadata", "labels"), (*pod_path[:-1], "metadata", "labels")):
             node = node_at(item.node, path)

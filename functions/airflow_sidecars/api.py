@@ -210,8 +210,9 @@ def _render_one(
     # Each source alone, before render() joins them (which may mark a last block scalar
     # `-` so that the next source's text cannot become part of it: not a change of a file).
     files = [_own_output(s) for s in inp.sources] if asked.each_file else None
-    output = krm.render(inp, results)
     mode, item_count = inp.mode, len(inp.items)
+    krm.release_items(inp)  # their memory is back before the output text is made
+    output = krm.render(inp, results)
     del inp
     problem = verify(run, output, item_count) if run is not None else None
     if problem is not None:

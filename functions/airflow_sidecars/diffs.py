@@ -45,8 +45,8 @@ def object_diffs(before: list[tuple[str | None, str]], after: str, *, colour: bo
 
 def _text(item: krm.Item) -> str:
     """The item's own text, from its first to its last character."""
-    text = item.source.text
-    return text[item.node.start_mark.index : item.node.end_mark.index]
+    start, end = item.span()
+    return item.source.text[start:end]
 
 
 def _coloured(line: str) -> str:

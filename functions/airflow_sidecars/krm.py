@@ -17,14 +17,24 @@ Rules from docs/krm-contract.md that this module carries:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import sys
+from array import array
+from collections.abc import Collection, Mapping
 from typing import Literal, NamedTuple
 
 import yaml
 
 from .results import FileRef, ResourceRef, Result, Severity
 from .yamledit import Editor
-from .yamlread import Node, compose_all, is_null, mapping_get, scalar_at
+from .yamlread import (
+    Node,
+    compose_span,
+    is_null,
+    iter_documents,
+    mapping_get,
+    node_at,
+    scalar_at,
+)
 from .yamltext import detect_seq_indent, line_break_at, lone_cr_as_lf
 
 RESOURCE_LIST_KINDS = ("ResourceList", "List")
@@ -44,14 +54,14 @@ class InputError(Exception):
 class Source:
     """One input text (a file or stdin) with the edits planned on it."""
 
-    __slots__ = ("bom", "documents", "editor", "name", "text")
+    __slots__ = ("bom", "documents", "editor", "name", "spans", "text")
 
     def __init__(
         self,
         name: str | None,
         text: str,
         editor: Editor,
-        documents: list[Node | None],
+        documents: list[Node | Light | None],
         bom: str = "",
     ) -> None:
         self.name = name
@@ -59,37 +69,170 @@ class Source:
         self.editor = editor
         self.documents = documents
         self.bom = bom  # a byte order mark the text began with, given back in the output
+        # (start, end, line) of each document's root node: the way back to a Light's tree.
+        # Three machine integers a document, not three int objects.
+        self.spans = array("q")
+
+    def span(self, document: int) -> tuple[int, int]:
+        return self.spans[3 * document], self.spans[3 * document + 1]
+
+    def tree(self, document: int) -> Node:
+        """A light document's node tree, composed again from its text."""
+        start, end, line = self.spans[3 * document : 3 * document + 3]
+        return compose_span(self.text, start, end, line)
 
 
-class Item(NamedTuple):
+class Light:
+    """A document that no function edits, kept as the fields that find, group and name
+    objects (its place in the text is in Source.spans) instead of its node tree: a tree
+    takes some seventeen times the memory of its text. Item.node composes it again when
+    something reads further."""
+
+    __slots__ = ("annotations", "api_version", "kind", "labels", "name", "namespace")
+
+    def __init__(self, fields: dict[str, str | None], metadata: Metadata) -> None:
+        # Kinds, versions and namespaces repeat: one string each (names do not).
+        self.kind = _interned(fields.get("kind"))
+        self.api_version = _interned(fields.get("apiVersion"))
+        self.name = metadata.fields.get("name")
+        self.namespace = _interned(metadata.fields.get("namespace"))
+        self.labels = metadata.labels
+        self.annotations = metadata.annotations
+
+
+Scalars = tuple[tuple[str, str | None], ...]
+
+
+class Metadata(NamedTuple):
+    """What a Light keeps of `metadata`."""
+
+    fields: dict[str, str | None]  # name, namespace
+    labels: Scalars | None
+    annotations: Scalars | None
+
+
+_NULL = "tag:yaml.org,2002:null"
+
+
+def _scalar(node: Node) -> str | None:
+    """What scalar_at reads at a node."""
+    if isinstance(node, yaml.ScalarNode) and node.tag != _NULL:
+        return str(node.value)
+    return None
+
+
+def _interned(value: str | None) -> str | None:
+    return None if value is None else sys.intern(value)
+
+
+def _firsts(node: Node | None, keys: frozenset[str]) -> dict[str, Node]:
+    """The value nodes of `keys` in a mapping, the first of each (as mapping_get finds)."""
+    found: dict[str, Node] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value in keys and key.value not in found:
+                found[key.value] = value
+    return found
+
+
+def _scalars(node: Node | None) -> Scalars | None:
+    """A mapping's scalar keys with what scalar_at reads under each (first key first)."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    return tuple(
+        (sys.intern(str(key.value)), _scalar(value))
+        for key, value in node.value
+        if isinstance(key, yaml.ScalarNode)
+    )
+
+
+def _lookup(pairs: Scalars | None, key: str) -> str | None:
+    for found, value in pairs or ():
+        if found == key:
+            return value
+    return None
+
+
+# What parse(only=...) keeps of the documents it does not read.
+_UNREAD = Light({}, Metadata({}, None, None))
+
+
+def release_items(inp: Input) -> None:
+    """Forget the items and every document tree but each source's last (render needs only the
+    editors, and the last document of a source another one follows: _end_last_line). Their
+    memory goes back before the output text is made and parsed again (verify.py)."""
+    inp.items = []
+    for source in inp.sources:
+        documents = source.documents
+        last = next((n for n in reversed(range(len(documents))) if documents[n] is not None), -1)
+        source.documents = [documents[n] if n == last else None for n in range(len(documents))]
+
+
+class Item:
     """One Kubernetes object of the input."""
 
-    node: Node
-    source: Source
-    position: int  # among all items of the input
-    document: int  # the document's index in its source (stream mode)
+    __slots__ = ("_doc", "document", "position", "source")
+
+    def __init__(self, node: Node | Light, source: Source, position: int, document: int) -> None:
+        self._doc = node
+        self.source = source
+        self.position = position  # among all items of the input
+        self.document = document  # the document's index in its source (stream mode)
+
+    @property
+    def node(self) -> Node:
+        """The object's node tree (composed again, each time, for a light document)."""
+        doc = self._doc
+        if isinstance(doc, Light):
+            return self.source.tree(self.document)
+        return doc
+
+    @property
+    def tree_kept(self) -> bool:
+        """False for a light document: one without a merge key in its metadata or its pod
+        template's, that is no ServiceAccount and no Airflow workload or ConfigMap."""
+        return not isinstance(self._doc, Light)
+
+    def span(self) -> tuple[int, int]:
+        """Where the object's text starts and ends in its source's text."""
+        doc = self._doc
+        if isinstance(doc, Light):
+            return self.source.span(self.document)
+        return doc.start_mark.index, doc.end_mark.index
 
     @property
     def kind(self) -> str | None:
-        return scalar_at(self.node, "kind")
+        doc = self._doc
+        return doc.kind if isinstance(doc, Light) else scalar_at(doc, "kind")
 
     @property
     def api_version(self) -> str | None:
-        return scalar_at(self.node, "apiVersion")
+        doc = self._doc
+        return doc.api_version if isinstance(doc, Light) else scalar_at(doc, "apiVersion")
 
     @property
     def name(self) -> str | None:
-        return scalar_at(self.node, "metadata", "name")
+        doc = self._doc
+        return doc.name if isinstance(doc, Light) else scalar_at(doc, "metadata", "name")
 
     @property
     def namespace(self) -> str | None:
-        return scalar_at(self.node, "metadata", "namespace")
+        doc = self._doc
+        if isinstance(doc, Light):
+            return doc.namespace
+        return scalar_at(doc, "metadata", "namespace")
 
     def annotation(self, key: str) -> str | None:
-        return scalar_at(self.node, "metadata", "annotations", key)
+        doc = self._doc
+        if isinstance(doc, Light):
+            return _lookup(doc.annotations, key)
+        return scalar_at(doc, "metadata", "annotations", key)
 
     def label(self, key: str) -> str | None:
-        return scalar_at(self.node, "metadata", "labels", key)
+        doc = self._doc
+        if isinstance(doc, Light):
+            return _lookup(doc.labels, key)
+        return scalar_at(doc, "metadata", "labels", key)
 
     @property
     def is_local_config(self) -> bool:
@@ -162,15 +305,29 @@ def decode(data: bytes, source: str | None) -> str:
     return text  # a byte order mark stays: parse() keeps it aside and render() gives it back
 
 
-def parse(texts: list[tuple[str | None, str]]) -> Input:
-    """Read every input; a single ResourceList means KRM mode, anything else is a stream."""
-    sources = [_source(name, text) for name, text in texts]
+def parse(texts: list[tuple[str | None, str]], *, only: Collection[int] | None = None) -> Input:
+    """Read every input; a single ResourceList means KRM mode, anything else is a stream.
+    `only` (with one text): the positions of the only items the caller reads (verify.py,
+    which counts the others); in stream mode each other one may be a shared placeholder,
+    with no identity and no tree."""
+    sources = [_source(name, text, only) for name, text in texts]
     resource_list = _resource_list_root(sources)
     if resource_list is not None:
         return _resource_list_input(sources, *resource_list)
     inp = Input("stream", sources)
     for source in sources:
+        unread = Item(_UNREAD, source, -1, -1)
         for number, node in enumerate(source.documents):
+            if node is _UNREAD:
+                inp.items.append(unread)
+                continue
+            if isinstance(node, Light):
+                # One int for both numbers when they are the same (as they mostly are).
+                position = len(inp.items)
+                inp.items.append(
+                    Item(node, source, number if number == position else position, number)
+                )
+                continue
             if node is None or is_null(node):
                 continue  # comment-only documents (helm prints one per disabled template)
             if not isinstance(node, yaml.MappingNode):
@@ -180,16 +337,101 @@ def parse(texts: list[tuple[str | None, str]]) -> Input:
     return inp
 
 
-def _source(name: str | None, text_with_bom: str) -> Source:
+def _source(name: str | None, text_with_bom: str, only: Collection[int] | None = None) -> Source:
     text = text_with_bom.removeprefix(BOM)
+    # A directive (`%TAG`) changes how the next document reads: then no document is read alone.
+    alone = not (text.startswith("%") or "\n%" in text)
+    root_seen = False
+    documents: list[Node | Light | None] = []
+    spans = array("q")
+    position = 0  # of the next item (in a source read alone, as verify reads its output)
     try:
-        documents = compose_all(text)
+        for node in iter_documents(text):
+            # The first document keeps its tree: it may be a ResourceList (KRM mode), and its
+            # block sequences set the source's indentation.
+            light: Light | None = None
+            if alone and root_seen:
+                if only is None:
+                    light = _light(node)
+                elif position not in only and _reads_alone(node):
+                    light = _UNREAD
+            if light is not None:
+                assert node is not None
+                start, end = node.start_mark, node.end_mark
+                spans.extend((start.index, end.index, start.line))
+                documents.append(light)
+            else:
+                spans.extend((0, 0, 0))
+                documents.append(node)
+            root_seen = root_seen or node is not None
+            position += node is not None and not is_null(node)
     except yaml.YAMLError as error:
         raise InputError(_yaml_error_message(error), name) from None
     root = next((doc for doc in documents if doc is not None), None)
-    seq_indent = detect_seq_indent(root, lone_cr_as_lf(text)) if root is not None else 2
+    seq_indent = detect_seq_indent(root, lone_cr_as_lf(text)) if isinstance(root, yaml.Node) else 2
     bom = BOM if len(text) < len(text_with_bom) else ""
-    return Source(name, text, Editor(text, seq_indent=seq_indent), documents, bom)
+    source = Source(name, text, Editor(text, seq_indent=seq_indent), documents, bom)
+    source.spans = spans
+    return source
+
+
+# Objects whose metadata says they may be edited (an Airflow chart's pods and pod template) keep
+# their node tree; airflow.flavour_of reads the same labels.
+_AIRFLOW_LABELS = (("tier", "airflow"), ("app", "airflow"))
+_EDITED_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod", "ConfigMap"}
+)
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+_ROOT_KEYS = frozenset({"kind", "apiVersion", "metadata", "spec"})
+_METADATA_KEYS = frozenset({"name", "namespace", "labels", "annotations"})
+
+
+def _light(node: Node | None) -> Light | None:
+    """The document as a Light, or None when it keeps its tree: it is not a block mapping
+    at the start of its line (then it may not read the same alone), or something may edit it
+    or read it often - a ServiceAccount (annotations), an Airflow workload or ConfigMap, a
+    document without a kind (local config) - or a merge key in its metadata or its pod
+    template's (an error that names it: see airflow.merge_key_problems). Every document
+    passes here, so it reads each mapping once."""
+    if not _reads_alone(node):
+        return None
+    assert node is not None
+    top = _firsts(node, _ROOT_KEYS)
+    fields: dict[str, str | None] = {k: _scalar(top[k]) for k in ("kind", "apiVersion") if k in top}
+    kind = fields.get("kind")
+    if kind is None or kind in ("ServiceAccount", "Kptfile", "Kustomization"):
+        return None
+    metadata_node = top.get("metadata")
+    meta = _firsts(metadata_node, _METADATA_KEYS)
+    labels = _scalars(meta.get("labels"))
+    if kind in _EDITED_KINDS and any(pair in _AIRFLOW_LABELS for pair in labels or ()):
+        return None
+    template = node_at(top.get("spec"), ("jobTemplate", "spec") if kind == "CronJob" else ())
+    for where in (metadata_node, node_at(template, ("template", "metadata"))):
+        if _has_merge_key(where) or _has_merge_key(mapping_get(where, "labels")):
+            return None
+    metadata = Metadata(
+        {key: _scalar(meta[key]) for key in ("name", "namespace") if key in meta},
+        labels,
+        _scalars(meta.get("annotations")),
+    )
+    return Light(fields, metadata)
+
+
+def _reads_alone(node: Node | None) -> bool:
+    """A block mapping at the start of its line reads the same from its span alone."""
+    return (
+        isinstance(node, yaml.MappingNode)
+        and node.tag == "tag:yaml.org,2002:map"
+        and not node.flow_style
+        and node.start_mark.column == 0
+    )
+
+
+def _has_merge_key(node: Node | None) -> bool:
+    return isinstance(node, yaml.MappingNode) and any(key.tag == _MERGE for key, _ in node.value)
 
 
 def _resource_list_input(sources: list[Source], source: Source, root: Node) -> Input:
@@ -212,7 +454,11 @@ def _resource_list_root(sources: list[Source]) -> tuple[Source, Node] | None:
     if len(sources) != 1:
         return None
     source = sources[0]
-    documents = [doc for doc in source.documents if doc is not None and not is_null(doc)]
+    documents = [
+        doc
+        for doc in source.documents
+        if isinstance(doc, Light) or (doc is not None and not is_null(doc))
+    ]
     if len(documents) != 1 or not isinstance(documents[0], yaml.MappingNode):
         return None
     root = documents[0]
@@ -284,9 +530,14 @@ def _results_take_more(inp: Input) -> bool:
 
 def _end_last_line(source: Source) -> None:
     """Text will follow this source's: its last value must not take in the line break."""
-    last = next((doc for doc in reversed(source.documents) if doc is not None), None)
-    if last is not None:
-        source.editor.keep_last_value(last)
+    number = next(
+        (n for n in reversed(range(len(source.documents))) if source.documents[n] is not None),
+        None,
+    )
+    if number is not None:
+        last = source.documents[number]
+        assert last is not None
+        source.editor.keep_last_value(source.tree(number) if isinstance(last, Light) else last)
 
 
 def error_resource_list(message: str, api_version: str = "config.kubernetes.io/v1") -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import yaml
@@ -109,8 +110,43 @@ def yaml_problem(error: yaml.YAMLError) -> str:
 
 def compose_all(text: str) -> list[Node | None]:
     """Every document of a stream as a node tree (None for an empty document)."""
+    return list(iter_documents(text))
+
+
+def iter_documents(text: str) -> Iterator[Node | None]:
+    """compose_all one document at a time: a caller that keeps little of each document never
+    holds the node trees of the whole stream at once."""
     check_depth(text)
-    return list(yaml.compose_all(text, Loader=_Loader))
+    return yaml.compose_all(text, Loader=_Loader)
+
+
+def compose_span(text: str, start: int, end: int, line: int) -> Node:
+    """The node tree of the document whose root mapping spans text[start:end], with its marks
+    where they are in `text`: `start` begins line `line`, so columns need no change. The
+    caller has composed the whole stream once (its depth bound held) and it has no
+    directives, so the document alone reads as it did in the stream."""
+    root = yaml.compose(text[start:end], Loader=_Loader)
+    assert root is not None  # the span holds the mapping it held in the stream
+    stack = [root]
+    seen: set[int] = set()  # an alias shares a node: move its marks once
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        node.start_mark = _moved(node.start_mark, start, line)
+        node.end_mark = _moved(node.end_mark, start, line)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                stack += (key_node, value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    return root
+
+
+def _moved(mark: Any, start: int, line: int) -> yaml.Mark:
+    # No name, buffer or pointer: the marks of the stream's own trees have none either.
+    return yaml.Mark(None, mark.index + start, mark.line + line, mark.column, None, None)  # type: ignore[arg-type]
 
 
 # Kubernetes objects nest a few dozen levels at most (a CRD's schema perhaps a hundred). Far

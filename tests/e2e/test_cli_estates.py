@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_sidecars.api import ConfigSource, run_inject, run_remove, run_validate
+from airflow_sidecars.api import ConfigSource, Inputs, run_inject, run_remove, run_validate
 from conftest import FIXTURES, ROOT, run_cli
 
 PRESETS = ROOT / "pipelines" / "examples" / "seed-presets.yaml"
@@ -78,15 +78,16 @@ def test_the_stream_output_is_each_render_in_input_order(tmp_path: Path) -> None
     envs = _estate(tmp_path)
     names = [str(p) for p in sorted(envs.rglob("*.yaml"))]
     config = ConfigSource(str(PRESETS), PRESETS.read_bytes())
-    inputs = [(name, Path(name).read_bytes()) for name in names]
+    inputs: Inputs = [(name, Path(name).read_bytes()) for name in names]
     whole = run_inject(inputs, config, each_file=True)
     assert whole.exit_code == 0
     assert whole.files is not None
     for environment in ("dev", "prod/eu", "prod/us"):
-        part = [(n, b) for n, b in inputs if n.startswith(str(envs / environment) + "/")]
+        within = [n for n in names if n.startswith(str(envs / environment) + "/")]
+        part: Inputs = [(n, Path(n).read_bytes()) for n in within]
         alone = run_inject(part, config, each_file=True)
         assert alone.files is not None
-        mine = [whole.files[names.index(n)] for n, _ in part]
+        mine = [whole.files[names.index(n)] for n in within]
         assert mine == alone.files
     # validate reads the estate the same way: nothing mixed, nothing flagged twice
     checked = run_validate([(n, f) for n, f in zip(names, whole.files, strict=True)], config)
@@ -159,7 +160,7 @@ def test_a_stray_copy_in_one_environment_is_named_not_split_off(
     extra = envs / "dev" / copy
     extra.parent.mkdir(exist_ok=True)
     shutil.copy(envs / "dev" / "configmaps" / "configmap.yaml", extra)
-    inputs = [(str(p), p.read_bytes()) for p in sorted(envs.rglob("*.yaml"))]
+    inputs: Inputs = [(str(p), p.read_bytes()) for p in sorted(envs.rglob("*.yaml"))]
     outcome = run_remove(inputs, None)
     assert outcome.exit_code == 1
     error = next(r for r in outcome.results if r.severity == "error")

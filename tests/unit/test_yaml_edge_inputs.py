@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from airflow_sidecars import yamlemit
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
+from airflow_sidecars.api import ConfigSource, Inputs, Outcome, run_inject, run_remove, run_validate
 from airflow_sidecars.yamlread import load_one
 from conftest import FIXTURES, ROOT
 
@@ -182,7 +182,7 @@ def test_files_joined_into_one_stream_keep_their_line_ends(style: str) -> None:
     first = ended(render(DEFAULT).rstrip("\n") + "\n", style)
     second = ended(render(EXECUTOR), style)
     assert second.startswith("---" + style)
-    inputs = [
+    inputs: Inputs = [
         ("dev/a.yaml", first.removesuffix(style).encode()),
         ("prod/b.yaml", second.removeprefix("---" + style).encode()),
     ]
