@@ -37,7 +37,7 @@ import pytest
 import yaml
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
-from test_fuzz import _SAVE, FUZZ, LOADER, SLOW_RUN, _pieces, _watchdog
+from test_fuzz import _EXAMPLES, _SAVE, _SECONDS, FUZZ, LOADER, SLOW_RUN, _pieces, _watchdog
 
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove
 from conftest import FIXTURES, ROOT
@@ -45,9 +45,15 @@ from conftest import FIXTURES, ROOT
 pytestmark = pytest.mark.filterwarnings(
     "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
 )
-# test_fuzz.py's budget, without shrinking: an input is a real render and a few named steps
+# test_fuzz.py's settings and variables, with this module's rate: AIRFLOW_SIDECARS_FUZZ_SECONDS
+# is this module's time in all. No shrinking: an input is a real render and a few named steps
 # (its repr says which), and shrinking hundreds of KB of record took minutes per failure.
-FUZZ_AS_FOUND = settings(FUZZ, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+_RATE = 3.0  # examples per second of one generator here on 2 cores, measured
+FUZZ_AS_FOUND = settings(
+    FUZZ,
+    max_examples=max(_EXAMPLES, int(_SECONDS * _RATE / 3)) if _SECONDS > 0 else _EXAMPLES,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 
 RENDER_DIRS = ("official-1.15.0", "official-1.20.0", "official-1.22.0", "community-8.9.0")
 RENDERS: dict[str, str] = {
@@ -311,8 +317,23 @@ def test_a_split_render_stays_one_render(render: str, how: str, root: str, confi
         assert removed.files == [data for _, data in files], (*why, "remove(inject(tree))")
 
 
+class Duplicated:
+    """A tree with one object twice, and the places the error must name (its repr is short:
+    the tree is tens of kilobytes)."""
+
+    __slots__ = ("files", "places", "steps")
+
+    def __init__(self, files: Tree, places: list[str], steps: list[str]) -> None:
+        self.files = files
+        self.places = places
+        self.steps = steps
+
+    def __repr__(self) -> str:
+        return f"Duplicated(steps={self.steps!r})"
+
+
 @st.composite
-def duplicates(draw: st.DrawFn) -> tuple[Tree, list[str], list[str]]:
+def duplicates(draw: st.DrawFn) -> Duplicated:
     """A render as files with one object twice: in one file, in two files of one folder, or
     in one stream with no file name. The tree, the places the message must name, steps."""
     render = draw(st.sampled_from(RENDER_NAMES))
@@ -335,14 +356,14 @@ def duplicates(draw: st.DrawFn) -> tuple[Tree, list[str], list[str]]:
         places = [path] if where == "file" else []
     tree = walk_order([(p, t.encode()) for p, t in files])
     if where == "stream":
-        return [(None, data) for _, data in tree], places, steps  # type: ignore[misc]
-    return tree, places, steps
+        return Duplicated([(None, data) for _, data in tree], places, steps)  # type: ignore[misc]
+    return Duplicated(tree, places, steps)
 
 
 @given(duplicates(), st.sampled_from(CONFIG_NAMES))
 @FUZZ_AS_FOUND
-def test_duplicates_are_refused(found: tuple[Tree, list[str], list[str]], config: str) -> None:
-    files, places, steps = found
+def test_duplicates_are_refused(found: Duplicated, config: str) -> None:
+    files, places, steps = found.files, found.places, found.steps
     with _saving([(p or "stdin.yaml", d) for p, d in files], steps):
         for function, config_name in (("inject", config), ("remove", None)):
             outcome = _run(function, files, config_name)

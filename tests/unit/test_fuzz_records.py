@@ -40,6 +40,8 @@ import yaml
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from test_fuzz import (
+    _EXAMPLES,
+    _SECONDS,
     DUMPER,
     FUZZ,
     LOADER,
@@ -61,9 +63,15 @@ from conftest import FIXTURES, ROOT
 pytestmark = pytest.mark.filterwarnings(
     "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
 )
-# test_fuzz.py's budget, without shrinking: an input is a real render and a few named steps
+# test_fuzz.py's settings and variables, with this module's rate: AIRFLOW_SIDECARS_FUZZ_SECONDS
+# is this module's time in all. No shrinking: an input is a real render and a few named steps
 # (its repr says which), and shrinking hundreds of KB of record took minutes per failure.
-FUZZ_AS_FOUND = settings(FUZZ, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+_RATE = 2.0  # examples per second of one generator here on 2 cores, measured
+FUZZ_AS_FOUND = settings(
+    FUZZ,
+    max_examples=max(_EXAMPLES, int(_SECONDS * _RATE / 3)) if _SECONDS > 0 else _EXAMPLES,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 
 PREFIX = "airflow-sidecars.dev/"
 
@@ -346,7 +354,7 @@ def _json_mutation(
         steps.append(f"retype {list(path)} to {value!r}")
         return json.dumps(_replace(record, path, value)), "refused"
     if how == "unknown-key":
-        key = draw(st.sampled_from(["fuzz", "digest", "Containers", "containers ", ""]))
+        key = draw(st.sampled_from(["fuzz", "Containers", "containers ", "", "__proto__"]))
         value = draw(st.sampled_from(OTHER_TYPES))
         if not isinstance(record, dict) or key in record:
             key = "fuzz-unknown"
@@ -508,8 +516,9 @@ def foreign_items(draw: st.DrawFn) -> tuple[Case, str, str, str, str]:
         elif how == "command":
             entry["command"] = ["/bin/sh", "-c", "edited by hand"]
         else:
+            name = entry.get("name")
             entry.clear()
-            entry.update({"name": choice["entry"].get("name"), "emptyDir": {"medium": "Memory"}})
+            entry.update({"name": name, "emptyDir": {"medium": "Memory"}})
         steps = [f"{_identity(doc)} {where}: {field} {entry.get('name')!r} edited ({how})"]
         case = Case(f"{render} + {config}", _dump(docs), CONFIGS[config], "stream", steps)
         return case, config, _identity(doc), where, f"{field}/{entry.get('name')}"
@@ -630,3 +639,9 @@ def test_the_generators_find_records() -> None:
     # The generators' own sanity: the shipped configs record something on most renders.
     assert len(_recorded_pairs()) > len(RENDER_NAMES)
     assert all(record_lines(injected(*p).decode().splitlines(True)) for p in _recorded_pairs()[:5])  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=[f"{r}+{c}" for r, c in PAIRS])
+def test_remove_gives_every_render_back(pair: tuple[str, str]) -> None:
+    # The generator above samples; this is every render with every shipped config, once.
+    test_remove_gives_the_render_back.hypothesis.inner_test(pair)  # type: ignore[attr-defined]
