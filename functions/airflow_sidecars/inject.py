@@ -29,7 +29,7 @@ from .recordshape import RecordError
 from .release import Release, ReleaseKey, releases
 from .results import Result
 from .rules import plain_sidecar_message
-from .yamlread import Path, UnsupportedYaml, dotted, node_at, scalar_at
+from .yamlread import Path, UnsupportedYaml, dotted, node_at
 
 __all__ = ["Run", "declared_for", "declared_missing", "inject", "record_path"]
 
@@ -161,7 +161,7 @@ def _record(
     where = record_path(workload)
     name = records.key(config.name)
     try:
-        old = records.loads(scalar_at(node_at(workload.item.node, where), name))
+        old = records.read(node_at(workload.item.node, where), name)
     except RecordError:
         return False  # prune has said so, as an error: nothing of this run is applied
     old = old or records.Record()
@@ -209,7 +209,7 @@ def _chart_checksum(run: Run, workload: Workload) -> dict[str, str] | None:
     for key_node, value_node in getattr(node, "value", []):
         if str(getattr(key_node, "value", "")).startswith(records.PREFIX):
             try:
-                other = records.loads(getattr(value_node, "value", None))
+                other = records.from_node(value_node)
             except RecordError:
                 continue
             if other is not None and other.checksum is not None:

@@ -23,7 +23,7 @@ from .recordshape import RecordError
 from .release import Release, ReleaseKey, releases
 from .results import Result, Severity
 from .takeback import Claims, Verdict, judge
-from .yamlread import Node, Path, UnsupportedYaml, dotted, mapping_get, node_at, scalar_at
+from .yamlread import Node, Path, UnsupportedYaml, dotted, mapping_get, node_at
 
 
 class Scope(NamedTuple):
@@ -143,7 +143,7 @@ def _prune_pod(run: Run, scope: Scope, found: _Found, facts: dict[ReleaseKey, Re
     where = record_path(workload)
     annotations = node_at(workload.item.node, where)
     try:
-        record = records.loads(scalar_at(annotations, name))
+        record = records.read(annotations, name)
     except RecordError as error:
         run.results.append(_refused(workload, (*where, name), str(error), scope))
         return _Pruned(False, None)
@@ -194,7 +194,7 @@ def _claimed_by_others(annotations: Node | None, name: str) -> dict[records.Item
         if key == name or not key.startswith(records.PREFIX):
             continue
         try:
-            other = records.loads(getattr(value_node, "value", None))
+            other = records.from_node(value_node)
         except RecordError:
             continue
         for item in other.items if other is not None else ():
@@ -211,6 +211,15 @@ def _left(verdict: Verdict, config_name: str) -> list[tuple[Severity, str]]:
                 "warning",
                 f"{records.describe(verdict.changed)}: changed since config {config_name!r} "
                 "added it: left as it is; `airflow-sidecars remove --force` takes it",
+            )
+        )
+    if verdict.guarded:
+        said.append(
+            (
+                "warning",
+                f"{records.describe(verdict.guarded)}: not what config {config_name!r} added, "
+                "and the chart renders a container of that name: left as it is, even with "
+                "--force; delete it by hand if the chart did not render it",
             )
         )
     if verdict.unproven:
@@ -255,7 +264,7 @@ def _prune_account(
 ) -> None:
     where = ("metadata", "annotations")
     try:
-        record = records.loads(scalar_at(item.node, *where, name))
+        record = records.read(node_at(item.node, where), name)
     except RecordError as error:
         function = "inject" if scope.apply else "validate"
         tags = {"function": function, "rule": "record"}

@@ -16,8 +16,11 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import yaml
+
 from .podspec import Additions, Op, containers, find_container
-from .recordshape import decode
+from .recordshape import RecordError, decode
+from .yamlread import Node, is_null, mapping_get
 
 PREFIX = "airflow-sidecars.dev/"
 _NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -100,6 +103,25 @@ class Record:
             return any(item[0] == kind for item in self.items)
         kind = "mount" if field == "volumeMounts" else "env"
         return any(item[0] == kind and item[1] == container for item in self.items)
+
+
+def read(annotations: Node | None, name: str) -> Record | None:
+    """The record in the annotation `name` of these annotations; None when there is none.
+    Raises RecordError as loads does, and for a value that is no string (a mapping, a list,
+    null): the API server refuses such an annotation, and nothing it names is taken back."""
+    return from_node(mapping_get(annotations, name))
+
+
+def from_node(node: Node | None) -> Record | None:
+    """The record an annotation's value node holds (see read)."""
+    if node is None:
+        return None
+    if isinstance(node, yaml.ScalarNode) and not is_null(node):
+        return loads(str(node.value))
+    what = "a mapping" if isinstance(node, yaml.MappingNode) else "a list"
+    raise RecordError(
+        f"its value is {'null' if is_null(node) else what}, not the JSON string a record is"
+    )
 
 
 def loads(text: str | None) -> Record | None:

@@ -81,7 +81,7 @@ def _record(
     each with the digest of the value it set."""
     name = records.key(config.name)
     try:
-        old = records.loads(scalar_at(item.node, "metadata", "annotations", name))
+        old = records.read(node_at(item.node, ("metadata", "annotations")), name)
     except RecordError:
         return  # prune has said so, as an error: nothing of this run is applied
     kept = set(wanted) & _annotations(old)

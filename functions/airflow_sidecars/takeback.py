@@ -32,6 +32,7 @@ class Claims(NamedTuple):
 class Verdict(NamedTuple):
     take: set[Item]
     changed: set[Item]  # the content is not what was recorded
+    guarded: set[Item]  # changed, with the name of a container the chart renders: not forced
     unproven: set[Item]  # no digest, and no config declares this content
     shared: dict[Item, str]  # another config's record claims it too -> that config
     absent: set[Item]  # no longer in the pod: nothing to take back
@@ -42,6 +43,7 @@ def judge(pod: dict[str, Any], record: Record, gone: set[Item], claims: Claims) 
     """Sort the items to take back (`gone`, part of `record`) by what the pod shows."""
     take: set[Item] = set()
     changed: set[Item] = set()
+    guarded: set[Item] = set()
     unproven: set[Item] = set()
     shared: dict[Item, str] = {}
     absent: set[Item] = set()
@@ -53,6 +55,10 @@ def judge(pod: dict[str, Any], record: Record, gone: set[Item], claims: Claims) 
             shared[item] = claims.others[item]
         elif _vouched(item, found, record, claims):
             take.add(item)
+        elif item in record.digests and _chart_named(item):
+            # Not what was recorded, and the chart renders a container of this name: it may be
+            # the chart's own, named by a hand-edited record. --force is no proof either.
+            guarded.add(item)
         elif item in record.digests:
             (take if claims.force else changed).add(item)
         elif claims.force and not _chart_named(item):
@@ -60,7 +66,7 @@ def judge(pod: dict[str, Any], record: Record, gone: set[Item], claims: Claims) 
         else:
             unproven.add(item)
     refused = _chart_claim(pod, record, claims) or _emptied(pod, take)
-    return Verdict(take, changed, unproven, shared, absent, refused)
+    return Verdict(take, changed, guarded, unproven, shared, absent, refused)
 
 
 def _vouched(item: Item, found: Any, record: Record, claims: Claims) -> bool:

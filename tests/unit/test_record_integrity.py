@@ -189,6 +189,34 @@ def test_a_record_of_the_wrong_shape_is_an_error_and_nothing_is_taken_back(
     assert "sync-perm" in _containers(removed.output, "Deployment", "airflow-webserver")
 
 
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        ("{containers: [sync-perm]}", "record"),
+        ("[sync-perm]", "record"),
+        ("null", "record"),
+        ("!!binary e30=", "unsupported-yaml"),  # a tag no Kubernetes object has
+    ],
+    ids=["mapping", "list", "null", "binary"],
+)
+def test_a_record_whose_value_is_no_string_is_an_error(value: str, rule: str) -> None:
+    # Found by the fuzzing campaign: a mapping or a list was read as no record at all, so
+    # remove said "nothing to take back" and the sidecars stayed without a word.
+    injected = _inject()
+    found = list(RECORD_LINE.finditer(injected.decode()))[_webserver_record(injected)]
+    text = injected.decode()
+    tampered = (text[: found.start()] + found.group(1) + value + text[found.end() :]).encode()
+    for outcome in (
+        run_remove([("out.yaml", tampered)], None),
+        run_inject([("out.yaml", tampered)], _config()),
+        run_validate([("out.yaml", tampered)], _config()),
+    ):
+        assert outcome.exit_code == 1 and outcome.output == tampered
+        error = next(r for r in outcome.results if r.severity == "error")
+        assert error.tags["rule"] == rule
+        assert "(line " in error.message if rule != "record" else KEY in error.message
+
+
 # -- class 3: a record built to crash the reader -----------------------------------------------
 
 
@@ -352,6 +380,24 @@ def test_force_takes_a_record_of_0_1_at_its_word_but_never_a_chart_named_contain
     left = [r for r in forced.results if r.tags.get("rule") == "record"]
     assert len(left) == 1 and "container worker-kerberos" in left[0].message
     assert run_remove([("out.yaml", legacy)], _config(), force=True).output == RENDER
+
+
+def test_force_never_takes_a_changed_container_with_a_name_the_chart_renders() -> None:
+    # Found by the fuzzing campaign: a record edited to name the scheduler's log groomer (with
+    # any digest) made `remove --force` delete the chart's own container.
+    def name_the_groomer(record: dict[str, Any]) -> None:
+        record["containers"]["scheduler-log-groomer"] = "0123456789abcdef"
+
+    tampered = _edit_record(_inject(), name_the_groomer, 0)
+    for force in (False, True):
+        removed = run_remove([("out.yaml", tampered)], None, force=force)
+        assert removed.exit_code == 0
+        assert "scheduler-log-groomer" in _containers(
+            removed.output, "Deployment", "airflow-scheduler"
+        )
+        assert "s3-sync" not in _containers(removed.output, "Deployment", "airflow-scheduler")
+        left = [r.message for r in removed.results if r.tags.get("rule") == "record"]
+        assert len(left) == 1 and "scheduler-log-groomer" in left[0] and "--force" in left[0]
 
 
 # -- the guard: no pod left without containers --------------------------------------------------
