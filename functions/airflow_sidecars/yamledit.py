@@ -268,7 +268,8 @@ class Editor:
             start, end = min(start, splice.start), max(end, splice.end)
         text = self.text
         if end == len(text) and not text.endswith("\n") and start > 0 and text[start - 1] == "\n":
-            start -= 1  # the text ended without a line break: so it still does
+            start -= 1  # the text ended without a line break: so it still does (CR LF too)
+            start -= start > 0 and text[start - 1] == "\r"
         if self._after_dash_at(start) and (end == 0 or text[end - 1] == "\n"):
             # the cut starts after a sequence entry's dash (its first key goes) and runs to a
             # line start: the key on that line moves up behind the dash, without its indent
@@ -425,6 +426,17 @@ class Editor:
                 # `key:` and nothing: null, as Helm renders an empty value (and as it was
                 # before an append made a block of it)
                 self._cut(self.lines.start(start), self.lines.block_end(node))
+            elif (
+                isinstance(node, yaml.CollectionNode)
+                and not node.flow_style
+                and loc.key is not None
+                and node.start_mark.column <= loc.key.start_mark.column
+            ):
+                # an indentless block list (`key:\n- a`): a value on the next line must be
+                # indented past its key, where the dash was not
+                line_start = self.lines.start(start)
+                text = " " * (loc.key.start_mark.column + 2) + yamlemit.inline(value) + "\n"
+                self.splice(line_start, self.lines.block_end(node), text)
             elif isinstance(node, yaml.CollectionNode) and not node.flow_style:
                 # a block collection becomes a scalar: cut its lines, write the value after the key
                 self.splice(start, self.lines.block_end(node), yamlemit.inline(value) + "\n")

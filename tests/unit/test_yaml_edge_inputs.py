@@ -162,6 +162,20 @@ def test_remove_after_inject_gives_the_input_back(name: str, style: str, final_b
     assert removed.output == text.encode()
 
 
+@pytest.mark.parametrize("style", ["\n", *UNIFORM], ids=repr)
+def test_an_entry_added_at_the_very_end_goes_with_its_line_break(style: str) -> None:
+    # Found by the fuzzing campaign: the community render's last object ends with the worker's
+    # volumes, which inject extends; without a final line break, remove cut the entry and
+    # the LF before it, and left the CR of a CR LF.
+    text = ended(render("community-8.9.0/01-default.yaml"), style).rstrip("\r\n")
+    seed = (ROOT / "tests" / "golden" / "community-8.9.0-seed" / "config.yaml").read_text()
+    injected = inject(text, seed)
+    assert injected.exit_code == 0, errors(injected)
+    assert injected.output.endswith(b"claimName: airflow-keytab")  # the very end, no break
+    removed = run_remove([("render.yaml", injected.output)], None)
+    assert removed.output == text.encode()
+
+
 @pytest.mark.parametrize("style", [*UNIFORM, "mixed"], ids=repr)
 def test_what_is_not_edited_keeps_its_line_ends(style: str) -> None:
     """validate edits nothing, and inject with an error applies nothing: both give the bytes

@@ -860,3 +860,16 @@ def test_splice_literal_without_inner_edits_changes_nothing() -> None:
     outer.splice_literal(scalar, Editor(str(scalar.value)))
     assert not outer.changed
     assert outer.apply() == outer_text
+
+
+@pytest.mark.parametrize("value", [[], {}, "x", 0])
+@pytest.mark.parametrize("last", [True, False], ids=["last-key", "key-after"])
+def test_an_indentless_list_replaced_by_a_scalar_or_empty_value_stays_valid(
+    value: Any, last: bool
+) -> None:
+    # Found by the fuzzing campaign: remove emptied an indentless list (`key:\n- a`, as
+    # PyYAML and many charts write lists) to `key:\n[]`, which no YAML reader accepts; the
+    # self-check caught it as an internal error.
+    text = "spec:\n  initContainers:\n  - name: a\n    image: b\n" + ("" if last else "  x: 1\n")
+    ops = [Replace(("spec", "initContainers"), value)]
+    assert yaml.safe_load(edit(text, ops)) == expected_data(text, ops)
