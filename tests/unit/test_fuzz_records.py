@@ -350,6 +350,39 @@ def _add_name(record: Any, group: str, name: str) -> Any:
 
 
 @st.composite
+def _retyped(draw: st.DrawFn, record: Any, steps: list[str]) -> tuple[str, str]:
+    path = draw(st.sampled_from(_json_paths(record)))
+    node: Any = record
+    for step in path:
+        node = node[step]
+    choices = [v for v in OTHER_TYPES if _json_type(v) != _json_type(node)]
+    value = draw(st.sampled_from(choices))
+    steps.append(f"retype {list(path)} to {value!r}")
+    # A list of names where names map to digests is a record as 0.1 wrote it: valid.
+    names_at = (len(path) == 1 and path[0] in _NAME_FIELDS) or (
+        len(path) == 2 and path[0] in ("mounts", "env")
+    )
+    legacy = names_at and isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return json.dumps(_replace(record, path, value)), "generic" if legacy else "refused"
+
+
+@st.composite
+def _naming_a_chart_container(
+    draw: st.DrawFn, record: Any, document: str, steps: list[str]
+) -> tuple[str, str]:
+    containers, init_containers = _chart_names(document, record)
+    choices = [("containers", n) for n in containers]
+    choices += [("initContainers", n) for n in init_containers]
+    group, name = draw(st.sampled_from(choices or [("containers", "scheduler")]))
+    steps.append(f"name the chart's {group} {name!r}")
+    # The workload's own container: the record is refused. Another container the chart
+    # renders (a log groomer, an init container) stays with a warning, --force or not; one
+    # the pod does not have takes nothing. keeps_what_it_must checks both.
+    main = group == "containers" and name in _main_containers(document)
+    return json.dumps(_add_name(record, group, name)), "refused" if main else "generic"
+
+
+@st.composite
 def _json_mutation(
     draw: st.DrawFn, record: Any, document: str, steps: list[str]
 ) -> tuple[str, str]:
@@ -362,19 +395,7 @@ def _json_mutation(
     )
     record = copy.deepcopy(record)
     if how == "retype":
-        path = draw(st.sampled_from(_json_paths(record)))
-        node: Any = record
-        for step in path:
-            node = node[step]
-        choices = [v for v in OTHER_TYPES if _json_type(v) != _json_type(node)]
-        value = draw(st.sampled_from(choices))
-        steps.append(f"retype {list(path)} to {value!r}")
-        # A list of names where names map to digests is a record as 0.1 wrote it: valid.
-        names_at = (len(path) == 1 and path[0] in _NAME_FIELDS) or (
-            len(path) == 2 and path[0] in ("mounts", "env")
-        )
-        legacy = names_at and isinstance(value, list) and all(isinstance(v, str) for v in value)
-        return json.dumps(_replace(record, path, value)), "generic" if legacy else "refused"
+        return draw(_retyped(record, steps))
     if how == "unknown-key":
         key = draw(st.sampled_from(["fuzz", "Containers", "containers ", "", "__proto__"]))
         value = draw(st.sampled_from(OTHER_TYPES))
@@ -384,16 +405,7 @@ def _json_mutation(
         record[key] = value
         return json.dumps(record), "refused"
     if how == "chart-container":
-        containers, init_containers = _chart_names(document, record)
-        choices = [("containers", n) for n in containers]
-        choices += [("initContainers", n) for n in init_containers]
-        group, name = draw(st.sampled_from(choices or [("containers", "scheduler")]))
-        steps.append(f"name the chart's {group} {name!r}")
-        # The workload's own container: the record is refused. Another container the chart
-        # renders (a log groomer, an init container) stays with a warning, --force or not;
-        # one the pod does not have takes nothing. keeps_what_it_must checks both.
-        main = group == "containers" and name in _main_containers(document)
-        return json.dumps(_add_name(record, group, name)), "refused" if main else "generic"
+        return draw(_naming_a_chart_container(record, document, steps))
     if how == "deepen":
         depth = draw(st.sampled_from([1_000, 5_000, 100_000]))
         path = draw(st.sampled_from(_json_paths(record)))
