@@ -24,13 +24,16 @@ bytes they came in as, and a second run changes nothing.
 Usage:
 
   airflow-sidecars inject [--config FILE] [--strict] [-o FILE | -i]
-                          [--diff] [--quiet] [FILE|DIR ...]
+                          [--lock-timeout SECONDS] [--diff] [--quiet]
+                          [FILE|DIR ...]
 
 The image `localhost/airflow-sidecars:0.1.0` has that command as its entrypoint, so its
 arguments are the command's. It runs as uid 65534, with no network and a read-only root
 filesystem. The inputs are files, folders (read as `kubectl -f DIR -R` reads them: `*.yaml`,
 `*.yml`, `*.json`, in name order) or stdin. `-o FILE` writes the output to a file, `-i`
-(`--in-place`) writes each input file back (only those that changed), `--diff` prints a diff
+(`--in-place`) writes each input file back (only those that changed; the folders are locked
+for the run, and a run that finds a file changed since it read it writes nothing, exit 1;
+`--lock-timeout` is how long it waits for another run's lock, default 60 s), `--diff` prints a diff
 of each changed object instead, and `--quiet` leaves out the info lines.
 
 - KRM mode: a ResourceList (YAML or JSON; `config.kubernetes.io/v1`, `v1beta1` or `v1alpha1`)
