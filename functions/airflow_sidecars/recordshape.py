@@ -69,7 +69,7 @@ def _check(field: str, shape: str, value: Any) -> None:
             _names(f"{field}.{container}", names)
     elif shape == "lists":
         for name, form in _mapping(field, value).items():
-            if form not in LIST_FORMS:
+            if not isinstance(form, str) or form not in LIST_FORMS:  # a list is unhashable
                 raise RecordError(f"{field}.{name} is {form!r}, not one of {sorted(LIST_FORMS)}")
     else:
         for pod, checksum in _mapping(field, value).items():

@@ -157,6 +157,8 @@ def test_inject_and_validate_refuse_it_too() -> None:
         lambda r: {"containers": None},
         lambda r: {"mounts": {"webserver": "/x"}},
         lambda r: {"lists": {"containers": "gone"}},
+        lambda r: {"lists": {"containers": ["absent"]}},  # the campaign: a TypeError traceback
+        lambda r: {"lists": {"containers": {"absent": 1}}},
         lambda r: {"sidecars": ["sync-perm"]},
         lambda r: ["sync-perm"],
         lambda r: "not json at all",
@@ -170,6 +172,8 @@ def test_inject_and_validate_refuse_it_too() -> None:
         "null",
         "string-for-mounts",
         "bad-list-form",
+        "list-for-list-form",
+        "object-for-list-form",
         "unknown-field",
         "list-at-top",
         "not-json",
