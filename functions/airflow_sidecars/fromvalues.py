@@ -15,6 +15,7 @@ Values the chart table does not know are left in the values, and said.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -48,23 +49,20 @@ def found_values(values: Any) -> list[tuple[Path, Any]]:
     index in `workers.celery.sets`)."""
     found: list[tuple[Path, Any]] = []
 
-    def walk(node: Any, path: Path) -> None:
-        if not isinstance(node, dict):
-            return
-        for key, value in node.items():
-            here = (*path, str(key))
-            if key in EXTRA_KEYS or (not path and key in _TOP):
-                if value:
-                    found.append((here, value))
-            elif here == _SETS and isinstance(value, list):
-                for index, entry in enumerate(value):
-                    for extra in EXTRA_KEYS:
-                        if isinstance(entry, dict) and entry.get(extra):
-                            found.append(((*here, index, extra), entry[extra]))
-            else:
-                walk(value, here)
+    def extra(here: Path, value: Any) -> None:
+        if value:
+            found.append((here, value))
 
-    walk(values, ())
+    def sets(here: Path, value: Any) -> None:
+        if not isinstance(value, list):
+            _visit(value, here, extra, sets)
+            return
+        for index, entry in enumerate(value):
+            for key in EXTRA_KEYS:
+                if isinstance(entry, dict) and entry.get(key):
+                    found.append(((*here, index, key), entry[key]))
+
+    _visit(values, (), extra, sets)
     return found
 
 
@@ -74,21 +72,32 @@ def problems(values: Any) -> list[str]:
     config carries a set's values by its name). Each as a sentence naming the value."""
     found: list[str] = []
 
-    def walk(node: Any, path: Path) -> None:
-        if not isinstance(node, dict):
-            return
-        for key, value in node.items():
-            here = (*path, str(key))
-            if key in EXTRA_KEYS or (not path and key in _TOP):
-                if value is not None and not isinstance(value, list) and _known(here):
-                    found.append(f"{dotted(here)} is {what_it_is(value)}, not a list")
-            elif here == _SETS:
-                found.extend(_set_problems(value))
-            else:
-                walk(value, here)
+    def extra(here: Path, value: Any) -> None:
+        if value is not None and not isinstance(value, list) and _known(here):
+            found.append(f"{dotted(here)} is {what_it_is(value)}, not a list")
 
-    walk(values, ())
+    _visit(values, (), extra, lambda _, value: found.extend(_set_problems(value)))
     return found
+
+
+def _visit(
+    node: Any,
+    path: Path,
+    extra: Callable[[Path, Any], None],
+    sets: Callable[[Path, Any], None],
+) -> None:
+    """Walk a values tree: `extra` for each `extra*` value (and the top-level `volumes` and
+    `volumeMounts`), `sets` for `workers.celery.sets`; nothing else is the config's."""
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        here = (*path, str(key))
+        if key in EXTRA_KEYS or (len(here) == 1 and key in _TOP):
+            extra(here, value)
+        elif here == _SETS:
+            sets(here, value)
+        else:
+            _visit(value, here, extra, sets)
 
 
 def _set_problems(sets: Any) -> list[str]:

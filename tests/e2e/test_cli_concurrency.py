@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import select
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from test_cli_files import output_dir
 
 from airflow_sidecars import inputfiles
 from conftest import FIXTURES, ROOT, run_cli
@@ -28,22 +28,6 @@ CLOUD_SQL = ROOT / "pipelines" / "examples" / "cloud-sql-proxy.yaml"
 RENDER = FIXTURES / "official-1.15.0" / "03-celery-kubernetes-executor.yaml"
 SCHEDULER = Path("airflow/templates/scheduler/scheduler-deployment.yaml")
 SERVICE = Path("airflow/templates/webserver/webserver-service.yaml")
-SOURCE = re.compile(r"^# Source: (.+)$", re.M)
-
-
-def output_dir(render: Path, root: Path) -> None:
-    """`render` split the way `helm template --output-dir ROOT` writes it: each document into
-    the file of its template (`# Source:`), documents of one template joined by `---`."""
-    files: dict[Path, bytes] = {}
-    for document in re.split(r"^---\n", render.read_text(), flags=re.M):
-        found = SOURCE.search(document)
-        if found is not None:
-            path = root / found.group(1)
-            before = files.get(path)
-            files[path] = (before + b"---\n" if before else b"") + document.encode()
-    for path, data in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
 
 
 def real(path: Path) -> Path:

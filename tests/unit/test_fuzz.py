@@ -45,7 +45,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_validate
@@ -81,6 +81,19 @@ FUZZ = settings(
         HealthCheck.large_base_example,
     ],
 )
+
+
+def fuzz_as_found(rate: float, generators: int) -> settings:
+    """FUZZ for a module whose inputs are real renders and a few named steps (their repr says
+    how each was made): its own rate (examples per second of one generator, measured) shares
+    AIRFLOW_SIDECARS_FUZZ_SECONDS among its generators, and nothing is shrunk (shrinking
+    hundreds of KB of render took minutes per failure)."""
+    examples = max(_EXAMPLES, int(_SECONDS * rate / generators)) if _SECONDS > 0 else _EXAMPLES
+    return settings(
+        FUZZ, max_examples=examples, phases=[Phase.explicit, Phase.reuse, Phase.generate]
+    )
+
+
 # Seconds one in-process run may take (a render normally takes 0.02-0.5 s, alias bombs too);
 # a run still going then is stopped where it is, as a failure that shows where.
 SLOW_RUN = 5.0

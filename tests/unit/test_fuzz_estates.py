@@ -35,9 +35,9 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from test_fuzz import _EXAMPLES, _SAVE, _SECONDS, FUZZ, LOADER, SLOW_RUN, _pieces, _watchdog
+from test_fuzz import _SAVE, LOADER, SLOW_RUN, _pieces, _watchdog, fuzz_as_found
 
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove
 from conftest import FIXTURES, ROOT
@@ -45,15 +45,7 @@ from conftest import FIXTURES, ROOT
 pytestmark = pytest.mark.filterwarnings(
     "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
 )
-# test_fuzz.py's settings and variables, with this module's rate: AIRFLOW_SIDECARS_FUZZ_SECONDS
-# is this module's time in all. No shrinking: an input is a real render and a few named steps
-# (its repr says which), and shrinking hundreds of KB of record took minutes per failure.
-_RATE = 3.0  # examples per second of one generator here on 2 cores, measured
-FUZZ_AS_FOUND = settings(
-    FUZZ,
-    max_examples=max(_EXAMPLES, int(_SECONDS * _RATE / 3)) if _SECONDS > 0 else _EXAMPLES,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-)
+FUZZ_AS_FOUND = fuzz_as_found(rate=3.0, generators=3)  # examples/s here on 2 cores, measured
 
 RENDER_DIRS = ("official-1.15.0", "official-1.20.0", "official-1.22.0", "community-8.9.0")
 RENDERS: dict[str, str] = {

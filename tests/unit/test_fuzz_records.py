@@ -38,13 +38,10 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import Phase, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from test_fuzz import (
-    _EXAMPLES,
-    _SECONDS,
     DUMPER,
-    FUZZ,
     LOADER,
     SLOW_RUN,
     Case,
@@ -55,6 +52,7 @@ from test_fuzz import (
     _save,
     _watchdog,
     check,
+    fuzz_as_found,
 )
 
 from airflow_sidecars import krm
@@ -66,15 +64,7 @@ from conftest import FIXTURES, ROOT
 pytestmark = pytest.mark.filterwarnings(
     "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
 )
-# test_fuzz.py's settings and variables, with this module's rate: AIRFLOW_SIDECARS_FUZZ_SECONDS
-# is this module's time in all. No shrinking: an input is a real render and a few named steps
-# (its repr says which), and shrinking hundreds of KB of record took minutes per failure.
-_RATE = 2.0  # examples per second of one generator here on 2 cores, measured
-FUZZ_AS_FOUND = settings(
-    FUZZ,
-    max_examples=max(_EXAMPLES, int(_SECONDS * _RATE / 3)) if _SECONDS > 0 else _EXAMPLES,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-)
+FUZZ_AS_FOUND = fuzz_as_found(rate=2.0, generators=3)  # examples/s here on 2 cores, measured
 
 PREFIX = "airflow-sidecars.dev/"
 

@@ -116,14 +116,18 @@ GRAMMAR: list[tuple[str, str | None]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), GRAMMAR, ids=[repr(t) for t, _ in GRAMMAR])
-def test_the_grammar(text: str, expected: str | None) -> None:
-    found = parse(text)
+def _is(found: Any, expected: str | None) -> None:
+    """The quantity read is `expected` (a decimal's text), or nothing was (None)."""
     if expected is None:
         assert found is None
     else:
         assert found is not None
         assert found.value == Decimal(expected)
+
+
+@pytest.mark.parametrize(("text", "expected"), GRAMMAR, ids=[repr(t) for t, _ in GRAMMAR])
+def test_the_grammar(text: str, expected: str | None) -> None:
+    _is(parse(text), expected)
 
 
 def test_the_table_is_large_and_balanced() -> None:
@@ -157,12 +161,7 @@ MANIFEST_VALUES: list[tuple[Any, str | None]] = [
     ("value", "expected"), MANIFEST_VALUES, ids=[repr(v) for v, _ in MANIFEST_VALUES]
 )
 def test_values_as_the_json_decoder_reads_them(value: Any, expected: str | None) -> None:
-    found = from_manifest(value)
-    if expected is None:
-        assert found is None
-    else:
-        assert found is not None
-        assert found.value == Decimal(expected)
+    _is(from_manifest(value), expected)
 
 
 def _problems(resources: Any) -> list[str]:
