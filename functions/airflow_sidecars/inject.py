@@ -116,7 +116,7 @@ def _inject_pod(
     if additions.empty and not presets:
         return False
     target = _read_pod(run, workload)
-    if target is None or _malformed(run, workload, target.pod, target.where):
+    if target is None or malformed(run, workload, target.pod):
         return False
     _add_presets(run, workload, target.pod, additions, presets)
     pod_plan = plan(
@@ -278,8 +278,7 @@ def _read_pod(run: Run, workload: Workload) -> _Target | None:
         template = podtemplate.read(run, workload)
         if template is None:
             return None
-        where = f"data.{workload.template_key}#spec"
-        return _Target(template.pod, where, podtemplate.value_path(workload), template)
+        return _Target(template.pod, _where(workload), podtemplate.value_path(workload), template)
     if not isinstance(node_at(item.node, workload.pod_path), yaml.MappingNode):
         message = f"{dotted(workload.pod_path)} is not a pod spec"
         run.results.append(result(workload, "error", message, workload.pod_path, "not-a-pod"))
@@ -287,7 +286,14 @@ def _read_pod(run: Run, workload: Workload) -> _Target | None:
     # One conversion per item serves the plan (read) and the expected data (written after);
     # it also refuses what is not a plain tree (aliases, odd tags) before anything is edited.
     pod = _data_at(expected_data(run, item), workload.pod_path)
-    return _Target(pod, dotted(workload.pod_path), workload.pod_path, None)
+    return _Target(pod, _where(workload), workload.pod_path, None)
+
+
+def _where(workload: Workload) -> str:
+    """Where the pod spec is, as messages say it."""
+    if workload.is_pod_template:
+        return f"data.{workload.template_key}#spec"
+    return dotted(workload.pod_path)
 
 
 def _chart_additions(run: Run, config: Config, workload: Workload) -> Additions:
@@ -329,9 +335,11 @@ def _add_presets(
             serviceaccounts.ask(run, workload, pod, expansion.annotations)
 
 
-def _malformed(run: Run, workload: Workload, pod: Any, pod_path: str) -> bool:
+def malformed(run: Run, workload: Workload, pod: Any) -> bool:
     """Report a pod spec whose fields have shapes no Kubernetes object has; such a pod is left
-    as it is (planning it would guess at what the author meant)."""
+    as it is (planning it would guess at what the author meant). Prune asks first (its
+    take-back reads the pod too); the run reports each result once."""
+    pod_path = _where(workload)
     problems = shape_problems(pod)
     for path, what in problems:
         message = f"{pod_path}{'.' + dotted(path) if path else ''} {what}; the pod is left as it is"

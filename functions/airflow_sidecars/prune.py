@@ -16,7 +16,7 @@ from . import krm, podtemplate, records
 from .airflow import Workload, find_workloads
 from .config import Config
 from .edits import TAG, Run, edit, expected_data, remove_annotations, result, set_annotation
-from .inject import declared_for, declared_items, record_path
+from .inject import declared_for, declared_items, malformed, record_path
 from .podspec import Plan
 from .podtemplate import Template
 from .recordshape import RecordError
@@ -54,6 +54,8 @@ def prune(inp: krm.Input, scope: Scope) -> Run:
             if target is None:
                 continue
             pod, template = target
+            if malformed(run, workload, pod):
+                continue  # nothing of it is taken back: the pod is left as it is
             pruned = [
                 _prune_pod(run, scope, _Found(workload, name, pod, template), facts)
                 for name in _record_keys(workload.item, record_path(workload), config)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_validate
+from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
 from airflow_sidecars.yamledit import Editor
 from airflow_sidecars.yamlread import compose_all
 from airflow_sidecars.yamltext import detect_seq_indent
@@ -458,3 +458,41 @@ def test_a_claim_template_without_a_readable_name(shape: str) -> None:
     for function, outcome in _run(render):
         assert outcome.exit_code in (0, 1), function
         assert _objects(outcome.output) == _objects(render.encode())
+
+
+PRESETS = (FIXTURES.parent.parent / "pipelines" / "examples" / "seed-presets.yaml").read_bytes()
+
+
+def _scheduler_pod_with(text: str, field: str, value: Any) -> bytes:
+    """The stream with one field of the scheduler's pod spec set to `value`."""
+    docs = [doc for doc in yaml.safe_load_all(text) if doc]
+    for doc in docs:
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "airflow-scheduler":
+            doc["spec"]["template"]["spec"][field] = value
+    return yaml.safe_dump_all(docs, sort_keys=False).encode()
+
+
+@pytest.mark.parametrize("field", ["containers", "initContainers", "volumes"])
+@pytest.mark.parametrize("value", [1.5, True, "-1"])
+def test_a_pod_list_of_another_type_with_presets_is_one_malformed_pod_error(
+    field: str, value: Any
+) -> None:
+    # Found by the #23 campaign: prune asks the presets what the config declares for the
+    # pod before inject checks its shape; the s3-sync and common presets then iterated a
+    # number (TypeError traceback).
+    data = _scheduler_pod_with(RENDER, field, value)
+    outcome = run_inject([("render.yaml", data)], ConfigSource("c.yaml", PRESETS))
+    assert outcome.exit_code == 1 and outcome.output == data
+    errors = [r for r in outcome.results if r.severity == "error"]
+    assert [r.tags["rule"] for r in errors] == ["malformed-pod"], [r.line() for r in errors]
+
+
+def test_remove_reports_a_malformed_pod_instead_of_reading_it() -> None:
+    injected = run_inject([("render.yaml", RENDER.encode())], ConfigSource("c.yaml", PRESETS))
+    assert injected.exit_code == 0
+    broken = _scheduler_pod_with(injected.output.decode(), "containers", 1.5)
+    for config in (None, ConfigSource("c.yaml", PRESETS)):
+        removed = run_remove([("out.yaml", broken)], config)
+        assert removed.exit_code == 1 and removed.output == broken
+        rules = {r.tags["rule"] for r in removed.results if r.severity == "error"}
+        assert rules == {"malformed-pod"}
