@@ -37,8 +37,10 @@ from types import ModuleType, TracebackType
 from typing import Any
 
 TESTS = Path(__file__).resolve().parent
-# Every fuzz module: renders, records, folders, line ends, quantities, and any added later.
-MODULES = tuple(sorted(path.stem for path in (TESTS / "unit").glob("test_fuzz*.py")))
+# Every fuzz module: renders, records, folders, line ends, quantities, concurrent runs (e2e:
+# real processes), and any added later.
+FOLDERS = (TESTS / "unit", TESTS / "e2e")
+MODULES = tuple(sorted(path.stem for folder in FOLDERS for path in folder.glob("test_fuzz*.py")))
 BUFFER = 16_384  # random bytes per input: the generators make many choices (mutations, paths)
 REPORT_EVERY = 300.0
 
@@ -187,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     save.mkdir(parents=True, exist_ok=True)
     # Before the modules are imported: they read it once.
     os.environ.setdefault("AIRFLOW_SIDECARS_FUZZ_SAVE", str(save / "inputs"))
-    sys.path[:0] = [str(TESTS), str(TESTS / "unit")]
+    sys.path[:0] = [str(TESTS), *map(str, FOLDERS)]
     if args.replay is not None:
         return replay(args.replay, args.modules)
     return campaign(args.seconds, save, args.modules)
