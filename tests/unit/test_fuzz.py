@@ -48,7 +48,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_validate
+from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
 from conftest import FIXTURES, ROOT
 
 # A failing example makes hypothesis's pytest plugin import libcst (to suggest a patch), which
@@ -463,6 +463,70 @@ def _check_idempotent(case: Case, first: Outcome) -> None:
         )
 
 
+def _check_remove_undoes_inject(case: Case, first: Outcome) -> None:
+    """remove(inject(input)) is the input byte for byte (in KRM mode: its items), whatever the
+    layout (YAML, JSON, flow); but not where inject replaced a container (`onConflict:
+    replace` records nothing: the chart's entry cannot come back)."""
+    if first.exit_code != 0 or first.output == case.data:
+        return
+    if any("(replaced)" in r.message for r in first.results):
+        return
+    name = "render.yaml" if case.mode == "stream" else None
+    with _watchdog(SLOW_RUN):
+        removed = run_remove([(name, first.output)], None)
+    assert removed.exit_code == 0, _errors(removed)
+    if case.mode == "stream":
+        if removed.output != case.data:
+            _only_quoted_pod_templates_differ(
+                _pieces(case.data.decode()), _pieces(removed.output.decode())
+            )
+        return
+    text_in, text_out = case.data.decode(), removed.output.decode()
+    nodes_in = _items_of(_resource_list(text_in))
+    nodes_out = _items_of(_resource_list(text_out))
+    assert len(nodes_in) == len(nodes_out), "remove after inject lost or added items"
+    for node_in, node_out in zip(nodes_in, nodes_out, strict=True):
+        # Ending the items without a line break, or a last block scalar, is the wrapper's
+        # say: `results:` follows them in the output (the chomping header: see _check_krm).
+        item_in = _unchomped(_slice(text_in, node_in)).rstrip("\r\n")
+        item_out = _unchomped(_slice(text_out, node_out)).rstrip("\r\n")
+        if item_in != item_out:
+            assert _scalars(node_in) == _scalars(node_out), "remove changed what an item means"
+            assert _quoted_pod_template(node_in), "remove after inject did not give items back"
+
+
+def _items_of(root: yaml.Node) -> list[yaml.Node]:
+    found = _values(root, "items")
+    return list(found[0].value) if found and isinstance(found[0], yaml.SequenceNode) else []
+
+
+def _only_quoted_pod_templates_differ(pieces_in: list[str], pieces_out: list[str]) -> None:
+    """A pod template string written quoted or plain (as `yaml.dump` writes one) is written
+    again when inject edits it, on one line; its value comes back, not its folding. Every
+    other document comes back byte for byte."""
+    assert len(pieces_in) == len(pieces_out), "remove after inject lost or added objects"
+    for piece_in, piece_out in zip(pieces_in, pieces_out, strict=True):
+        if piece_in == piece_out:
+            continue
+        assert yaml.load(piece_out, Loader=LOADER) == yaml.load(piece_in, Loader=LOADER), (
+            "remove after inject changed what an object means"
+        )
+        root = yaml.compose(piece_in, Loader=LOADER)
+        assert _quoted_pod_template(root), "remove after inject is not the input"
+
+
+def _quoted_pod_template(root: yaml.Node | None) -> bool:
+    """Whether the object is a ConfigMap whose pod template (a `*.yaml` key) is not a block
+    scalar."""
+    data = _get(root, "data") if _label(_get(root, "kind")) == "ConfigMap" else None
+    if not isinstance(data, yaml.MappingNode):
+        return False
+    return any(
+        str(key.value).endswith(".yaml") and getattr(value, "style", "|") not in ("|", ">")
+        for key, value in data.value
+    )
+
+
 def _save(case: Case) -> None:
     if not _SAVE:
         return
@@ -486,6 +550,7 @@ def check(case: Case) -> list[Outcome]:
                 outcome = _check_krm(function, case.data)
             outcomes.append(outcome)
         _check_idempotent(case, outcomes[0])
+        _check_remove_undoes_inject(case, outcomes[0])
     except BaseException:
         _save(case)
         raise
