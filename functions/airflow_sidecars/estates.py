@@ -33,8 +33,11 @@ class Place(NamedTuple):
     source: int  # the source's index in the input
     name: str | None  # the file, None for stdin
     document: int  # the document's index in the file (stream mode), the item's (KRM mode)
+    path: str | None = None  # KRM mode: the item's path annotation, where the orchestrator has it
 
     def __str__(self) -> str:
+        if self.path is not None:
+            return f"item {self.document} ({self.path})"
         where = self.name if self.name is not None else "stdin"
         return f"{where} (document {self.document})"
 
@@ -53,6 +56,9 @@ class Twice(NamedTuple):
 
 
 _NOT_RENDERS = "the folders their paths part into do not each hold an Airflow render"
+# A ResourceList is what one kpt or kustomize step was given: one render, whatever paths its
+# items' annotations name (run a pipeline per environment).
+_ONE_LIST = "one ResourceList is one render, whatever paths its items name"
 
 
 def message(found: list[Twice]) -> str:
@@ -103,8 +109,11 @@ def _places(inp: Input) -> dict[Identity, list[tuple[Place, Item]]]:
         if identity is None:
             continue
         number = index[id(item.source)]
-        document = item.document if inp.mode == "stream" else item.position
-        place = Place(number, item.source.name, document)
+        if inp.mode == "stream":
+            place = Place(number, item.source.name, item.document)
+        else:
+            file = item.file()
+            place = Place(number, item.source.name, item.position, file and file.path)
         found.setdefault(identity, []).append((place, item))
     return found
 
@@ -138,6 +147,9 @@ def _split(
     parted: list[tuple[tuple[str, ...], Twice]] = []
     for identity, (first, _), (second, item) in pairs:
         found = Twice(_what(identity), first, second, item)
+        if inp.mode != "stream":
+            twice.append(found._replace(why=_ONE_LIST))
+            continue
         folder = _parting(first, second)
         if folder is None:
             twice.append(found)

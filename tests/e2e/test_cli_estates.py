@@ -10,10 +10,12 @@ same bytes. The same object twice in one file, one stream or one folder is an er
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from airflow_sidecars.api import ConfigSource, Inputs, run_inject, run_remove, run_validate
 from conftest import FIXTURES, ROOT, run_cli
@@ -169,3 +171,31 @@ def test_a_stray_copy_in_one_environment_is_named_not_split_off(
     assert why in error.message
     given = b"".join(data for _, data in inputs)
     assert outcome.output.replace(b"---\n", b"") == given.replace(b"---\n", b"")
+
+
+def test_a_resource_list_with_one_object_twice_is_refused_naming_the_items_paths() -> None:
+    # KRM mode: a kpt package with envs/dev and envs/prod sends both in one ResourceList.
+    # That is one step's input, so one render: refused, each copy named by its item's path.
+    items = []
+    for environment, render in (("dev", DEV), ("prod", PROD)):
+        for document in yaml.safe_load_all(render.read_text()):
+            if document:
+                annotations = document["metadata"].setdefault("annotations", {})
+                path = f"envs/{environment}/{document['kind']}-{document['metadata']['name']}.yaml"
+                annotations["internal.config.kubernetes.io/path"] = path
+                items.append(document)
+    resource_list = {
+        "apiVersion": "config.kubernetes.io/v1",
+        "kind": "ResourceList",
+        "items": items,
+        "functionConfig": yaml.safe_load(PRESETS.read_text()),
+    }
+    data = json.dumps(resource_list).encode()
+    outcome = run_inject([(None, data)], None)
+    assert outcome.exit_code == 1 and outcome.mode == "resourcelist"
+    [error] = [r for r in outcome.results if r.severity == "error"]
+    assert error.tags["rule"] == "duplicate-object"
+    assert "(envs/dev/ServiceAccount-" in error.message
+    assert "(envs/prod/ServiceAccount-" in error.message
+    assert "one ResourceList is one render" in error.message
+    assert yaml.safe_load(outcome.output)["items"] == items
