@@ -278,8 +278,9 @@ def _scalars(node: yaml.Node) -> list[tuple[str, str]]:
 
 
 def _pieces(text: str) -> list[str]:
-    """The documents of a stream as text: split before every line that starts with `---`."""
-    return re.split(r"(?m)^(?=---)", text)
+    """The documents of a stream as text: split before every line that starts with `---` (a
+    line starts after LF, or after a lone CR, which YAML reads as a line break too)."""
+    return re.split(r"(?:\A|(?<=\n)|(?<=\r))(?=---)", text)
 
 
 _AIRFLOW_LABEL = re.compile(
