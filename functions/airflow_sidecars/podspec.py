@@ -328,7 +328,7 @@ def containers(
     """Each container of the pod with its list and index, the lists in the order given;
     entries that are not mappings are skipped (podshape.py reports them)."""
     for list_name in lists:
-        for index, container in enumerate(pod.get(list_name) or []):
+        for index, container in enumerate(entries(pod, list_name)):
             if isinstance(container, dict):
                 yield list_name, index, container
 
@@ -342,9 +342,16 @@ def find_container(
 
 def find_volume(pod: dict[str, Any], name: str) -> dict[str, Any] | None:
     return next(
-        (v for v in pod.get("volumes") or [] if isinstance(v, dict) and v.get("name") == name),
+        (v for v in entries(pod, "volumes") if isinstance(v, dict) and v.get("name") == name),
         None,
     )
+
+
+def entries(holder: dict[str, Any], field: str) -> list[Any]:
+    """The list at `field`; none where it is missing, null or of another type (podshape.py
+    reports that: whoever reads a pod or a container must not fail on it)."""
+    found = holder.get(field)
+    return found if isinstance(found, list) else []
 
 
 def _get(entry: Any, key: str) -> Any:

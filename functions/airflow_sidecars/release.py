@@ -17,6 +17,7 @@ import yaml
 
 from .airflow import Workload
 from .krm import Item
+from .podspec import entries
 from .yamlread import node_at, scalar_at
 
 AIRFLOW_CFG = "airflow.cfg"
@@ -134,13 +135,13 @@ def setting(
     `envFrom`) wins over airflow.cfg, as in Airflow's own config lookup."""
     variable = f"AIRFLOW__{section.upper()}__{option.upper()}"
     # Kubernetes: of two entries with one name the later wins, and so does the later source.
-    for entry in reversed((main or {}).get("env") or []):
+    for entry in reversed(entries(main or {}, "env")):
         if isinstance(entry, dict) and entry.get("name") == variable:
             value = entry.get("value")
             return value if isinstance(value, str) else None
     if release is None:
         return None
-    for source in reversed((main or {}).get("envFrom") or []):
+    for source in reversed(entries(main or {}, "envFrom")):
         value = _from_env_source(release, source, variable)
         if value is not None:
             return value

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from airflow_sidecars.airflow import Workload
-from airflow_sidecars.podspec import Additions, Wanted, find_container
+from airflow_sidecars.podspec import Additions, Wanted, entries, find_container
 from airflow_sidecars.release import Release
 from airflow_sidecars.results import Severity
 
@@ -114,6 +114,6 @@ def config_file_mounts(main: dict[str, Any]) -> list[dict[str, Any]]:
     names = ("config", "webserver-config", "api-server-config")
     return [
         copy.deepcopy(mount)
-        for mount in main.get("volumeMounts") or []
+        for mount in entries(main, "volumeMounts")
         if isinstance(mount, dict) and mount.get("name") in names
     ]
