@@ -14,7 +14,7 @@ from .chart import ValuePath
 from .podspec import Op, apply_ops
 from .results import Result
 from .yamledit import Editor
-from .yamlread import Node, Path, dotted, node_at, to_data
+from .yamlread import Node, Path, UnsupportedYaml, dotted, is_null, node_at, to_data
 
 TAG = {"function": "inject"}
 
@@ -97,6 +97,7 @@ def set_annotation(
     ("absent": it goes, with its key; "null"; "empty": `{}`). Whether it changed. Raises
     UnsupportedYaml (before editing) for objects that are not plain trees."""
     key, value = entry
+    _mappings_on_the_way(item, annotations)
     data = expected_data(run, item)
     node = node_at(item.node, annotations)
     current = node_at(node, (key,))
@@ -118,6 +119,17 @@ def set_annotation(
     apply_ops(data, (), [Op("replace", (*annotations, key), value)])
     run.edited.add(item.position)
     return True
+
+
+def _mappings_on_the_way(item: krm.Item, path: Path) -> None:
+    """Raise UnsupportedYaml where a step of `path` is there but is no mapping (`metadata:
+    []`): there is no place to write an annotation, and the API server refuses it anyway."""
+    for end in range(1, len(path) + 1):
+        found = node_at(item.node, path[:end])
+        if found is None or is_null(found):
+            return  # missing from here on: made on the way
+        if not isinstance(found, yaml.MappingNode):
+            raise UnsupportedYaml(f"{dotted(path[:end])} is not a mapping: no annotation fits")
 
 
 def remove_annotations(run: Run, item: krm.Item, annotations: Path, keys: set[str]) -> None:

@@ -543,6 +543,7 @@ def foreign_items(draw: st.DrawFn) -> tuple[Case, str, str, str, str]:
         how = draw(
             st.sampled_from(["image", "env", "command"] if field != "volumes" else ["volume"])
         )
+        original = copy.deepcopy(entry)
         if how == "image":
             entry["image"] = str(entry.get("image", "")) + "-edited"
         elif how == "env":
@@ -553,6 +554,8 @@ def foreign_items(draw: st.DrawFn) -> tuple[Case, str, str, str, str]:
             name = entry.get("name")
             entry.clear()
             entry.update({"name": name, "emptyDir": {"medium": "Memory"}})
+            if entry == original:  # it was that already (the Kerberos cache): edit it still
+                entry["emptyDir"]["sizeLimit"] = "1Mi"
         steps = [f"{_identity(doc)} {where}: {field} {entry.get('name')!r} edited ({how})"]
         case = Case(f"{render} + {config}", _dump(docs), CONFIGS[config], "stream", steps)
         return case, config, _identity(doc), where, f"{field}/{entry.get('name')}"

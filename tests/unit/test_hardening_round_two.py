@@ -496,3 +496,22 @@ def test_remove_reports_a_malformed_pod_instead_of_reading_it() -> None:
         assert removed.exit_code == 1 and removed.output == broken
         rules = {r.tags["rule"] for r in removed.results if r.severity == "error"}
         assert rules == {"malformed-pod"}
+
+
+@pytest.mark.parametrize("where", ["metadata", "annotations"])
+@pytest.mark.parametrize("value", [[], ["x"], 5, "text"])
+def test_no_mapping_where_the_record_goes_is_an_error(where: str, value: Any) -> None:
+    # Found by the #23 campaign: a pod template's `metadata` (or its `annotations`) that is a
+    # list crashed inject as it wrote its record (TypeError, list indices).
+    docs = [doc for doc in yaml.safe_load_all(RENDER) if doc]
+    for doc in docs:
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "airflow-scheduler":
+            template = doc["spec"]["template"]
+            if where == "metadata":
+                template["metadata"] = value
+            else:
+                template["metadata"]["annotations"] = value
+    data = yaml.safe_dump_all(docs, sort_keys=False).encode()
+    outcome = run_inject([("render.yaml", data)], ConfigSource("c.yaml", SIDECARS))
+    assert outcome.exit_code == 1 and outcome.output == data
+    assert any(r.severity == "error" for r in outcome.results)
