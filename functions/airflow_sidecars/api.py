@@ -19,7 +19,7 @@ from typing import Literal, NamedTuple
 from . import estates, krm, summary
 from .config import Config, ConfigError, ConfigSource, from_input
 from .edits import Run
-from .inject import declared_missing, inject
+from .inject import declared_missing_phases, inject
 from .prune import Scope, prune
 from .results import FileRef, Result, exit_code
 from .summary import Summary
@@ -40,6 +40,8 @@ class Transformed(NamedTuple):
     run: Run | None
     inp: krm.Input
     edited: set[int] | None = None
+    # The results by phase (edits.Run.mark), for a stream run part by part (chunks.py)
+    phases: list[list[Result]] | None = None
 
 
 Transform = Callable[[krm.Input, Config | None], Transformed]
@@ -110,20 +112,23 @@ def _inject(inp: krm.Input, config: Config | None) -> Transformed:
         problem = verify(pruned, krm.render(inp, []), len(inp.items))
         if problem is not None:
             return Transformed([_internal("inject", problem)], pruned, inp, pruned.edited)
-        inp = krm.parse([(s.name, s.bom + s.editor.apply()) for s in inp.sources])
+        inp = krm.parse_again(inp)
     run = inject(inp, config)
-    return Transformed([*pruned.results, *run.results], run, inp, pruned.edited | run.edited)
+    phases = [*pruned.phases(), *run.phases()]
+    edited = pruned.edited | run.edited
+    return Transformed([*pruned.results, *run.results], run, inp, edited, phases)
 
 
 def _remove(inp: krm.Input, config: Config | None, force: bool = False) -> Transformed:
     pruned = prune(inp, Scope(config, keep_declared=False, force=force))
+    phases = [*pruned.phases(), []]  # the last: said of the whole run (chunks.py)
     if not pruned.edited and not any(r.tags.get("rule") == "record" for r in pruned.results):
         whose = f"config {config.name!r}" if config is not None else "any config"
         message = f"nothing to take back: no record of {whose} in the input"
-        pruned.results.append(
-            Result(message, "info", tags={"function": "remove", "rule": "taken-back"})
-        )
-    return Transformed(pruned.results, pruned, inp, pruned.edited)
+        tags = {"function": "remove", "rule": "taken-back"}
+        phases[-1].append(Result(message, "info", tags=tags))
+    results = [found for phase in phases for found in phase]
+    return Transformed(results, pruned, inp, pruned.edited, phases)
 
 
 def _remove_forced(inp: krm.Input, config: Config | None) -> Transformed:
@@ -131,13 +136,14 @@ def _remove_forced(inp: krm.Input, config: Config | None) -> Transformed:
 
 
 def _validate(inp: krm.Input, config: Config | None) -> Transformed:
-    from .validate import validate  # noqa: PLC0415 - inject's start-up does not pay for it
+    from .validate import validate_phases  # noqa: PLC0415 - inject's start-up does not pay for it
 
-    declared: list[Result] = []
+    declared: list[list[Result]] = []
     if config is not None:
-        declared += prune(inp, Scope(config, keep_declared=True, apply=False)).results
-        declared += declared_missing(inp, config)
-    return Transformed(validate(inp, config, declared), None, inp)
+        declared += prune(inp, Scope(config, keep_declared=True, apply=False)).phases()
+        declared += declared_missing_phases(inp, config)
+    phases = validate_phases(inp, config, declared)
+    return Transformed([found for phase in phases for found in phase], None, inp, None, phases)
 
 
 def _run(function: Function, inputs: Inputs, asked: _Asked, transform: Transform) -> Outcome:
@@ -199,7 +205,7 @@ def _render_one(
     function = step.function
     inp = owned.pop()
     texts, inputs = read
-    added, run, inp, edited = step.transform(inp, step.config)
+    added, run, inp, edited, _ = step.transform(inp, step.config)
     results = _once([*results, *added])
     counts = summary.of(inp, edited)
     if run is not None and exit_code(results):
