@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal, NamedTuple
 
-from . import estates, krm, summary
+from . import chunks, estates, krm, summary
 from .config import Config, ConfigError, ConfigSource, from_input
 from .edits import Run
 from .inject import declared_missing_phases, inject
@@ -151,6 +151,9 @@ def _run(function: Function, inputs: Inputs, asked: _Asked, transform: Transform
     before the output is parsed again: holding both doubled the peak memory, which at 100
     releases was as high as kustomize's."""
     with _no_cycle_collection():
+        in_parts = _run_parts(_Step(function, None, transform), inputs, asked)
+        if in_parts is not None:
+            return in_parts
         parsed = _parse(inputs, function)
         if isinstance(parsed, Outcome):
             return parsed
@@ -226,6 +229,60 @@ def _render_one(
         internal = [*results, _internal(function, problem)]
         return _finish(krm.parse(texts), internal, counts._replace(applied=False), inputs)
     return Outcome(output.encode("utf-8"), results, mode, counts, files)
+
+
+def _run_parts(step: _Step, inputs: Inputs, asked: _Asked) -> Outcome | None:
+    """A large stream, part by part (chunks.py), as one run would give it; None: run it whole
+    (it is not one that parts can give, or a part said something only the whole can say)."""
+    if len(inputs) != 1 or len(inputs[0][1]) < chunks.THRESHOLD:
+        return None
+    name, data = inputs[0]
+    try:
+        text = krm.decode(data, name)
+        config = from_input(None, asked.file, required=step.function == "inject")
+    except (krm.InputError, ConfigError):
+        return None  # the whole run says so
+    if config is not None and asked.strict:
+        config = config._replace(strict=True)
+    plan = chunks.plan(text, by_namespace=config is not None and bool(config.presets))
+    if plan is None:
+        return None
+    phases: list[list[list[Result]]] = []
+    counts: list[Summary] = []
+    outputs: list[bytes] = []
+    applied = True
+    for number, part in enumerate(plan.parts):
+        indent = plan.seq_indent if number else None  # the first part finds it as the whole does
+        where = krm.Part(part.first_document, indent)
+        inp = krm.parse([(name, text[part.start : part.end])], parts=[where])
+        _, run, inp, edited, said = step.transform(inp, config)
+        if said is None or inp.sources[0].editor.seq_indent != plan.seq_indent:
+            return None  # the first part's text pruned lists its lists otherwise: as the whole
+        counts.append(summary.of(inp, edited))
+        said = chunks.part_results(said, bool(counts[-1].workloads))
+        phases.append(said)
+        applied = applied and not (run is not None and any(exit_code(p) for p in said))
+        item_count = len(inp.items)
+        krm.release_items(inp)
+        output = krm.render(inp, []) if applied else ""
+        del inp  # before the next part is parsed
+        if not applied:
+            outputs = []  # errors: nothing is applied anywhere, as in one run
+        elif run is not None and verify(run, output, item_count) is not None:
+            return None  # the whole run says what is wrong, where
+        else:
+            outputs.append(output.encode("utf-8"))
+    joined = chunks.joined_results(phases, sum(bool(c.workloads) for c in counts))
+    if joined is None:
+        return None
+    results = _once(joined)
+    total = chunks.joined_summary(counts)
+    if not applied:
+        not_applied = _not_applied(results, step.function)
+        return Outcome(data, not_applied, "stream", total._replace(applied=False), [data])
+    output_bytes = b"".join(outputs)
+    files = [output_bytes] if asked.each_file else None
+    return Outcome(output_bytes, results, "stream", total, files)
 
 
 def _run_estate(

@@ -1,0 +1,298 @@
+"""A large stream of many releases, run a part at a time (issue #23, peak memory).
+
+Every pass of a run (prune, inject, the checksums and ServiceAccounts, validate's rules) reads
+the node trees of the Airflow workloads, and the edits are keyed by node: those trees live from
+parse to render, and a tree takes some seventeen times its text. On 720 `helm template` outputs
+in one stream (49 MB) that was 19 times the input. Cut at document boundaries into parts that
+each hold whole releases, and run the one-render path (parse, transform, render, verify) on one
+part after the other: only one part's trees are alive at a time, and the outputs, joined, are
+the output. api.py runs the parts; this module decides whether and where to cut.
+
+A cut must change nothing, so it is made only where nothing one run reads crosses it:
+
+- the input is one stream text (not a ResourceList), without directives (`%TAG` changes how
+  the next documents read), with `\\n` line breaks only, and every document is an object;
+- no object is there twice (estates.split reports that: then the whole input is run);
+- each part starts at the line of a document's own `---`, a block mapping at column 0 (its
+  leading comments are the next part's), so the parts' texts joined are the text;
+- every object that carries a `release` label has all the others with that label in its part:
+  what one run keys by release (namespaces for `{{ .Release.Namespace }}`, checksums, the
+  release's facts) is then the same in the part; an Airflow workload without a release label
+  stops all cutting;
+- where a run also looks objects up by namespace alone (presets: ServiceAccounts, `envFrom`
+  sources, Services; validate's database proxies), every namespace is in one part too;
+- the parts use the whole stream's list indentation (its first document's).
+
+What a run says of all of it (a config value that reaches nothing, a chart version said once,
+an internal error) cannot be said by a part: api.py then runs the whole input instead. Parts
+are made only for inputs of at least THRESHOLD characters: finding them composes each
+document a second time, which small inputs need not pay for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
+
+import yaml
+
+from . import summary
+from .krm import _EDITED_KINDS, _firsts, _lookup, _reads_alone, _scalar, _scalars
+from .proxycheck import IMAGES
+from .results import Result
+from .summary import Summary
+from .yamlread import Node, is_null, iter_documents, scalar_at
+from .yamltext import detect_seq_indent
+
+# Below this many characters an input is run whole. At 8 MB a run holds some 10 times its
+# size at most (benchmarks/README.md, "Memory"), and the second compose of every document that
+# finding the parts takes (about a fifth of a run) is not worth it.
+THRESHOLD = 8_000_000
+# About this many characters a part (whole releases: one release of the official chart
+# renders some 70 kB). Its trees, 17 times that, are what a run holds besides the texts.
+PART_SIZE = 1_000_000
+
+_NAMESPACE_KEYS = frozenset({"name", "namespace", "labels"})
+_AIRFLOW_LABELS = (("tier", "airflow"), ("app", "airflow"))
+
+
+class Part(NamedTuple):
+    start: int  # where its text starts in the input text (a byte order mark is part 0's)
+    end: int
+    first_document: int  # the index of its first document among the input's
+
+
+class Plan(NamedTuple):
+    parts: list[Part]
+    seq_indent: int  # the input's list indentation (its first document's)
+
+
+class _Document(NamedTuple):
+    cut: int | None  # where a part may start at this document (its `---` line), else None
+    release: str | None
+    namespace: str | None
+    identity: int | None  # hash of (API group, kind, namespace, name)
+    real: bool  # an object (not an empty or comment-only document)
+    airflow: bool = False  # an object an Airflow workload may be (by its kind and labels)
+
+
+def plan(text: str, *, by_namespace: bool) -> Plan | None:
+    """Where to cut `text` (as krm.decode gives it), or None: run it whole. `by_namespace`:
+    the run also looks objects up by namespace alone (a config with presets)."""
+    if len(text) < THRESHOLD:
+        return None
+    bom = 1 if text.startswith("\ufeff") else 0
+    body = text[bom:]
+    if body.startswith("%") or "\n%" in body or "\r" in body:
+        return None
+    scanned = _scan(body)
+    if scanned is None:
+        return None
+    documents, seq_indent, proxies = scanned
+    blocked = _crossed(documents, _release)
+    if by_namespace or proxies:
+        blocked = [a or b for a, b in zip(blocked, _crossed(documents, _namespace), strict=True)]
+    starts = [(0, 0)]  # (where in text, first document) of each part
+    for number, document in enumerate(documents):
+        cut = document.cut
+        if (
+            cut is not None
+            and number
+            and not blocked[number]
+            and bom + cut - starts[-1][0] >= PART_SIZE
+        ):
+            starts.append((bom + cut, number))
+    if len(starts) < 2:
+        return None
+    ends = [start for start, _ in starts[1:]] + [len(text)]
+    parts = [Part(start, end, first) for (start, first), end in zip(starts, ends, strict=True)]
+    return Plan(parts, seq_indent)
+
+
+def _release(document: _Document) -> str | None:
+    return document.release
+
+
+def _namespace(document: _Document) -> str | None:
+    # A document without a namespace is in the namespace "none" of its own, which no
+    # namespace name can be (names are DNS labels).
+    return document.namespace if document.namespace is not None else "\0" if document.real else None
+
+
+def _crossed(documents: list[_Document], key: Callable[[_Document], str | None]) -> list[bool]:
+    """For each document, whether a cut before it parts two documents of one key."""
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for number, document in enumerate(documents):
+        value = key(document)
+        if value is not None:
+            first.setdefault(value, number)
+            last[value] = number
+    starts = [0] * (len(documents) + 1)
+    for value, begin in first.items():
+        starts[begin + 1] += 1
+        starts[last[value] + 1] -= 1
+    crossed, open_spans = [], 0
+    for number in range(len(documents)):
+        open_spans += starts[number]
+        crossed.append(open_spans > 0)
+    return crossed
+
+
+def _scan(text: str) -> tuple[list[_Document], int, bool] | None:
+    """Each document's place and keys, composed one at a time and dropped; the list
+    indentation of the first; whether an Airflow workload may run a database proxy. None when
+    the text must be run whole."""
+    documents: list[_Document] = []
+    seq_indent: int | None = None
+    identities: set[int] = set()
+    proxies = False
+    try:
+        for node in iter_documents(text):
+            if seq_indent is None and node is not None:
+                seq_indent = detect_seq_indent(node, text)  # as krm._source finds it
+            if node is None or is_null(node):
+                documents.append(_Document(None, None, None, None, False))
+                continue
+            if not isinstance(node, yaml.MappingNode):
+                return None  # not an object: krm refuses the input
+            document = _document(text, node)
+            if document is None:
+                return None
+            if document.identity is not None:
+                if document.identity in identities:
+                    return None  # maybe one object twice: estates.split must see all of it
+                identities.add(document.identity)
+            proxies = proxies or (document.airflow and _may_run_proxy(node))
+            documents.append(document)
+    except (yaml.YAMLError, ValueError):
+        return None  # krm says what is wrong, on the whole input
+    return documents, seq_indent if seq_indent is not None else 2, proxies
+
+
+def _document(text: str, node: Node) -> _Document | None:
+    """What a cut must know of one object; None when no object may be cut apart from any
+    (an Airflow workload without a release label: one run keys it with every unlabelled
+    object)."""
+    top = _firsts(node, frozenset({"kind", "apiVersion", "metadata"}))
+    kind, api_version = _scalar(top["kind"]) if "kind" in top else None, None
+    if "apiVersion" in top:
+        api_version = _scalar(top["apiVersion"])
+    meta = _firsts(top.get("metadata"), _NAMESPACE_KEYS)
+    labels = _scalars(meta.get("labels"))
+    release = _lookup(labels, "release")
+    namespace = _scalar(meta["namespace"]) if "namespace" in meta else None
+    airflow = any(pair in _AIRFLOW_LABELS for pair in labels or ())
+    if airflow and kind in _EDITED_KINDS and release is None:
+        return None
+    name = _scalar(meta["name"]) if "name" in meta else None
+    identity = None
+    if kind and name:
+        identity = hash(((api_version or "").rpartition("/")[0], kind, namespace, name))
+    workload = airflow and kind in _EDITED_KINDS
+    return _Document(_cut(text, node), release, namespace, identity, True, workload)
+
+
+def _cut(text: str, node: Node) -> int | None:
+    """The start of the line of this document's `---`, when only comments and blank lines
+    lie between it and the document's block mapping at column 0; else None."""
+    if not _reads_alone(node):
+        return None
+    line_start = node.start_mark.index
+    while line_start > 0:
+        start = text.rfind("\n", 0, line_start - 1) + 1
+        line = text[start : line_start - 1]
+        if line.startswith("---") and line[3:4] in ("", " ", "\t"):
+            return start
+        if line.strip() and not line.lstrip().startswith("#"):
+            return None
+        line_start = start
+    return None
+
+
+def _may_run_proxy(node: Node) -> bool:
+    """Whether a workload may run a database proxy (proxycheck.IMAGES): validate then looks the
+    release's objects up by namespace too. A superset: any string of the object that holds
+    such an image's name, and in a ConfigMap (a pod template is YAML in a string, where an
+    escape may spell the name) any string with a backslash."""
+    escapes = scalar_at(node, "kind") == "ConfigMap"
+    return any(
+        any(name in value for name in IMAGES) or (escapes and "\\" in value)
+        for value in _strings(node)
+    )
+
+
+def _strings(node: Node) -> Iterator[str]:
+    stack = [node]
+    seen: set[int] = set()
+    while stack:
+        found = stack.pop()
+        if id(found) in seen:
+            continue
+        seen.add(id(found))
+        if isinstance(found, yaml.ScalarNode):
+            yield str(found.value)
+        elif isinstance(found, yaml.MappingNode):
+            for key, value in found.value:
+                stack += (key, value)
+        elif isinstance(found, yaml.SequenceNode):
+            stack += found.value
+
+
+def part_results(phases: list[list[Result]], workloads: bool) -> list[list[Result]]:
+    """What of a part's results one run says too. A part without an Airflow workload adds
+    nothing to what a run says of all its workloads (reach.py: what the config's values
+    reached, and the render they did not reach): its warnings that values reached nothing
+    are not the run's."""
+    if workloads:
+        return phases
+    return [[r for r in phase if _rule(r) not in _OF_ALL_WORKLOADS] for phase in phases]
+
+
+def joined_results(parts: list[list[list[Result]]], with_workloads: int) -> list[Result] | None:
+    """The parts' results (part_results), phase by phase, as one run says them; None when
+    a part says something of the whole run that only the whole run can say. `with_workloads`:
+    how many parts hold an Airflow workload (when one does, what it says of all workloads
+    is what one run says)."""
+    if not parts or len({len(phases) for phases in parts}) != 1:
+        return None
+    said: list[Result] = []
+    for phase in range(len(parts[0])):
+        found = [result for phases in parts for result in phases[phase]]
+        nothing_taken = [r for r in found if r.resource is None and _rule(r) == "taken-back"]
+        if nothing_taken:
+            # remove's "nothing to take back": one run says it when no part took anything
+            if len(nothing_taken) != len(found):
+                return None
+            found = found[:1] if len(found) == len(parts) else []
+        elif any(_of_the_whole(r, with_workloads) for r in found):
+            return None
+        said += found
+    return said
+
+
+def _of_the_whole(result: Result, with_workloads: int) -> bool:
+    """Whether only the whole run can say this, parts cannot."""
+    rule = _rule(result)
+    if rule in _OF_ALL_WORKLOADS:
+        return with_workloads > 1
+    return rule in _OF_THE_RUN or result.resource is None
+
+
+# What a run says once, of all its workloads (reach.py), and of itself (api.py)
+_OF_ALL_WORKLOADS = frozenset({"no-match", "chart-version"})
+_OF_THE_RUN = frozenset({"internal", "not-applied", "render"})
+
+
+def _rule(result: Result) -> str | None:
+    return result.tags.get("rule")
+
+
+def joined_summary(parts: list[Summary]) -> Summary:
+    """The summary one run would give: objects counted on, positions moved by the objects of
+    the parts before."""
+    counts = summary.joined(parts)
+    return counts._replace(
+        releases=tuple(sorted(set(counts.releases), key=lambda k: (k[0] or "", k[1] or ""))),
+        renders=1,
+    )
