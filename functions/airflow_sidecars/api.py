@@ -272,6 +272,7 @@ def _run_parts(step: _Step, inputs: Inputs, asked: _Asked) -> Outcome | None:
             return None  # the whole run says what is wrong, where
         else:
             outputs.append(output.encode("utf-8"))
+    del text  # its memory is back before the outputs are joined
     joined = chunks.joined_results(phases, sum(bool(c.workloads) for c in counts))
     if joined is None:
         return None

@@ -31,7 +31,8 @@ document a second time, which small inputs need not pay for.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import yaml
@@ -47,7 +48,7 @@ from .yamltext import detect_seq_indent
 # Below this many characters an input is run whole. At 8 MB a run holds some 10 times its
 # size at most (benchmarks/README.md, "Memory"), and the second compose of every document that
 # finding the parts takes (about a fifth of a run) is not worth it.
-THRESHOLD = 8_000_000
+THRESHOLD = 4_000_000
 # About this many characters a part (whole releases: one release of the official chart
 # renders some 70 kB). Its trees, 17 times that, are what a run holds besides the texts.
 PART_SIZE = 1_000_000
@@ -68,12 +69,40 @@ class Plan(NamedTuple):
 
 
 class _Document(NamedTuple):
-    cut: int | None  # where a part may start at this document (its `---` line), else None
+    """What a cut must know of one object (kept while the scan reads it)."""
+
+    cut: int  # where a part may start at this document (its `---` line), else -1
     release: str | None
     namespace: str | None
     identity: int | None  # hash of (API group, kind, namespace, name)
-    real: bool  # an object (not an empty or comment-only document)
-    airflow: bool = False  # an object an Airflow workload may be (by its kind and labels)
+    workload: bool  # an object an Airflow workload may be (by its kind and labels)
+
+
+class _Scan:
+    """Every document of a text, in machine integers and a few dicts: a scan of 100,000
+    small objects must not itself hold what a run would."""
+
+    __slots__ = ("cuts", "identities", "namespaces", "proxies", "releases", "seq_indent")
+
+    def __init__(self) -> None:
+        self.cuts = array("q")  # per document: where a part may start at it, else -1
+        self.identities = array("q")  # per object: the hash of its identity
+        self.releases: dict[str, list[int]] = {}  # label -> [first, last] document
+        self.namespaces: dict[str, list[int]] = {}  # likewise ("\0": no namespace)
+        self.proxies = False  # whether an Airflow workload may run a database proxy
+        self.seq_indent: int | None = None
+
+    def add(self, document: _Document | None) -> None:
+        number = len(self.cuts)
+        self.cuts.append(-1 if document is None else document.cut)
+        if document is None:
+            return
+        if document.release is not None:
+            self.releases.setdefault(document.release, [number, number])[1] = number
+        namespace = document.namespace if document.namespace is not None else "\0"
+        self.namespaces.setdefault(namespace, [number, number])[1] = number
+        if document.identity is not None:
+            self.identities.append(document.identity)
 
 
 def plan(text: str, *, by_namespace: bool) -> Plan | None:
@@ -86,88 +115,58 @@ def plan(text: str, *, by_namespace: bool) -> Plan | None:
     if body.startswith("%") or "\n%" in body or "\r" in body:
         return None
     scanned = _scan(body)
-    if scanned is None:
-        return None
-    documents, seq_indent, proxies = scanned
-    blocked = _crossed(documents, _release)
-    if by_namespace or proxies:
-        blocked = [a or b for a, b in zip(blocked, _crossed(documents, _namespace), strict=True)]
+    del body  # a copy when there is a byte order mark
+    if scanned is None or len(set(scanned.identities)) < len(scanned.identities):
+        return None  # maybe one object twice: estates.split must see all of it
+    spans = list(scanned.releases.values())
+    if by_namespace or scanned.proxies:
+        spans += scanned.namespaces.values()
+    blocked = _crossed(len(scanned.cuts), spans)
     starts = [(0, 0)]  # (where in text, first document) of each part
-    for number, document in enumerate(documents):
-        cut = document.cut
-        if (
-            cut is not None
-            and number
-            and not blocked[number]
-            and bom + cut - starts[-1][0] >= PART_SIZE
-        ):
+    for number, cut in enumerate(scanned.cuts):
+        if cut >= 0 and number and not blocked[number] and bom + cut - starts[-1][0] >= PART_SIZE:
             starts.append((bom + cut, number))
     if len(starts) < 2:
         return None
     ends = [start for start, _ in starts[1:]] + [len(text)]
     parts = [Part(start, end, first) for (start, first), end in zip(starts, ends, strict=True)]
-    return Plan(parts, seq_indent)
+    return Plan(parts, scanned.seq_indent if scanned.seq_indent is not None else 2)
 
 
-def _release(document: _Document) -> str | None:
-    return document.release
-
-
-def _namespace(document: _Document) -> str | None:
-    # A document without a namespace is in the namespace "none" of its own, which no
-    # namespace name can be (names are DNS labels).
-    return document.namespace if document.namespace is not None else "\0" if document.real else None
-
-
-def _crossed(documents: list[_Document], key: Callable[[_Document], str | None]) -> list[bool]:
-    """For each document, whether a cut before it parts two documents of one key."""
-    first: dict[str, int] = {}
-    last: dict[str, int] = {}
-    for number, document in enumerate(documents):
-        value = key(document)
-        if value is not None:
-            first.setdefault(value, number)
-            last[value] = number
-    starts = [0] * (len(documents) + 1)
-    for value, begin in first.items():
-        starts[begin + 1] += 1
-        starts[last[value] + 1] -= 1
+def _crossed(count: int, spans: list[list[int]]) -> list[bool]:
+    """For each of `count` documents, whether a cut before it parts a span [first, last]."""
+    opened = [0] * (count + 1)
+    for first, last in spans:
+        opened[first + 1] += 1
+        opened[last + 1] -= 1
     crossed, open_spans = [], 0
-    for number in range(len(documents)):
-        open_spans += starts[number]
+    for number in range(count):
+        open_spans += opened[number]
         crossed.append(open_spans > 0)
     return crossed
 
 
-def _scan(text: str) -> tuple[list[_Document], int, bool] | None:
-    """Each document's place and keys, composed one at a time and dropped; the list
-    indentation of the first; whether an Airflow workload may run a database proxy. None when
-    the text must be run whole."""
-    documents: list[_Document] = []
-    seq_indent: int | None = None
-    identities: set[int] = set()
-    proxies = False
+def _scan(text: str) -> _Scan | None:
+    """Each document's place and keys, composed one at a time and dropped. None when the text
+    must be run whole."""
+    scanned = _Scan()
     try:
         for node in iter_documents(text):
-            if seq_indent is None and node is not None:
-                seq_indent = detect_seq_indent(node, text)  # as krm._source finds it
+            if scanned.seq_indent is None and node is not None:
+                scanned.seq_indent = detect_seq_indent(node, text)  # as krm._source finds it
             if node is None or is_null(node):
-                documents.append(_Document(None, None, None, None, False))
+                scanned.add(None)
                 continue
             if not isinstance(node, yaml.MappingNode):
                 return None  # not an object: krm refuses the input
             document = _document(text, node)
             if document is None:
                 return None
-            if document.identity is not None:
-                if document.identity in identities:
-                    return None  # maybe one object twice: estates.split must see all of it
-                identities.add(document.identity)
-            proxies = proxies or (document.airflow and _may_run_proxy(node))
-            documents.append(document)
+            scanned.proxies = scanned.proxies or (document.workload and _may_run_proxy(text, node))
+            scanned.add(document)
     except (yaml.YAMLError, ValueError):
         return None  # krm says what is wrong, on the whole input
-    return documents, seq_indent if seq_indent is not None else 2, proxies
+    return scanned
 
 
 def _document(text: str, node: Node) -> _Document | None:
@@ -175,22 +174,21 @@ def _document(text: str, node: Node) -> _Document | None:
     (an Airflow workload without a release label: one run keys it with every unlabelled
     object)."""
     top = _firsts(node, frozenset({"kind", "apiVersion", "metadata"}))
-    kind, api_version = _scalar(top["kind"]) if "kind" in top else None, None
-    if "apiVersion" in top:
-        api_version = _scalar(top["apiVersion"])
+    kind = _scalar(top["kind"]) if "kind" in top else None
+    api_version = _scalar(top["apiVersion"]) if "apiVersion" in top else None
     meta = _firsts(top.get("metadata"), _NAMESPACE_KEYS)
     labels = _scalars(meta.get("labels"))
     release = _lookup(labels, "release")
     namespace = _scalar(meta["namespace"]) if "namespace" in meta else None
-    airflow = any(pair in _AIRFLOW_LABELS for pair in labels or ())
-    if airflow and kind in _EDITED_KINDS and release is None:
+    workload = kind in _EDITED_KINDS and any(pair in _AIRFLOW_LABELS for pair in labels or ())
+    if workload and release is None:
         return None
     name = _scalar(meta["name"]) if "name" in meta else None
     identity = None
     if kind and name:
         identity = hash(((api_version or "").rpartition("/")[0], kind, namespace, name))
-    workload = airflow and kind in _EDITED_KINDS
-    return _Document(_cut(text, node), release, namespace, identity, True, workload)
+    cut = _cut(text, node)
+    return _Document(cut if cut is not None else -1, release, namespace, identity, workload)
 
 
 def _cut(text: str, node: Node) -> int | None:
@@ -210,11 +208,17 @@ def _cut(text: str, node: Node) -> int | None:
     return None
 
 
-def _may_run_proxy(node: Node) -> bool:
+def _may_run_proxy(text: str, node: Node) -> bool:
     """Whether a workload may run a database proxy (proxycheck.IMAGES): validate then looks the
-    release's objects up by namespace too. A superset: any string of the object that holds
-    such an image's name, and in a ConfigMap (a pod template is YAML in a string, where an
-    escape may spell the name) any string with a backslash."""
+    release's objects up by namespace too. A superset: the object's text holds such an image's
+    name, or one of its strings does (an escape, which takes a backslash, may spell it), or
+    in a ConfigMap (a pod template is YAML in a string, with escapes of its own) a string
+    holds a backslash."""
+    span = text[node.start_mark.index : node.end_mark.index]
+    if any(name in span for name in IMAGES):
+        return True
+    if "\\" not in span:
+        return False
     escapes = scalar_at(node, "kind") == "ConfigMap"
     return any(
         any(name in value for name in IMAGES) or (escapes and "\\" in value)
