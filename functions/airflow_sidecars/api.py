@@ -247,8 +247,7 @@ def _run_parts(step: _Step, inputs: Inputs, asked: _Asked) -> Outcome | None:
     plan = chunks.plan(text, by_namespace=config is not None and bool(config.presets))
     if plan is None:
         return None
-    phases: list[list[list[Result]]] = []
-    counts: list[Summary] = []
+    joined = chunks.Joined()
     outputs: list[bytes] = []
     applied = True
     for number, part in enumerate(plan.parts):
@@ -258,10 +257,9 @@ def _run_parts(step: _Step, inputs: Inputs, asked: _Asked) -> Outcome | None:
         _, run, inp, edited, said = step.transform(inp, config)
         if said is None or inp.sources[0].editor.seq_indent != plan.seq_indent:
             return None  # the first part's text pruned lists its lists otherwise: as the whole
-        counts.append(summary.of(inp, edited))
-        said = chunks.part_results(said, bool(counts[-1].workloads))
-        phases.append(said)
-        applied = applied and not (run is not None and any(exit_code(p) for p in said))
+        counts = summary.of(inp, edited)
+        joined.add(said, counts)
+        applied = applied and not (run is not None and exit_code(joined.kept(said, counts)))
         item_count = len(inp.items)
         krm.release_items(inp)
         output = krm.render(inp, []) if applied else ""
@@ -273,11 +271,11 @@ def _run_parts(step: _Step, inputs: Inputs, asked: _Asked) -> Outcome | None:
         else:
             outputs.append(output.encode("utf-8"))
     del text  # its memory is back before the outputs are joined
-    joined = chunks.joined_results(phases, sum(bool(c.workloads) for c in counts))
-    if joined is None:
+    said_once = joined.results()
+    if said_once is None:
         return None
-    results = _once(joined)
-    total = chunks.joined_summary(counts)
+    results = _once(said_once)
+    total = joined.total()
     if not applied:
         not_applied = _not_applied(results, step.function)
         return Outcome(data, not_applied, "stream", total._replace(applied=False), [data])

@@ -37,8 +37,15 @@ from typing import NamedTuple
 
 import yaml
 
-from . import summary
-from .krm import _EDITED_KINDS, _firsts, _lookup, _reads_alone, _scalar, _scalars
+from .krm import (
+    _EDITED_KINDS,
+    RESOURCE_LIST_KINDS,
+    _firsts,
+    _lookup,
+    _reads_alone,
+    _scalar,
+    _scalars,
+)
 from .proxycheck import IMAGES
 from .results import Result
 from .summary import Summary
@@ -181,8 +188,8 @@ def _document(text: str, node: Node) -> _Document | None:
     release = _lookup(labels, "release")
     namespace = _scalar(meta["namespace"]) if "namespace" in meta else None
     workload = kind in _EDITED_KINDS and any(pair in _AIRFLOW_LABELS for pair in labels or ())
-    if workload and release is None:
-        return None
+    if (workload and release is None) or kind in RESOURCE_LIST_KINDS:
+        return None  # (a ResourceList alone in a part would be read in KRM mode)
     name = _scalar(meta["name"]) if "name" in meta else None
     identity = None
     if kind and name:
@@ -243,36 +250,91 @@ def _strings(node: Node) -> Iterator[str]:
             stack += found.value
 
 
-def part_results(phases: list[list[Result]], workloads: bool) -> list[list[Result]]:
-    """What of a part's results one run says too. A part without an Airflow workload adds
-    nothing to what a run says of all its workloads (reach.py: what the config's values
-    reached, and the render they did not reach): its warnings that values reached nothing
-    are not the run's."""
-    if workloads:
-        return phases
-    return [[r for r in phase if _rule(r) not in _OF_ALL_WORKLOADS] for phase in phases]
+class Joined:
+    """The parts' results and summaries, gathered part by part into what one run says: the
+    results phase by phase (edits.Run.mark), the summary counted on. A part's share is folded
+    in as it comes, so that a thousand parts cost no more than their results."""
 
+    __slots__ = ("broken", "nothing_taken", "objects", "parts", "phases", "summary", "workloads")
 
-def joined_results(parts: list[list[list[Result]]], with_workloads: int) -> list[Result] | None:
-    """The parts' results (part_results), phase by phase, as one run says them; None when
-    a part says something of the whole run that only the whole run can say. `with_workloads`:
-    how many parts hold an Airflow workload (when one does, what it says of all workloads
-    is what one run says)."""
-    if not parts or len({len(phases) for phases in parts}) != 1:
-        return None
-    said: list[Result] = []
-    for phase in range(len(parts[0])):
-        found = [result for phases in parts for result in phases[phase]]
-        nothing_taken = [r for r in found if r.resource is None and _rule(r) == "taken-back"]
-        if nothing_taken:
-            # remove's "nothing to take back": one run says it when no part took anything
-            if len(nothing_taken) != len(found):
-                return None
-            found = found[:1] if len(found) == len(parts) else []
-        elif any(_of_the_whole(r, with_workloads) for r in found):
+    def __init__(self) -> None:
+        self.phases: list[list[Result]] = []
+        self.nothing_taken: dict[int, tuple[int, Result]] = {}  # phase -> (parts, the result)
+        self.parts = 0
+        self.workloads = 0  # parts that hold an Airflow workload
+        self.broken = False  # the parts' phases differ
+        self.summary: Summary | None = None
+
+    def add(self, phases: list[list[Result]], counts: Summary) -> None:
+        """A part's results, by phase, and its summary."""
+        if self.parts and len(phases) != len(self.phases):
+            self.broken = True
+        self.phases += [[] for _ in range(len(phases) - len(self.phases))]
+        self.parts += 1
+        self.workloads += bool(counts.workloads)
+        for number, phase in enumerate(phases):
+            for result in phase:
+                if not counts.workloads and _rule(result) in _OF_ALL_WORKLOADS:
+                    # A part without an Airflow workload adds nothing to what a run says of
+                    # all its workloads (reach.py): its "reached nothing" is not the run's.
+                    continue
+                if result.resource is None and _rule(result) == "taken-back":
+                    said, _ = self.nothing_taken.get(number, (0, result))
+                    self.nothing_taken[number] = (said + 1, result)
+                else:
+                    self.phases[number].append(result)
+        self.summary = counts if self.summary is None else _added(self.summary, counts)
+
+    def kept(self, phases: list[list[Result]], counts: Summary) -> list[Result]:
+        """What of a part's results one run says too (add's rule), for its exit code."""
+        if counts.workloads:
+            return [result for phase in phases for result in phase]
+        return [r for phase in phases for r in phase if _rule(r) not in _OF_ALL_WORKLOADS]
+
+    def results(self) -> list[Result] | None:
+        """What one run says, or None when a part said something of the whole run that only
+        the whole run can say."""
+        if self.broken:
             return None
-        said += found
-    return said
+        said: list[Result] = []
+        for number, phase in enumerate(self.phases):
+            if any(_of_the_whole(result, self.workloads) for result in phase):
+                return None
+            if number in self.nothing_taken:
+                # remove's "nothing to take back": one run says it when no part took anything
+                parts, result = self.nothing_taken[number]
+                if phase:
+                    return None
+                said += [result] if parts == self.parts else []
+                continue
+            said += phase
+        return said
+
+    def total(self) -> Summary:
+        assert self.summary is not None
+        return self.summary
+
+
+def _added(before: Summary, part: Summary) -> Summary:
+    """Two summaries as one run's: the part's positions moved by the objects before it."""
+    offset = before.objects
+    workloads = before.workloads | {offset + position for position in part.workloads}
+    changed = before.changed
+    if part.changed is not None:
+        moved = {offset + position for position in part.changed}
+        changed = frozenset(moved if changed is None else changed | moved)
+    releases = sorted(set(before.releases) | set(part.releases), key=_release_order)
+    return Summary(
+        before.objects + part.objects,
+        tuple(releases),
+        frozenset(workloads),
+        changed,
+        before.applied and part.applied,
+    )
+
+
+def _release_order(key: tuple[str | None, str | None]) -> tuple[str, str]:
+    return (key[0] or "", key[1] or "")  # as summary.of sorts them
 
 
 def _of_the_whole(result: Result, with_workloads: int) -> bool:
@@ -280,7 +342,7 @@ def _of_the_whole(result: Result, with_workloads: int) -> bool:
     rule = _rule(result)
     if rule in _OF_ALL_WORKLOADS:
         return with_workloads > 1
-    return rule in _OF_THE_RUN or result.resource is None
+    return rule in _OF_THE_RUN or (result.resource is None and rule != "taken-back")
 
 
 # What a run says once, of all its workloads (reach.py), and of itself (api.py)
@@ -290,13 +352,3 @@ _OF_THE_RUN = frozenset({"internal", "not-applied", "render"})
 
 def _rule(result: Result) -> str | None:
     return result.tags.get("rule")
-
-
-def joined_summary(parts: list[Summary]) -> Summary:
-    """The summary one run would give: objects counted on, positions moved by the objects of
-    the parts before."""
-    counts = summary.joined(parts)
-    return counts._replace(
-        releases=tuple(sorted(set(counts.releases), key=lambda k: (k[0] or "", k[1] or ""))),
-        renders=1,
-    )

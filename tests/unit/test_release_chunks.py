@@ -182,6 +182,41 @@ def test_objects_of_no_release_go_with_a_neighbour(
     assert counted.parts[-1] == 6  # each ConfigMap alone too: it belongs to no release
 
 
+KEEP = (
+    "---\n# Source: airflow/templates/extra.yaml\napiVersion: v1\nkind: ConfigMap\n"
+    "metadata:\n  name: {name}-kept\n  labels:\n    release: {name}\n"
+    "data:\n  script: |+\n    echo kept\n\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    "shape", ["byte order mark", "no final line break", "kept line breaks", "comment first"]
+)
+def test_the_edges_of_parts(monkeypatch: pytest.MonkeyPatch, counted: Counted, shape: str) -> None:
+    """What a part's text starts and ends with: the input's byte order mark (the first part's
+    only), its missing last line break (the last part's), a block scalar that keeps the
+    line breaks before the next `---`, a comment before the first document."""
+    pieces = [release("official-1.15.0/05a-sidecars-before.yaml", n) for n in (1, 2, 3)]
+    if shape == "kept line breaks":
+        pieces = [p + KEEP.format(name=f"tenant{n:03d}") for n, p in enumerate(pieces, 1)]
+    text = "".join(pieces)
+    if shape == "byte order mark":
+        text = "\ufeff" + text
+    elif shape == "no final line break":
+        text = text.rstrip("\n")
+    elif shape == "comment first":
+        text = "# a stream of releases\n" + text
+    data = text.encode()
+    source = config_source(ROOT / "benchmarks" / "seed-sidecars.yaml")
+    for name in (None, "all.yaml"):
+        whole, in_parts = both_ways(monkeypatch, run_inject, [(name, data)], source)
+        assert_same(whole, in_parts)
+        assert whole.exit_code == 0
+        assert_same(*both_ways(monkeypatch, run_remove, [(name, whole.output)], None))
+        assert_same(*both_ways(monkeypatch, run_validate, [(name, data)], source))
+    assert set(counted.parts) == {3}
+
+
 def test_interleaved_releases_are_run_whole(
     monkeypatch: pytest.MonkeyPatch, counted: Counted
 ) -> None:
@@ -199,8 +234,10 @@ def test_interleaved_releases_are_run_whole(
         b"%YAML 1.1\n---\n" + stream("official-1.15.0/05a-sidecars-before.yaml", 2),
         stream("official-1.15.0/05a-sidecars-before.yaml", 2).replace(b"\n", b"\r\n"),
         stream("official-1.15.0/05a-sidecars-before.yaml", 2) * 2,  # each object twice
+        stream("official-1.15.0/05a-sidecars-before.yaml", 2)
+        + b"---\napiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n",
     ],
-    ids=["directive", "crlf", "twice"],
+    ids=["directive", "crlf", "twice", "resourcelist"],
 )
 def test_what_parts_cannot_give_is_run_whole(
     monkeypatch: pytest.MonkeyPatch, counted: Counted, data: bytes
