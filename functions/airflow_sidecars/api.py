@@ -151,7 +151,7 @@ def _run(function: Function, inputs: Inputs, asked: _Asked, transform: Transform
     before the output is parsed again: holding both doubled the peak memory, which at 100
     releases was as high as kustomize's."""
     with _no_cycle_collection():
-        in_parts = _run_parts(_Step(function, None, transform), inputs, asked)
+        in_parts = _run_parts(function, transform, inputs, asked)
         if in_parts is not None:
             return in_parts
         parsed = _parse(inputs, function)
@@ -231,7 +231,9 @@ def _render_one(
     return Outcome(output.encode("utf-8"), results, mode, counts, files)
 
 
-def _run_parts(step: _Step, inputs: Inputs, asked: _Asked) -> Outcome | None:
+def _run_parts(
+    function: Function, transform: Transform, inputs: Inputs, asked: _Asked
+) -> Outcome | None:
     """A large stream, part by part (chunks.py), as one run would give it; None: run it whole
     (it is not one that parts can give, or a part said something only the whole can say)."""
     if len(inputs) != 1 or len(inputs[0][1]) < chunks.THRESHOLD:
@@ -239,7 +241,8 @@ def _run_parts(step: _Step, inputs: Inputs, asked: _Asked) -> Outcome | None:
     name, data = inputs[0]
     try:
         text = krm.decode(data, name)
-        config = from_input(None, asked.file, required=step.function == "inject")
+        # a stream has no functionConfig: the config file or nothing, as in _run
+        config = from_input(None, asked.file, required=function == "inject")
     except (krm.InputError, ConfigError):
         return None  # the whole run says so
     if config is not None and asked.strict:
@@ -254,9 +257,11 @@ def _run_parts(step: _Step, inputs: Inputs, asked: _Asked) -> Outcome | None:
         indent = plan.seq_indent if number else None  # the first part finds it as the whole does
         where = krm.Part(part.first_document, indent)
         inp = krm.parse([(name, text[part.start : part.end])], parts=[where])
-        _, run, inp, edited, said = step.transform(inp, config)
+        _, run, inp, edited, said = transform(inp, config)
         if said is None or inp.sources[0].editor.seq_indent != plan.seq_indent:
-            return None  # the first part's text pruned lists its lists otherwise: as the whole
+            # (the first document, pruned, indents lists otherwise: the whole run's reparse
+            # would indent the rest so too)
+            return None
         counts = summary.of(inp, edited)
         joined.add(said, counts)
         applied = applied and not (run is not None and exit_code(joined.kept(said, counts)))
@@ -277,7 +282,7 @@ def _run_parts(step: _Step, inputs: Inputs, asked: _Asked) -> Outcome | None:
     results = _once(said_once)
     total = joined.total()
     if not applied:
-        not_applied = _not_applied(results, step.function)
+        not_applied = _not_applied(results, function)
         return Outcome(data, not_applied, "stream", total._replace(applied=False), [data])
     output_bytes = b"".join(outputs)
     files = [output_bytes] if asked.each_file else None

@@ -23,10 +23,13 @@ A cut must change nothing, so it is made only where nothing one run reads crosse
   sources, Services; validate's database proxies), every namespace is in one part too;
 - the parts use the whole stream's list indentation (its first document's).
 
-What a run says of all of it (a config value that reaches nothing, a chart version said once,
-an internal error) cannot be said by a part: api.py then runs the whole input instead. Parts
-are made only for inputs of at least THRESHOLD characters: finding them composes each
-document a second time, which small inputs need not pay for.
+The parts' results are joined phase by phase (edits.Run.mark: pod templates, workloads,
+checksums, ServiceAccounts, ...), each phase in input order, which is the order one run says
+them in. What a run says of all its workloads (a config value that reaches nothing, a chart
+version said once) is the run's when a single part holds workloads (a part without any adds
+nothing to it); what only the whole can say (that, with several such parts; an internal
+error) makes api.py run the whole input instead. Parts are made only for inputs of at least
+THRESHOLD characters.
 """
 
 from __future__ import annotations
@@ -52,9 +55,10 @@ from .summary import Summary
 from .yamlread import Node, is_null, iter_documents, scalar_at
 from .yamltext import detect_seq_indent
 
-# Below this many characters an input is run whole. At 8 MB a run holds some 10 times its
-# size at most (benchmarks/README.md, "Memory"), and the second compose of every document that
-# finding the parts takes (about a fifth of a run) is not worth it.
+# Below this many characters an input is run whole: finding the parts composes every document
+# a second time (some 3 s on 49 MB), which a small input need not pay for. Around 4 MB a
+# whole run passes 10 times its input (the workloads' trees, up to 17 times their text, on
+# top of the interpreter's 19 MiB); below, it stays under some 80 MiB.
 THRESHOLD = 4_000_000
 # About this many characters a part (whole releases: one release of the official chart
 # renders some 70 kB). Its trees, 17 times that, are what a run holds besides the texts.
@@ -255,7 +259,7 @@ class Joined:
     results phase by phase (edits.Run.mark), the summary counted on. A part's share is folded
     in as it comes, so that a thousand parts cost no more than their results."""
 
-    __slots__ = ("broken", "nothing_taken", "objects", "parts", "phases", "summary", "workloads")
+    __slots__ = ("broken", "nothing_taken", "parts", "phases", "summary", "workloads")
 
     def __init__(self) -> None:
         self.phases: list[list[Result]] = []
