@@ -252,7 +252,8 @@ def _run_parts(
         return None
     joined = chunks.Joined()
     outputs: list[bytes] = []
-    applied = True
+    applied = True  # no part said an error so far (else no part needs rendering)
+    edits = False  # the function edits (inject, remove): errors apply nothing
     for number, part in enumerate(plan.parts):
         indent = plan.seq_indent if number else None  # the first part finds it as the whole does
         where = krm.Part(part.first_document, indent)
@@ -264,7 +265,8 @@ def _run_parts(
             return None
         counts = summary.of(inp, edited)
         joined.add(said, counts)
-        applied = applied and not (run is not None and exit_code(joined.kept(said, counts)))
+        edits = run is not None
+        applied = applied and not (edits and exit_code(joined.kept(said, counts)))
         item_count = len(inp.items)
         krm.release_items(inp)
         output = krm.render(inp, []) if applied else ""
@@ -281,7 +283,7 @@ def _run_parts(
         return None
     results = _once(said_once)
     total = joined.total()
-    if not applied:
+    if not applied or (edits and exit_code(results)):
         not_applied = _not_applied(results, function)
         return Outcome(data, not_applied, "stream", total._replace(applied=False), [data])
     output_bytes = b"".join(outputs)

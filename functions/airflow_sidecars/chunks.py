@@ -259,7 +259,7 @@ class Joined:
     results phase by phase (edits.Run.mark), the summary counted on. A part's share is folded
     in as it comes, so that a thousand parts cost no more than their results."""
 
-    __slots__ = ("broken", "nothing_taken", "parts", "phases", "summary", "workloads")
+    __slots__ = ("broken", "nothing_taken", "parts", "phases", "spare", "summary", "workloads")
 
     def __init__(self) -> None:
         self.phases: list[list[Result]] = []
@@ -267,6 +267,9 @@ class Joined:
         self.parts = 0
         self.workloads = 0  # parts that hold an Airflow workload
         self.broken = False  # the parts' phases differ
+        # What the first part without a workload said of all workloads: the run's when no
+        # part holds any (each such part says the same: it read no workload).
+        self.spare: list[list[Result]] | None = None
         self.summary: Summary | None = None
 
     def add(self, phases: list[list[Result]], counts: Summary) -> None:
@@ -276,6 +279,8 @@ class Joined:
         self.phases += [[] for _ in range(len(phases) - len(self.phases))]
         self.parts += 1
         self.workloads += bool(counts.workloads)
+        if not counts.workloads and self.spare is None:
+            self.spare = [[r for r in phase if _rule(r) in _OF_ALL_WORKLOADS] for phase in phases]
         for number, phase in enumerate(phases):
             for result in phase:
                 if not counts.workloads and _rule(result) in _OF_ALL_WORKLOADS:
@@ -304,6 +309,11 @@ class Joined:
         for number, phase in enumerate(self.phases):
             if any(_of_the_whole(result, self.workloads) for result in phase):
                 return None
+            if not self.workloads and self.spare is not None and self.spare[number]:
+                if phase:
+                    return None  # (no phase of a run mixes them: not worth an order of its own)
+                said += self.spare[number]
+                continue
             if number in self.nothing_taken:
                 # remove's "nothing to take back": one run says it when no part took anything
                 parts, result = self.nothing_taken[number]

@@ -217,6 +217,22 @@ def test_the_edges_of_parts(monkeypatch: pytest.MonkeyPatch, counted: Counted, s
     assert set(counted.parts) == {3}
 
 
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_stream_without_airflow(
+    monkeypatch: pytest.MonkeyPatch, counted: Counted, strict: bool
+) -> None:
+    """No part holds a workload: what the config reached (nothing) is said once, as one run
+    says it (with --strict, as errors)."""
+    data = "".join(OTHERS.format(n=n) for n in range(5)).encode()
+    source = config_source(ROOT / "benchmarks" / "seed-sidecars.yaml")
+    whole, in_parts = both_ways(monkeypatch, run_inject, [(None, data)], source, strict=strict)
+    assert_same(whole, in_parts)
+    assert whole.results and all(r.tags.get("rule") == "no-match" for r in whole.results[:3])
+    assert_same(*both_ways(monkeypatch, run_validate, [(None, data)], source))
+    assert_same(*both_ways(monkeypatch, run_remove, [(None, data)], source))
+    assert counted.parts == [5, 5, 5]
+
+
 def test_interleaved_releases_are_run_whole(
     monkeypatch: pytest.MonkeyPatch, counted: Counted
 ) -> None:
