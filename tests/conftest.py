@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,28 @@ import yaml
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
 FIXTURES = TESTS / "fixtures"
+
+
+def _force_parts() -> None:
+    """AIRFLOW_SIDECARS_TEST_PARTS=1: every stream, however small, is run part by part where
+    chunks.py allows a cut (THRESHOLD 0, a cut wherever one is allowed), in this process and
+    in the command lines the tests start (a sitecustomize on their PYTHONPATH). Run the suites
+    so to see that parts change nothing; off unless asked for."""
+    if os.environ.get("AIRFLOW_SIDECARS_TEST_PARTS") != "1":
+        return
+    from airflow_sidecars import chunks  # noqa: PLC0415 - only when asked for
+
+    chunks.THRESHOLD, chunks.PART_SIZE = 0, 1
+    folder = Path(tempfile.mkdtemp(prefix="airflow-sidecars-parts-"))
+    (folder / "sitecustomize.py").write_text(
+        "from airflow_sidecars import chunks\nchunks.THRESHOLD, chunks.PART_SIZE = 0, 1\n"
+    )
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(folder), os.environ.get("PYTHONPATH")])
+    )
+
+
+_force_parts()
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,13 @@ def find_workloads(items: list[Item]) -> list[Workload]:
     return found
 
 
+def templates_first(workloads: list[Workload]) -> tuple[list[Workload], list[Workload]]:
+    """The pod templates, then the other workloads (each in input order): the order in which
+    inject and prune go through them, a phase of results each (edits.Run.mark)."""
+    templates = [w for w in workloads if w.is_pod_template]
+    return templates, [w for w in workloads if not w.is_pod_template]
+
+
 def _users_template(text: str, flavour: Flavour) -> bool:
     """Whether a pod template string is one the user supplied: it parses and its
     `metadata.name` is not the chart's. One that does not parse is reported where inject and

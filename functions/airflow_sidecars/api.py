@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal, NamedTuple
 
-from . import estates, krm, summary
+from . import chunks, estates, krm, summary
 from .config import Config, ConfigError, ConfigSource, from_input
 from .edits import Run
-from .inject import declared_missing, inject
+from .inject import declared_missing_phases, inject
 from .prune import Scope, prune
 from .results import FileRef, Result, exit_code
 from .summary import Summary
@@ -40,6 +40,8 @@ class Transformed(NamedTuple):
     run: Run | None
     inp: krm.Input
     edited: set[int] | None = None
+    # The results by phase (edits.Run.mark), for a stream run part by part (chunks.py)
+    phases: list[list[Result]] | None = None
 
 
 Transform = Callable[[krm.Input, Config | None], Transformed]
@@ -110,20 +112,23 @@ def _inject(inp: krm.Input, config: Config | None) -> Transformed:
         problem = verify(pruned, krm.render(inp, []), len(inp.items))
         if problem is not None:
             return Transformed([_internal("inject", problem)], pruned, inp, pruned.edited)
-        inp = krm.parse([(s.name, s.bom + s.editor.apply()) for s in inp.sources])
+        inp = krm.parse_again(inp)
     run = inject(inp, config)
-    return Transformed([*pruned.results, *run.results], run, inp, pruned.edited | run.edited)
+    phases = [*pruned.phases(), *run.phases()]
+    edited = pruned.edited | run.edited
+    return Transformed([*pruned.results, *run.results], run, inp, edited, phases)
 
 
 def _remove(inp: krm.Input, config: Config | None, force: bool = False) -> Transformed:
     pruned = prune(inp, Scope(config, keep_declared=False, force=force))
+    phases = [*pruned.phases(), []]  # the last: said of the whole run (chunks.py)
     if not pruned.edited and not any(r.tags.get("rule") == "record" for r in pruned.results):
         whose = f"config {config.name!r}" if config is not None else "any config"
         message = f"nothing to take back: no record of {whose} in the input"
-        pruned.results.append(
-            Result(message, "info", tags={"function": "remove", "rule": "taken-back"})
-        )
-    return Transformed(pruned.results, pruned, inp, pruned.edited)
+        tags = {"function": "remove", "rule": "taken-back"}
+        phases[-1].append(Result(message, "info", tags=tags))
+    results = [found for phase in phases for found in phase]
+    return Transformed(results, pruned, inp, pruned.edited, phases)
 
 
 def _remove_forced(inp: krm.Input, config: Config | None) -> Transformed:
@@ -131,13 +136,14 @@ def _remove_forced(inp: krm.Input, config: Config | None) -> Transformed:
 
 
 def _validate(inp: krm.Input, config: Config | None) -> Transformed:
-    from .validate import validate  # noqa: PLC0415 - inject's start-up does not pay for it
+    from .validate import validate_phases  # noqa: PLC0415 - inject's start-up does not pay for it
 
-    declared: list[Result] = []
+    declared: list[list[Result]] = []
     if config is not None:
-        declared += prune(inp, Scope(config, keep_declared=True, apply=False)).results
-        declared += declared_missing(inp, config)
-    return Transformed(validate(inp, config, declared), None, inp)
+        declared += prune(inp, Scope(config, keep_declared=True, apply=False)).phases()
+        declared += declared_missing_phases(inp, config)
+    phases = validate_phases(inp, config, declared)
+    return Transformed([found for phase in phases for found in phase], None, inp, None, phases)
 
 
 def _run(function: Function, inputs: Inputs, asked: _Asked, transform: Transform) -> Outcome:
@@ -145,6 +151,9 @@ def _run(function: Function, inputs: Inputs, asked: _Asked, transform: Transform
     before the output is parsed again: holding both doubled the peak memory, which at 100
     releases was as high as kustomize's."""
     with _no_cycle_collection():
+        in_parts = _run_parts(function, transform, inputs, asked)
+        if in_parts is not None:
+            return in_parts
         parsed = _parse(inputs, function)
         if isinstance(parsed, Outcome):
             return parsed
@@ -199,7 +208,7 @@ def _render_one(
     function = step.function
     inp = owned.pop()
     texts, inputs = read
-    added, run, inp, edited = step.transform(inp, step.config)
+    added, run, inp, edited, _ = step.transform(inp, step.config)
     results = _once([*results, *added])
     counts = summary.of(inp, edited)
     if run is not None and exit_code(results):
@@ -220,6 +229,66 @@ def _render_one(
         internal = [*results, _internal(function, problem)]
         return _finish(krm.parse(texts), internal, counts._replace(applied=False), inputs)
     return Outcome(output.encode("utf-8"), results, mode, counts, files)
+
+
+def _run_parts(
+    function: Function, transform: Transform, inputs: Inputs, asked: _Asked
+) -> Outcome | None:
+    """A large stream, part by part (chunks.py), as one run would give it; None: run it whole
+    (it is not one that parts can give, or a part said something only the whole can say)."""
+    if len(inputs) != 1 or len(inputs[0][1]) < chunks.THRESHOLD:
+        return None
+    name, data = inputs[0]
+    try:
+        text = krm.decode(data, name)
+        # a stream has no functionConfig: the config file or nothing, as in _run
+        config = from_input(None, asked.file, required=function == "inject")
+    except (krm.InputError, ConfigError):
+        return None  # the whole run says so
+    if config is not None and asked.strict:
+        config = config._replace(strict=True)
+    plan = chunks.plan(text, by_namespace=config is not None and bool(config.presets))
+    if plan is None:
+        return None
+    joined = chunks.Joined()
+    outputs: list[bytes] = []
+    applied = True  # no part said an error so far (else no part needs rendering)
+    edits = False  # the function edits (inject, remove): errors apply nothing
+    for number, part in enumerate(plan.parts):
+        indent = plan.seq_indent if number else None  # the first part finds it as the whole does
+        where = krm.Part(part.first_document, indent)
+        inp = krm.parse([(name, text[part.start : part.end])], parts=[where])
+        _, run, inp, edited, said = transform(inp, config)
+        if said is None or inp.sources[0].editor.seq_indent != plan.seq_indent:
+            # (the first document, pruned, indents lists otherwise: the whole run's reparse
+            # would indent the rest so too)
+            return None
+        counts = summary.of(inp, edited)
+        joined.add(said, counts)
+        edits = run is not None
+        applied = applied and not (edits and exit_code(joined.kept(said, counts)))
+        item_count = len(inp.items)
+        krm.release_items(inp)
+        output = krm.render(inp, []) if applied else ""
+        del inp  # before the next part is parsed
+        if not applied:
+            outputs = []  # errors: nothing is applied anywhere, as in one run
+        elif run is not None and verify(run, output, item_count) is not None:
+            return None  # the whole run says what is wrong, where
+        else:
+            outputs.append(output.encode("utf-8"))
+    del text  # its memory is back before the outputs are joined
+    said_once = joined.results()
+    if said_once is None:
+        return None
+    results = _once(said_once)
+    total = joined.total()
+    if not applied or (edits and exit_code(results)):
+        not_applied = _not_applied(results, function)
+        return Outcome(data, not_applied, "stream", total._replace(applied=False), [data])
+    output_bytes = b"".join(outputs)
+    files = [output_bytes] if asked.each_file else None
+    return Outcome(output_bytes, results, "stream", total, files)
 
 
 def _run_estate(

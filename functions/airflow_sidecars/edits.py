@@ -38,6 +38,7 @@ class Run:
         "edited",
         "expected",
         "expected_templates",
+        "marks",
         "namespaces",
         "presets",
         "results",
@@ -64,6 +65,26 @@ class Run:
         self.namespaces: dict[str | None, set[str]] = {}
         # (release, namespace) -> pod ("Kind/name") -> checksum/airflow-config in the input
         self.checksums: dict[tuple[str | None, str | None], dict[str, str]] = {}
+        # Where each phase of the run ends: (len(results), len(declared_missing)). A stream
+        # run release by release joins each phase of every part in turn (chunks.py).
+        self.marks: list[tuple[int, int]] = []
+
+    def mark(self) -> None:
+        """End a phase: what comes later is said after it by every part of a stream."""
+        self.marks.append((len(self.results), len(self.declared_missing)))
+
+    def phases(self) -> list[list[Result]]:
+        """The results by phase (the last one: what came after the last mark)."""
+        return cut(self.results, [end for end, _ in self.marks])
+
+    def missing_phases(self) -> list[list[Result]]:
+        return cut(self.declared_missing, [end for _, end in self.marks])
+
+
+def cut(results: list[Result], ends: list[int]) -> list[list[Result]]:
+    """`results` cut at `ends` (ascending), and what follows the last end."""
+    starts = [0, *ends]
+    return [results[start:end] for start, end in zip(starts, [*ends, len(results)], strict=True)]
 
 
 def expected_data(run: Run, item: krm.Item) -> Any:

@@ -17,7 +17,13 @@ import yaml
 
 from . import krm, podtemplate, records, serviceaccounts
 from .additions import chart_additions
-from .airflow import Workload, find_workloads, merge_key_problems, volume_claim_names
+from .airflow import (
+    Workload,
+    find_workloads,
+    merge_key_problems,
+    templates_first,
+    volume_claim_names,
+)
 from .chart import SECTION_ALIASES
 from .config import Config
 from .edits import TAG, Run, edit, expected_data, result, set_annotation
@@ -31,7 +37,14 @@ from .results import Result
 from .rules import plain_sidecar_message
 from .yamlread import Path, UnsupportedYaml, dotted, node_at
 
-__all__ = ["Run", "declared_for", "declared_missing", "inject", "record_path"]
+__all__ = [
+    "Run",
+    "declared_for",
+    "declared_missing",
+    "declared_missing_phases",
+    "inject",
+    "record_path",
+]
 
 # Rules of preset notes that are about the release, not the pod: said once per release.
 RELEASE_NOTES = frozenset({"proxy-connection"})
@@ -48,24 +61,34 @@ def inject(inp: krm.Input, config: Config) -> Run:
     workloads = [w for w in every if _matches(config, w)]
     run.checksums = podtemplate.checksums(every)
     facts = releases(inp.items, every) if config.presets else {}
+    # Each step below is a phase of the results (Run.mark): a stream run release by release
+    # says each phase of every part in turn (chunks.py), as one run says them.
     run.results += untested_charts(workloads)
+    run.mark()
     for item, problem in merge_key_problems(inp.items):
         tags = {**TAG, "rule": "unsupported-yaml"}
         run.results.append(item.result(f"{item.kind} {item.name} {problem}", "error", None, tags))
+    run.mark()
 
     checksums: podtemplate.Checksums = {}
-    for workload in sorted(workloads, key=lambda w: not w.is_pod_template):
-        try:
-            if _inject_pod(run, config, workload, facts) and workload.is_pod_template:
-                data = expected_data(run, workload.item)["data"]
-                key = (workload.release, workload.item.namespace)
-                checksums[key] = {"": podtemplate.config_checksum(data)}
-        except UnsupportedYaml as error:
-            run.results.append(result(workload, "error", str(error), None, "unsupported-yaml"))
+    for group in templates_first(workloads):
+        for workload in group:
+            try:
+                if _inject_pod(run, config, workload, facts) and workload.is_pod_template:
+                    data = expected_data(run, workload.item)["data"]
+                    key = (workload.release, workload.item.namespace)
+                    checksums[key] = {"": podtemplate.config_checksum(data)}
+            except UnsupportedYaml as error:
+                found = result(workload, "error", str(error), None, "unsupported-yaml")
+                run.results.append(found)
+        run.mark()
 
     podtemplate.refresh_checksums(run, every, checksums)
+    run.mark()
     serviceaccounts.annotate(run, facts, config)
+    run.mark()
     serviceaccounts.warn_shared(run, every)
+    run.mark()
     # Planning state that holds workloads, and through them the input's node trees: the
     # caller releases those before it parses the output again (api.py), so nothing may keep them.
     run.annotations.clear()
@@ -79,18 +102,26 @@ def declared_missing(inp: krm.Input, config: Config) -> list[Result]:
     """What the config declares and the input lacks (exactly what inject would still add), and
     what inject finds wrong on the way (conflicts, dangling mounts, values that reach nothing),
     said as validate says them. The input is not changed: the planned edits are dropped."""
+    return [found for phase in declared_missing_phases(inp, config) for found in phase]
+
+
+def declared_missing_phases(inp: krm.Input, config: Config) -> list[list[Result]]:
+    """declared_missing by phase (edits.Run.mark)."""
     run = inject(inp, config)
     for source in inp.sources:
         source.editor.discard()
     # inject's plain-sidecar finding is about what it would add; validate judges the pod itself.
     carried = [
-        r
-        for r in run.results
-        if r.severity in ("error", "warning") and r.tags.get("rule") != "plain-sidecar"
+        [
+            r
+            for r in phase
+            if r.severity in ("error", "warning") and r.tags.get("rule") != "plain-sidecar"
+        ]
+        for phase in run.phases()
     ]
     return [
-        r._replace(tags={**r.tags, "function": "validate"})
-        for r in [*run.declared_missing, *carried]
+        [r._replace(tags={**r.tags, "function": "validate"}) for r in phase]
+        for phase in [*run.missing_phases(), *carried]
     ]
 
 

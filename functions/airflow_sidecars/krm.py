@@ -54,7 +54,16 @@ class InputError(Exception):
 class Source:
     """One input text (a file or stdin) with the edits planned on it."""
 
-    __slots__ = ("bom", "documents", "editor", "name", "spans", "text")
+    __slots__ = (
+        "bom",
+        "documents",
+        "editor",
+        "first_document",
+        "fixed_indent",
+        "name",
+        "spans",
+        "text",
+    )
 
     def __init__(
         self,
@@ -72,6 +81,10 @@ class Source:
         # (start, end, line) of each document's root node: the way back to a Light's tree.
         # Three machine integers a document, not three int objects.
         self.spans = array("q")
+        # A part of a larger text (chunks.py): the index there of its first document (results
+        # name documents by it), and the stream's sequence indentation (None: its own).
+        self.first_document = 0
+        self.fixed_indent: int | None = None
 
     def span(self, document: int) -> tuple[int, int]:
         return self.spans[3 * document], self.spans[3 * document + 1]
@@ -263,7 +276,7 @@ class Item:
             readable = index.isascii() and index.isdigit() and len(index) <= 18
             return FileRef(path, int(index) if readable else 0)
         if self.source.name is not None:
-            return FileRef(self.source.name, self.document)
+            return FileRef(self.source.name, self.source.first_document + self.document)
         return None
 
 
@@ -305,12 +318,28 @@ def decode(data: bytes, source: str | None) -> str:
     return text  # a byte order mark stays: parse() keeps it aside and render() gives it back
 
 
-def parse(texts: list[tuple[str | None, str]], *, only: Collection[int] | None = None) -> Input:
+class Part(NamedTuple):
+    """A text that is a part of a larger one (chunks.py): the index there of its first
+    document, and the larger text's sequence indentation (None: its own)."""
+
+    first_document: int = 0
+    seq_indent: int | None = None
+
+
+def parse(
+    texts: list[tuple[str | None, str]],
+    *,
+    only: Collection[int] | None = None,
+    parts: list[Part] | None = None,
+) -> Input:
     """Read every input; a single ResourceList means KRM mode, anything else is a stream.
     `only` (with one text): the positions of the only items the caller reads (verify.py,
     which counts the others); in stream mode each other one may be a shared placeholder,
-    with no identity and no tree."""
-    sources = [_source(name, text, only) for name, text in texts]
+    with no identity and no tree. `parts`: what each text is a part of (chunks.py)."""
+    sources = [
+        _source(name, text, only, parts[number] if parts else Part())
+        for number, (name, text) in enumerate(texts)
+    ]
     resource_list = _resource_list_root(sources)
     if resource_list is not None:
         return _resource_list_input(sources, *resource_list)
@@ -337,7 +366,18 @@ def parse(texts: list[tuple[str | None, str]], *, only: Collection[int] | None =
     return inp
 
 
-def _source(name: str | None, text_with_bom: str, only: Collection[int] | None = None) -> Source:
+def parse_again(inp: Input) -> Input:
+    """The input's edited text, read again, each source as the part it was read as."""
+    texts = [(s.name, s.bom + s.editor.apply()) for s in inp.sources]
+    return parse(texts, parts=[Part(s.first_document, s.fixed_indent) for s in inp.sources])
+
+
+def _source(
+    name: str | None,
+    text_with_bom: str,
+    only: Collection[int] | None = None,
+    part: Part = Part(),  # noqa: B008 - a NamedTuple, immutable
+) -> Source:
     text = text_with_bom.removeprefix(BOM)
     # A directive (`%TAG`) changes how the next document reads: then no document is read alone.
     alone = not (text.startswith("%") or "\n%" in text)
@@ -368,10 +408,16 @@ def _source(name: str | None, text_with_bom: str, only: Collection[int] | None =
     except yaml.YAMLError as error:
         raise InputError(_yaml_error_message(error), name) from None
     root = next((doc for doc in documents if doc is not None), None)
-    seq_indent = detect_seq_indent(root, lone_cr_as_lf(text)) if isinstance(root, yaml.Node) else 2
+    if part.seq_indent is not None:
+        seq_indent = part.seq_indent
+    elif isinstance(root, yaml.Node):
+        seq_indent = detect_seq_indent(root, lone_cr_as_lf(text))
+    else:
+        seq_indent = 2
     bom = BOM if len(text) < len(text_with_bom) else ""
     source = Source(name, text, Editor(text, seq_indent=seq_indent), documents, bom)
     source.spans = spans
+    source.first_document, source.fixed_indent = part.first_document, part.seq_indent
     return source
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from . import krm, podtemplate, records
-from .airflow import Workload, find_workloads
+from .airflow import Workload, find_workloads, templates_first
 from .config import Config
 from .edits import TAG, Run, edit, expected_data, remove_annotations, result, set_annotation
 from .inject import declared_for, declared_items, malformed, record_path
@@ -48,29 +48,33 @@ def prune(inp: krm.Input, scope: Scope) -> Run:
     checksums: podtemplate.Checksums = {}
     # ServiceAccount -> the annotations the config's presets want on it
     accounts: dict[tuple[str | None, str], dict[str, str]] = {}
-    for workload in sorted(every, key=lambda w: not w.is_pod_template):
-        try:
-            target = _read(run, workload)
-            if target is None:
-                continue
-            pod, template = target
-            if malformed(run, workload, pod):
-                continue  # nothing of it is taken back: the pod is left as it is
-            pruned = [
-                _prune_pod(run, scope, _Found(workload, name, pod, template), facts)
-                for name in _record_keys(workload.item, record_path(workload), config)
-            ]
-            if template is not None and any(p.changed for p in pruned):
-                key = (workload.release, workload.item.namespace)
-                checksums[key] = _checksum(run, workload, pruned)
-            if config is not None:  # what it wants: kept (inject), or vouched for (remove)
-                _, asked = declared_for(config, workload, pod, facts, run.namespaces)
-                account = str(pod.get("serviceAccountName") or "default")
-                accounts.setdefault((workload.item.namespace, account), {}).update(asked)
-        except UnsupportedYaml as error:
-            run.results.append(result(workload, "error", str(error), None, "unsupported-yaml"))
+    # The pod templates first, then the workloads: each a phase (Run.mark).
+    for group in templates_first(every):
+        for workload in group:
+            try:
+                target = _read(run, workload)
+                if target is None:
+                    continue
+                pod, template = target
+                if malformed(run, workload, pod):
+                    continue  # nothing of it is taken back: the pod is left as it is
+                pruned = [
+                    _prune_pod(run, scope, _Found(workload, name, pod, template), facts)
+                    for name in _record_keys(workload.item, record_path(workload), config)
+                ]
+                if template is not None and any(p.changed for p in pruned):
+                    key = (workload.release, workload.item.namespace)
+                    checksums[key] = _checksum(run, workload, pruned)
+                if config is not None:  # what it wants: kept (inject), or vouched for (remove)
+                    _, asked = declared_for(config, workload, pod, facts, run.namespaces)
+                    account = str(pod.get("serviceAccountName") or "default")
+                    accounts.setdefault((workload.item.namespace, account), {}).update(asked)
+            except UnsupportedYaml as error:
+                run.results.append(result(workload, "error", str(error), None, "unsupported-yaml"))
+        run.mark()
     if scope.apply:
         podtemplate.refresh_checksums(run, every, checksums)
+    run.mark()
     for item in inp.items:
         if item.kind == "ServiceAccount" and not item.is_local_config:
             wanted = accounts.get((item.namespace, str(item.name)), {})

@@ -54,6 +54,14 @@ class Pod(NamedTuple):
 
 def validate(inp: krm.Input, config: Config | None, declared: list[Result]) -> list[Result]:
     """Built-in checks on every Airflow pod, plus `declared` (what inject would still add)."""
+    return [found for phase in validate_phases(inp, config, [declared]) for found in phase]
+
+
+def validate_phases(
+    inp: krm.Input, config: Config | None, declared: list[list[Result]]
+) -> list[list[Result]]:
+    """validate's results by phase (edits.Run.mark): the checks of each pod, the proxies of
+    each pod, those missing in each release, then each phase of `declared`."""
     disabled = set(config.disabled_rules) if config is not None else set()
     findings: list[Result] = []
     allowed = _plain_allowed(config)
@@ -63,24 +71,23 @@ def validate(inp: krm.Input, config: Config | None, declared: list[Result]) -> l
         pods.append(pod)
         for check in CHECKS:
             findings += check(pod)
-    findings += _proxy_findings(inp.items, pods)
-    findings += declared
+    proxies, missing = _proxy_findings(inp.items, pods)
     return [
-        f for f in findings if f.tags.get("rule") not in disabled or f.tags["rule"] in ALWAYS_ON
+        [f for f in phase if f.tags.get("rule") not in disabled or f.tags["rule"] in ALWAYS_ON]
+        for phase in [findings, proxies, missing, *declared]
     ]
 
 
-def _proxy_findings(items: list[krm.Item], pods: list[Pod]) -> list[Result]:
+def _proxy_findings(items: list[krm.Item], pods: list[Pod]) -> tuple[list[Result], list[Result]]:
     """Database proxies: per pod, and across each release's pods (proxycheck.py)."""
     if not any(proxycheck.proxies(pod.spec) for pod in pods):
-        return []  # the common case: no release here uses a proxy
+        return [], []  # the common case: no release here uses a proxy
     facts = releases(items, [pod.workload for pod in pods])
     found = []
     for pod in pods:
         release = facts.get((pod.workload.release, pod.workload.item.namespace))
         found += proxycheck.pod_findings(pod, pod.spec, release, _finding)
-    found += proxycheck.missing([(pod, pod.spec) for pod in pods], facts, _finding)
-    return found
+    return found, proxycheck.missing([(pod, pod.spec) for pod in pods], facts, _finding)
 
 
 def _plain_allowed(config: Config | None) -> dict[str, frozenset[str]]:
