@@ -28,6 +28,7 @@ import importlib
 import os
 import re
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -181,12 +182,16 @@ def replay(path: Path, modules: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="in all (default 60)")
-    parser.add_argument("--save", type=Path, default=Path("fuzz-campaign"), help="folder")
+    parser.add_argument(
+        "--save", type=Path, help="folder (default: a new one under the system's temp folder)"
+    )
     parser.add_argument("--modules", nargs="+", default=list(MODULES), help="fuzz modules")
     parser.add_argument("--replay", type=Path, help="a saved .bin to run again")
     args = parser.parse_args(argv)
-    save: Path = args.save
+    # Never into the checkout by default: the saved configs would pass for shipped ones.
+    save: Path = args.save or Path(tempfile.mkdtemp(prefix="airflow-sidecars-fuzz-"))
     save.mkdir(parents=True, exist_ok=True)
+    print(f"reproducers and failing inputs go to {save}", flush=True)
     # Before the modules are imported: they read it once.
     os.environ.setdefault("AIRFLOW_SIDECARS_FUZZ_SAVE", str(save / "inputs"))
     sys.path[:0] = [str(TESTS), *map(str, FOLDERS)]

@@ -472,6 +472,8 @@ def _check_remove_undoes_inject(case: Case, first: Outcome) -> None:
         return
     if any("(replaced)" in r.message for r in first.results):
         return
+    if b"airflow-sidecars.dev/" in case.data:
+        return  # records in the input (test_fuzz_records): remove takes back what they name too
     name = "render.yaml" if case.mode == "stream" else None
     with _watchdog(SLOW_RUN):
         removed = run_remove([(name, first.output)], None)
