@@ -65,7 +65,7 @@ def judge(pod: dict[str, Any], record: Record, gone: set[Item], claims: Claims) 
             take.add(item)
         else:
             unproven.add(item)
-    refused = _chart_claim(pod, record, claims) or _emptied(pod, take)
+    refused = _chart_claim(pod, record, claims) or _emptied(pod, record, take)
     return Verdict(take, changed, guarded, unproven, shared, absent, refused)
 
 
@@ -100,8 +100,11 @@ def _chart_named(item: Item) -> bool:
     return item[0] in _CONTAINER_KINDS and item[1] in CHART_CONTAINERS
 
 
-def _emptied(pod: dict[str, Any], take: set[Item]) -> str | None:
-    """Taking back every container of a pod leaves one the API server rejects."""
+def _emptied(pod: dict[str, Any], record: Record, take: set[Item]) -> str | None:
+    """Taking back every container of a pod leaves one the API server rejects; unless the
+    record says inject made the list (the render had none): then that is the render again."""
+    if record.lists.get("containers") is not None:
+        return None
     names = {
         str(entry.get("name")) for entry in pod.get("containers") or [] if isinstance(entry, dict)
     }

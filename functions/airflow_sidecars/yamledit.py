@@ -549,6 +549,17 @@ class Editor:
             digits = "".join(c for c in text[start:end] if c.isdigit())
             self.splice(start, end, "-" + digits)
 
+    def _indicated_indent(self, header_start: int, header: str) -> int | None:
+        """The content indentation a block scalar's indentation indicator (`|2-`) sets: the
+        key's indentation plus the digit, where the key starts its line (`  key: |2`); None
+        without an indicator, or where the key follows a dash."""
+        digits = [ch for ch in header if ch.isdigit()]
+        line = self.text[self.lines.start(header_start) : header_start]
+        key_indent = len(line) - len(line.lstrip(" "))
+        if len(digits) != 1 or line.lstrip(" ").startswith("-"):
+            return None
+        return key_indent + int(digits[0])
+
     def splice_literal(self, node: Node, inner: Editor) -> None:
         """Carry the edits planned on the text of a literal block scalar (`|`) into the outer text,
         line by line, so that the embedded document keeps its comments and spacing too (the
@@ -561,7 +572,12 @@ class Editor:
         header = self.text[node.start_mark.index : header_end].split("#", 1)[0]
         body_lines = self.text[header_end : node.end_mark.index].split("\n")
         indents = [len(line) - len(line.lstrip(" ")) for line in body_lines if line.strip()]
-        if getattr(node, "style", None) != "|" or any(ch.isdigit() for ch in header) or not indents:
+        indicated = self._indicated_indent(node.start_mark.index, header)
+        if indicated is not None:
+            indents = [indicated]  # the content's indentation, whatever its first line's
+        if getattr(node, "style", None) != "|" or not indents or (
+            indicated is None and any(ch.isdigit() for ch in header)
+        ):
             # Not a plain literal block: one double-quoted line is always valid in place.
             end = node.end_mark.index
             ends_line = end > 0 and self.text[end - 1] == "\n"

@@ -414,3 +414,19 @@ def test_taking_back_every_container_of_a_pod_is_refused() -> None:
     record.digests[("container", "shipper")] = records.digest(sidecar)
     verdict = judge(pod, record, set(record.items), Claims({}, {}, ""))
     assert verdict.refused is not None and "without containers" in verdict.refused
+
+
+def test_a_pod_that_had_no_containers_gets_its_render_back() -> None:
+    # Found by the #23 campaign: a scheduler whose `containers` was missing got the sidecar
+    # as its only container (the record says the list was absent), and remove refused to
+    # take it back "leaving the pod without containers", which is what the render was.
+    docs = [doc for doc in yaml.safe_load_all(RENDER) if doc]
+    for doc in docs:
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "airflow-scheduler":
+            del doc["spec"]["template"]["spec"]["containers"]
+    render = yaml.safe_dump_all(docs, sort_keys=False).encode()
+    injected = _inject(render)
+    assert _containers(injected, "Deployment", "airflow-scheduler") == ["s3-sync"]
+    removed = run_remove([("out.yaml", injected)], None)
+    assert removed.exit_code == 0, _rules(removed, "error")
+    assert removed.output == render

@@ -363,3 +363,27 @@ def test_remove_undoes_inject_whatever_the_layout(
     text = "---\n".join(LAYOUTS[chosen[i]](doc) for i, doc in enumerate(documents))
     _, removed = _round_trip(text, config)
     assert removed == text
+
+
+@pytest.mark.parametrize("header", ["|2-", "|2", "|4-", "|2+"])
+def test_a_pod_template_with_an_indentation_indicator_stays_a_literal_block(header: str) -> None:
+    # Found by the #23 campaign: a pod template block with an indentation indicator (as
+    # go-yaml writes a string that starts with a blank line, after kustomize) was written
+    # back as one double-quoted line, and remove did not give the block back.
+    render = (FIXTURES / "official-1.15.0" / "02-kubernetes-executor.yaml").read_text()
+    start = render.index("  pod_template_file.yaml: |")
+    line_end = render.index("\n", start)
+    body_start = line_end + 1
+    body_end = render.index("\n---", body_start)
+    body = render[body_start:body_end]
+    if header.startswith("|4"):  # content at key + 4, deeper than the chart writes it
+        body = "\n".join(("  " + line) if line.strip() else line for line in body.split("\n"))
+    text = f"{render[:start]}  pod_template_file.yaml: {header}{render[line_end:body_start]}"
+    text += body + render[body_end:]
+    injected = run_inject([("render.yaml", text.encode())], PRESETS)
+    assert injected.exit_code == 0, [r.line() for r in injected.results]
+    assert f"  pod_template_file.yaml: {header}\n" in injected.output.decode()
+    assert b"s3-sync" in injected.output
+    removed = run_remove([("render.yaml", injected.output)], None)
+    assert removed.exit_code == 0
+    assert removed.output == text.encode()
