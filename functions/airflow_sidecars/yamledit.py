@@ -575,8 +575,10 @@ class Editor:
         indicated = self._indicated_indent(node.start_mark.index, header)
         if indicated is not None:
             indents = [indicated]  # the content's indentation, whatever its first line's
-        if getattr(node, "style", None) != "|" or not indents or (
-            indicated is None and any(ch.isdigit() for ch in header)
+        if (
+            getattr(node, "style", None) != "|"
+            or not indents
+            or (indicated is None and any(ch.isdigit() for ch in header))
         ):
             # Not a plain literal block: one double-quoted line is always valid in place.
             end = node.end_mark.index
