@@ -14,7 +14,16 @@ from .chart import ValuePath
 from .podspec import Op, apply_ops
 from .results import Result
 from .yamledit import Editor
-from .yamlread import Node, Path, UnsupportedYaml, dotted, is_null, node_at, to_data
+from .yamlread import (
+    Node,
+    Path,
+    UnsupportedYaml,
+    dotted,
+    is_null,
+    mapping_pairs,
+    node_at,
+    to_data,
+)
 
 TAG = {"function": "inject"}
 
@@ -156,7 +165,7 @@ def _mappings_on_the_way(item: krm.Item, path: Path) -> None:
 def remove_annotations(run: Run, item: krm.Item, annotations: Path, keys: set[str]) -> None:
     """Remove annotations from the mapping at `annotations`; all of them: the mapping too."""
     node = node_at(item.node, annotations)
-    present = [getattr(key, "value", None) for key, _ in getattr(node, "value", [])]
+    present = [getattr(key, "value", None) for key, _ in mapping_pairs(node)]
     if not keys & set(present):
         return
     if set(present) <= keys:

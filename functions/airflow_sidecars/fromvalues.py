@@ -31,6 +31,7 @@ from .yamlread import (
     UnsupportedYaml,
     dotted,
     load_one,
+    mapping_pairs,
     node_at,
 )
 from .yamltext import detect_seq_indent
@@ -247,7 +248,7 @@ def _whole(root: Node, paths: list[Path]) -> list[Path]:
         changed = False
         for parent in {path[:-1] for path in gone if path}:
             node = node_at(root, parent)
-            keys = {(*parent, key.value) for key, _ in getattr(node, "value", [])}
+            keys = {(*parent, key.value) for key, _ in mapping_pairs(node)}
             if isinstance(node, yaml.MappingNode) and keys and keys <= gone:
                 gone = (gone - keys) | {parent}
                 changed = True

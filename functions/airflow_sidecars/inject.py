@@ -35,7 +35,7 @@ from .recordshape import RecordError
 from .release import Release, ReleaseKey, releases
 from .results import Result
 from .rules import plain_sidecar_message
-from .yamlread import Path, UnsupportedYaml, dotted, node_at
+from .yamlread import Path, UnsupportedYaml, dotted, mapping_pairs, node_at
 
 __all__ = [
     "Run",
@@ -237,7 +237,7 @@ def _chart_checksum(run: Run, workload: Workload) -> dict[str, str] | None:
     """The checksum/airflow-config the chart rendered: another config's record of it, else
     what the release's pods carry (not yet refreshed in this run)."""
     node = node_at(workload.item.node, ("metadata", "annotations"))
-    for key_node, value_node in getattr(node, "value", []):
+    for key_node, value_node in mapping_pairs(node):
         if str(getattr(key_node, "value", "")).startswith(records.PREFIX):
             try:
                 other = records.from_node(value_node)

@@ -23,7 +23,7 @@ from .recordshape import RecordError
 from .release import Release, ReleaseKey, releases
 from .results import Result, Severity
 from .takeback import Claims, Verdict, judge
-from .yamlread import Node, Path, UnsupportedYaml, dotted, mapping_get, node_at
+from .yamlread import Node, Path, UnsupportedYaml, dotted, mapping_get, mapping_pairs, node_at
 
 
 class Scope(NamedTuple):
@@ -107,7 +107,7 @@ def _record_keys(item: krm.Item, where: tuple[str | int, ...], config: Config | 
     if config is not None:
         name = records.key(config.name)
         return [name] if mapping_get(node, name) is not None else []
-    keys = [getattr(key, "value", "") for key, _ in getattr(node, "value", [])]
+    keys = [getattr(key, "value", "") for key, _ in mapping_pairs(node)]
     return sorted(str(key) for key in keys if str(key).startswith(records.PREFIX))
 
 
@@ -195,7 +195,7 @@ def _claimed_by_others(annotations: Node | None, name: str) -> dict[records.Item
     """The items other configs' records on the same object claim -> that config's name (a
     record that cannot be read claims nothing here: its own config's run refuses it)."""
     claimed: dict[records.Item, str] = {}
-    for key_node, value_node in getattr(annotations, "value", []):
+    for key_node, value_node in mapping_pairs(annotations):
         key = str(getattr(key_node, "value", ""))
         if key == name or not key.startswith(records.PREFIX):
             continue
@@ -335,7 +335,7 @@ def _present(item: krm.Item) -> dict[str, Any]:
     node = node_at(item.node, ("metadata", "annotations"))
     return {
         str(getattr(key, "value", "")): getattr(value, "value", None)
-        for key, value in getattr(node, "value", [])
+        for key, value in mapping_pairs(node)
     }
 
 

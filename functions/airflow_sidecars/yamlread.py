@@ -240,6 +240,12 @@ _PlainConstructor.add_constructor(
 )
 
 
+def mapping_pairs(node: Node | None) -> list[tuple[Node, Node]]:
+    """A mapping's (key, value) nodes; none for anything else (a list where a mapping belongs
+    has entries, not pairs)."""
+    return list(node.value) if isinstance(node, yaml.MappingNode) else []
+
+
 def mapping_get(node: Node | None, key: str) -> Node | None:
     """The value node under `key`, or None when `node` is not a mapping or has no such key."""
     if not isinstance(node, yaml.MappingNode):

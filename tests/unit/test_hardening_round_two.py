@@ -515,3 +515,23 @@ def test_no_mapping_where_the_record_goes_is_an_error(where: str, value: Any) ->
     outcome = run_inject([("render.yaml", data)], ConfigSource("c.yaml", SIDECARS))
     assert outcome.exit_code == 1 and outcome.output == data
     assert any(r.severity == "error" for r in outcome.results)
+
+
+@pytest.mark.parametrize("value", [[], ["x"], 5])
+def test_remove_reads_annotations_that_are_no_mapping_as_no_record(value: Any) -> None:
+    # Found by the #23 campaign: a list where a pod template's annotations belong made remove
+    # unpack its entries as key-value pairs (ValueError traceback).
+    injected = run_inject([("render.yaml", RENDER.encode())], ConfigSource("c.yaml", SIDECARS))
+    docs = [doc for doc in yaml.safe_load_all(injected.output) if doc]
+    for doc in docs:
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "airflow-scheduler":
+            doc["spec"]["template"]["metadata"]["annotations"] = value
+    data = yaml.safe_dump_all(docs, sort_keys=False).encode()
+    removed = run_remove([("out.yaml", data)], None)
+    assert removed.exit_code == 0
+    scheduler = next(
+        doc
+        for doc in yaml.safe_load_all(removed.output)
+        if doc and doc["metadata"]["name"] == "airflow-scheduler" and doc["kind"] == "Deployment"
+    )
+    assert "side" in [c["name"] for c in scheduler["spec"]["template"]["spec"]["containers"]]
