@@ -12,6 +12,7 @@ from . import krm
 from .airflow import Workload
 from .chart import ValuePath
 from .podspec import Op, apply_ops
+from .records import null_of
 from .results import Result
 from .yamledit import Editor
 from .yamlread import (
@@ -135,10 +136,15 @@ def set_annotation(
         if current is None:
             return False
         last = isinstance(node, yaml.MappingNode) and len(node.value) == 1
-        if last and emptied in ("null", "empty"):
-            edit(run, item, (), [Op("replace", annotations, None if emptied == "null" else {})])
+        gone = _emptied(item, (*annotations, key))
+        if last and emptied == "empty":
+            edit(run, item, (), [Op("replace", annotations, {})])
+        elif last and emptied.startswith("null"):
+            edit(run, item, (), [Op("replace", annotations, null_of(emptied))])
+        elif emptied.startswith("parent-null") and gone == annotations[:-1]:
+            edit(run, item, (), [Op("replace", gone, null_of(emptied))])
         else:
-            edit(run, item, (), [Op("remove", _emptied(item, (*annotations, key)), None)])
+            edit(run, item, (), [Op("remove", gone, None)])
         return True
     if isinstance(current, yaml.ScalarNode) and current.value == value:
         return False

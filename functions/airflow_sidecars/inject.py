@@ -35,7 +35,7 @@ from .recordshape import RecordError
 from .release import Release, ReleaseKey, releases
 from .results import Result
 from .rules import plain_sidecar_message
-from .yamlread import Path, UnsupportedYaml, dotted, mapping_pairs, node_at
+from .yamlread import Node, Path, UnsupportedYaml, dotted, mapping_pairs, node_at
 
 __all__ = [
     "Run",
@@ -159,7 +159,7 @@ def _inject_pod(
         init_before=workload.placement.init_before,
     )
     # `target.pod` is edited in place below: after the edits it is the pod as written.
-    made = records.added(target.pod, pod_plan.ops)
+    made = records.added(target.pod, pod_plan.ops, _pod_node(workload, target))
     before = _Before(copy.deepcopy(target.pod), made, target.pod)
     if target.template is not None:
         changed = podtemplate.write(run, workload, target.template, pod_plan)
@@ -205,7 +205,9 @@ def _record(
     for item in items:
         record.digests[item] = _digest(item, before.after, before.made, (old, mine))
     if not old:
-        state = records.form(node_at(workload.item.node, where))
+        state = records.form(
+            node_at(workload.item.node, where), node_at(workload.item.node, where[:-1])
+        )
         if state is not None:
             record.lists[records.ANNOTATIONS] = state
     if workload.is_pod_template and record.checksum is None:
@@ -318,6 +320,13 @@ def _read_pod(run: Run, workload: Workload) -> _Target | None:
     # it also refuses what is not a plain tree (aliases, odd tags) before anything is edited.
     pod = _data_at(expected_data(run, item), workload.pod_path)
     return _Target(pod, _where(workload), workload.pod_path, None)
+
+
+def _pod_node(workload: Workload, target: _Target) -> Node | None:
+    """The pod spec's node: in the pod template's own tree, or in the workload's."""
+    if target.template is not None:
+        return node_at(target.template.root, ("spec",))
+    return node_at(workload.item.node, workload.pod_path)
 
 
 def _where(workload: Workload) -> str:

@@ -14,6 +14,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any, Literal, NamedTuple
 
+from .yamlemit import Null
 from .yamlread import Path, dotted
 
 ListName = Literal["containers", "initContainers"]
@@ -371,8 +372,8 @@ def apply_ops(data: Any, prefix: Path, ops: list[Op]) -> None:
             if isinstance(step, str) and target.get(step) is None:
                 target[step] = {}
             target = target[step]
-        if op.action == "replace":
-            target[last] = copy.deepcopy(op.value)
+        if op.action == "replace":  # a spelled null is None as data
+            target[last] = None if isinstance(op.value, Null) else copy.deepcopy(op.value)
         elif op.action == "insert":
             target[last:last] = copy.deepcopy(op.value)
         elif op.action == "remove":

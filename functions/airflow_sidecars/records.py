@@ -20,7 +20,8 @@ import yaml
 
 from .podspec import Additions, Op, containers, find_container
 from .recordshape import RecordError, decode
-from .yamlread import Node, is_null, mapping_get
+from .yamlemit import NULL_SPELLINGS, Null
+from .yamlread import Node, is_null, mapping_get, node_at
 
 PREFIX = "airflow-sidecars.dev/"
 _NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -218,8 +219,9 @@ def declared(pod: dict[str, Any], additions: Additions) -> dict[Item, str]:
     return found
 
 
-def added(pod: dict[str, Any], ops: list[Op]) -> Record:
-    """What planned ops add to a pod (before they are applied), and the lists they make."""
+def added(pod: dict[str, Any], ops: list[Op], pod_node: Node | None = None) -> Record:
+    """What planned ops add to a pod (before they are applied), and the lists they make (and
+    how a null they fill was spelled, from the pod's node where there is one)."""
     record = Record()
     for op in ops:
         if op.action not in ("append", "insert"):
@@ -228,10 +230,10 @@ def added(pod: dict[str, Any], ops: list[Op]) -> Record:
         if path[0] in ("containers", "initContainers") and len(path) <= 2:
             kind = "container" if path[0] == "containers" else "initContainer"
             record.items |= {(kind, entry["name"]) for entry in op.value}
-            _made(record, pod, str(path[0]), str(path[0]))
+            _made(record, pod, str(path[0]), str(path[0]), node_at(pod_node, path[:1]))
         elif path == ("volumes",):
             record.items |= {("volume", entry["name"]) for entry in op.value}
-            _made(record, pod, "volumes", "volumes")
+            _made(record, pod, "volumes", "volumes", node_at(pod_node, path))
         elif len(path) == 3 and path[2] in ("volumeMounts", "env"):
             container = pod[str(path[0])][int(path[1])]
             name = str(container["name"])
@@ -239,27 +241,44 @@ def added(pod: dict[str, Any], ops: list[Op]) -> Record:
                 ("mount", "mountPath") if path[2] == "volumeMounts" else ("env", "name")
             )
             record.items |= {(kind, name, str(entry[merge_key])) for entry in op.value}
-            _made(record, container, str(path[2]), f"{path[2]}@{name}")
+            spelled = node_at(pod_node, path)
+            _made(record, container, str(path[2]), f"{path[2]}@{name}", spelled)
     return record
 
 
-def form(node: Any) -> str | None:
+def form(node: Any, parent: Any = None) -> str | None:
     """What an annotations mapping is before inject writes the first record into it:
-    "absent", "null" or "empty"; None when it holds something already."""
+    "absent", "null" or "empty" (a null as spelled: "null:~"), "parent-null" where the
+    mapping that holds it is a null (`metadata: null`); None when it holds something."""
     if node is None:
+        return spelled("parent-null", parent) if isinstance(parent, yaml.Node) else "absent"
+    if is_null(node):
+        return spelled("null", node)
+    return "empty" if getattr(node, "value", None) == [] else None
+
+
+def spelled(form: str, node: Any) -> str:
+    """`form`, with how the null node was spelled where that was a word or `~`, not empty."""
+    if not (isinstance(node, yaml.Node) and is_null(node)):
         return "absent"
-    value = getattr(node, "value", None)
-    if getattr(node, "tag", "") == "tag:yaml.org,2002:null":
-        return "null"
-    return "empty" if value == [] else None
+    text = str(node.value)
+    return f"{form}:{text}" if text in NULL_SPELLINGS else form
 
 
-def _made(record: Record, holder: dict[str, Any], field: str, list_name: str) -> None:
+def null_of(form: str) -> Null | None:
+    """What to write for a null `form` ("null:~" -> `~`); None: an empty value."""
+    text = form.partition(":")[2]
+    return Null(text) if text else None
+
+
+def _made(
+    record: Record, holder: dict[str, Any], field: str, list_name: str, node: Node | None
+) -> None:
     before = holder.get(field, ...)
     if before is ...:
         record.lists[list_name] = "absent"
     elif before is None:
-        record.lists[list_name] = "null"
+        record.lists[list_name] = spelled("null", node) if node is not None else "null"
     elif before == []:
         record.lists[list_name] = "empty"
 
@@ -313,7 +332,9 @@ def _take(
     if len(indices) == len(entries):  # the list is left empty: as it was before inject
         if form == "absent":
             return [Op("remove", path, None)]
-        return [Op("replace", path, None if form == "null" else [])]
+        if form is not None and form.startswith("null"):
+            return [Op("replace", path, null_of(form))]
+        return [Op("replace", path, [])]
     return [Op("remove", (*path, index), None) for index in reversed(indices)]
 
 

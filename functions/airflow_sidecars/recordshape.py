@@ -33,7 +33,12 @@ FIELDS = {
     "lists": "lists",
     "checksum": "checksum",
 }
-LIST_FORMS = frozenset({"absent", "null", "empty"})
+# "null:~" and the like: a null spelled so (plain "null" is an empty value, `key:`);
+# "parent-null": the annotations' mapping (`metadata`) was that null.
+_SPELLINGS = ("", ":null", ":Null", ":NULL", ":~")
+LIST_FORMS = frozenset(
+    {"absent", "empty", *(f"{form}{s}" for form in ("null", "parent-null") for s in _SPELLINGS)}
+)
 
 
 class RecordError(ValueError):

@@ -416,6 +416,8 @@ class Editor:
             self.splice(start, end, yamlemit.flow(value) if loc.in_flow else yamlemit.inline(value))
             return
         if not collection:
+            if isinstance(value, yamlemit.Null) and self._spell_null(loc, value.spelled):
+                return
             if (
                 value is None
                 and isinstance(node, yaml.CollectionNode)
@@ -548,6 +550,23 @@ class Editor:
             self._stripped.add(start)
             digits = "".join(c for c in text[start:end] if c.isdigit())
             self.splice(start, end, "-" + digits)
+
+    def _spell_null(self, loc: _Loc, spelled: str) -> bool:
+        """A block collection on the lines after its key becomes `key: null` (as spelled)
+        again: its lines cut, the token after the colon. False where the key's line holds
+        more than the colon (a comment): the caller writes the null its own way."""
+        node, key = loc.node, loc.key
+        if key is None or not isinstance(node, yaml.CollectionNode) or node.flow_style:
+            return False
+        if node.start_mark.line <= key.start_mark.line:
+            return False
+        line_break = self.text.find("\n", key.end_mark.index)
+        content_end = line_break - (self.text[line_break - 1] == "\r")
+        if line_break < 0 or self.text[key.end_mark.index : content_end].strip() != ":":
+            return False
+        self._cut(self.lines.start(node.start_mark.index), self.lines.block_end(node))
+        self.splice(content_end, content_end, " " + spelled)
+        return True
 
     def _indicated_indent(self, header_start: int, header: str) -> int | None:
         """The content indentation a block scalar's indentation indicator (`|2-`) sets: the

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -121,8 +121,20 @@ def _sequence_item_lines(item: Any, indent: int, seq_indent: int) -> list[str]:
     return [f"{pad}- {inline(item)}"]
 
 
+class Null(NamedTuple):
+    """A null as a text spelled it (`null`, `~`): what remove writes back where inject made a
+    list of a null, so that the text comes back as it was. As data it is None."""
+
+    spelled: str
+
+
+NULL_SPELLINGS = frozenset({"null", "Null", "NULL", "~"})
+
+
 def inline(value: Any) -> str:
     """A value on one line: a scalar, or an empty / flow collection."""
+    if isinstance(value, Null):
+        return value.spelled
     if isinstance(value, (dict, list)):
         return flow(value)
     return scalar(value)
@@ -130,4 +142,6 @@ def inline(value: Any) -> str:
 
 def flow(value: Any) -> str:
     """A value in flow style. JSON is valid YAML flow, and keeps JSON input JSON."""
+    if isinstance(value, Null):
+        return value.spelled
     return _json(value, separators=(", ", ": "))

@@ -387,3 +387,53 @@ def test_a_pod_template_with_an_indentation_indicator_stays_a_literal_block(head
     removed = run_remove([("render.yaml", injected.output)], None)
     assert removed.exit_code == 0
     assert removed.output == text.encode()
+
+
+@pytest.mark.parametrize("spelled", ["null", "~", "Null", ""])
+def test_a_null_that_inject_made_a_list_of_comes_back_as_spelled(spelled: str) -> None:
+    # Found by the #23 campaign: `containers: null` (or `~`) came back from remove as
+    # `containers:`, the same null in other words. The record keeps the spelling.
+    docs = [
+        d
+        for d in yaml.safe_load_all((FIXTURES / "official-1.15.0" / "01-default.yaml").read_text())
+        if d
+    ]
+    for doc in docs:
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "airflow-scheduler":
+            pod = doc["spec"]["template"]["spec"]
+            pod["initContainers"] = None
+            pod["volumes"] = None
+            pod["containers"][0]["volumeMounts"] = None
+    text = yaml.safe_dump_all(docs, sort_keys=False).replace(
+        ": null\n", f": {spelled}\n".replace(": \n", ":\n")
+    )
+    injected = run_inject([("render.yaml", text.encode())], PRESETS)
+    assert injected.exit_code == 0, [r.line() for r in injected.results]
+    assert injected.output != text.encode()
+    removed = run_remove([("render.yaml", injected.output)], None)
+    assert removed.exit_code == 0, [r.line() for r in removed.results]
+    assert removed.output == text.encode()
+
+
+@pytest.mark.parametrize("where", ["metadata", "annotations"])
+@pytest.mark.parametrize("spelled", ["null", "~", ""])
+def test_a_null_metadata_or_annotations_comes_back_as_spelled(where: str, spelled: str) -> None:
+    # Found by the #23 campaign: a pod template's `metadata: null` went altogether after
+    # inject (which wrote its record there) and remove.
+    render = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_text()
+    docs = [d for d in yaml.safe_load_all(render) if d]
+    for doc in docs:
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "airflow-webserver":
+            template = doc["spec"]["template"]
+            if where == "metadata":
+                template["metadata"] = None
+            else:
+                template["metadata"]["annotations"] = None
+    text = yaml.safe_dump_all(docs, sort_keys=False)
+    text = text.replace(f"{where}: null\n", f"{where}: {spelled}\n".replace(": \n", ":\n"))
+    injected = run_inject([("render.yaml", text.encode())], SEED)
+    assert injected.exit_code == 0, [r.line() for r in injected.results]
+    assert b"sync-perm" in injected.output
+    removed = run_remove([("render.yaml", injected.output)], None)
+    assert removed.exit_code == 0, [r.line() for r in removed.results]
+    assert removed.output == text.encode()
