@@ -744,13 +744,10 @@ data:
 INDICATOR = (
     "kind: ConfigMap\ndata:\n  pod.yaml: |2-\n      # c\n    spec:\n      volumes:\n      - v\n"
 )
+# An indentation indicator sets the content's indentation (key + 2): edited line by line.
 INDICATOR_EDITED = (
-    'kind: ConfigMap\ndata:\n  pod.yaml: "  # c\\nspec:\\n  volumes:\\n  - v\\n  - w"\n'
-)
-SWALLOWS = (
-    "the fallback for a block scalar it cannot edit line by line (here `|2-`) replaces the "
-    "scalar's span, which ends at the start of the next line, with one quoted line: the "
-    "line break after the scalar is lost"
+    "kind: ConfigMap\ndata:\n  pod.yaml: |2-\n      # c\n    spec:\n      volumes:\n      - v\n"
+    "      - w\n"
 )
 
 LITERAL_CASES = [
