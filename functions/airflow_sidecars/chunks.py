@@ -1,4 +1,4 @@
-"""A large stream of many releases, run a part at a time (issue #23, peak memory).
+"""A large stream of many releases, run a part at a time, for peak memory (benchmarks/README.md).
 
 Every pass of a run (prune, inject, the checksums and ServiceAccounts, validate's rules) reads
 the node trees of the Airflow workloads, and the edits are keyed by node: those trees live from

@@ -1,4 +1,4 @@
-"""Estates: several renders of one release in one input (issue #23, class 4).
+"""Estates: several renders of one release in one input (README.md, "Files and folders").
 
 A GitOps repository keeps one rendered release per environment, `envs/dev` and `envs/prod`,
 both release `airflow`. Read as one render their facts mixed (prod's checksum/airflow-config in

@@ -1,4 +1,4 @@
-"""Fuzzing of concurrent `--in-place` runs (issue #23): two real processes on one tree of
+"""Fuzzing of concurrent `--in-place` runs: two real processes on one tree of
 files, started together or a little apart, each an inject or a remove with one of two
 configs, on a render as `helm template --output-dir` writes it or as one file, given as the
 folder or as its files, from a render with none, one or both configs already applied.

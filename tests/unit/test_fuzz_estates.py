@@ -2,7 +2,7 @@
 duplicates.
 
 `api.run_inject(inputs=[(path, bytes), ...])` is given file paths (the command line reads a
-folder depth first, in name order: inputfiles.py). The contract of issue #23:
+folder depth first, in name order: inputfiles.py). The contract:
 
 - the same object (kind, namespace, name) in two files whose paths part into different
   subtrees (`envs/dev/...`, `envs/prod/...`) means two renders: the input is split where the

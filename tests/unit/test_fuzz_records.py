@@ -4,7 +4,7 @@ inject writes, per config, an annotation `airflow-sidecars.dev/<config name>` wi
 record of what it added (functions/airflow_sidecars/records.py); `remove`, and inject's own
 take-back, trust it to decide what to delete. A record is text anyone can edit, so these
 generators take a real inject output and mutate its records and the recorded items, and check
-the contract of issue #23:
+the contract:
 
 - remove(inject(render)) == render, byte for byte, for every real render and every shipped
   example config, and inject is idempotent (test_remove_gives_the_render_back);

@@ -477,7 +477,7 @@ def _scheduler_pod_with(text: str, field: str, value: Any) -> bytes:
 def test_a_pod_list_of_another_type_with_presets_is_one_malformed_pod_error(
     field: str, value: Any
 ) -> None:
-    # Found by the #23 campaign: prune asks the presets what the config declares for the
+    # Found by fuzzing: prune asks the presets what the config declares for the
     # pod before inject checks its shape; the s3-sync and common presets then iterated a
     # number (TypeError traceback).
     data = _scheduler_pod_with(RENDER, field, value)
@@ -501,7 +501,7 @@ def test_remove_reports_a_malformed_pod_instead_of_reading_it() -> None:
 @pytest.mark.parametrize("where", ["metadata", "annotations"])
 @pytest.mark.parametrize("value", [[], ["x"], 5, "text"])
 def test_no_mapping_where_the_record_goes_is_an_error(where: str, value: Any) -> None:
-    # Found by the #23 campaign: a pod template's `metadata` (or its `annotations`) that is a
+    # Found by fuzzing: a pod template's `metadata` (or its `annotations`) that is a
     # list crashed inject as it wrote its record (TypeError, list indices).
     docs = [doc for doc in yaml.safe_load_all(RENDER) if doc]
     for doc in docs:
@@ -519,7 +519,7 @@ def test_no_mapping_where_the_record_goes_is_an_error(where: str, value: Any) ->
 
 @pytest.mark.parametrize("value", [[], ["x"], 5])
 def test_remove_reads_annotations_that_are_no_mapping_as_no_record(value: Any) -> None:
-    # Found by the #23 campaign: a list where a pod template's annotations belong made remove
+    # Found by fuzzing: a list where a pod template's annotations belong made remove
     # unpack its entries as key-value pairs (ValueError traceback).
     injected = run_inject([("render.yaml", RENDER.encode())], ConfigSource("c.yaml", SIDECARS))
     docs = [doc for doc in yaml.safe_load_all(injected.output) if doc]

@@ -1,4 +1,4 @@
-"""Records that cannot be turned against the chart (issue #23, classes 1-3).
+"""Records that cannot be turned against the chart. See README.md, "A record is a claim".
 
 A record is a claim about what inject added; the pod is the evidence. These tests edit real
 inject output the ways records go wrong in a team's repository (hand-edited, copied between
@@ -417,7 +417,7 @@ def test_taking_back_every_container_of_a_pod_is_refused() -> None:
 
 
 def test_a_pod_that_had_no_containers_gets_its_render_back() -> None:
-    # Found by the #23 campaign: a scheduler whose `containers` was missing got the sidecar
+    # Found by fuzzing: a scheduler whose `containers` was missing got the sidecar
     # as its only container (the record says the list was absent), and remove refused to
     # take it back "leaving the pod without containers", which is what the render was.
     docs = [doc for doc in yaml.safe_load_all(RENDER) if doc]

@@ -367,7 +367,7 @@ def test_remove_undoes_inject_whatever_the_layout(
 
 @pytest.mark.parametrize("header", ["|2-", "|2", "|4-", "|2+"])
 def test_a_pod_template_with_an_indentation_indicator_stays_a_literal_block(header: str) -> None:
-    # Found by the #23 campaign: a pod template block with an indentation indicator (as
+    # Found by fuzzing: a pod template block with an indentation indicator (as
     # go-yaml writes a string that starts with a blank line, after kustomize) was written
     # back as one double-quoted line, and remove did not give the block back.
     render = (FIXTURES / "official-1.15.0" / "02-kubernetes-executor.yaml").read_text()
@@ -391,7 +391,7 @@ def test_a_pod_template_with_an_indentation_indicator_stays_a_literal_block(head
 
 @pytest.mark.parametrize("spelled", ["null", "~", "Null", ""])
 def test_a_null_that_inject_made_a_list_of_comes_back_as_spelled(spelled: str) -> None:
-    # Found by the #23 campaign: `containers: null` (or `~`) came back from remove as
+    # Found by fuzzing: `containers: null` (or `~`) came back from remove as
     # `containers:`, the same null in other words. The record keeps the spelling.
     docs = [
         d
@@ -418,7 +418,7 @@ def test_a_null_that_inject_made_a_list_of_comes_back_as_spelled(spelled: str) -
 @pytest.mark.parametrize("where", ["metadata", "annotations"])
 @pytest.mark.parametrize("spelled", ["null", "~", ""])
 def test_a_null_metadata_or_annotations_comes_back_as_spelled(where: str, spelled: str) -> None:
-    # Found by the #23 campaign: a pod template's `metadata: null` went altogether after
+    # Found by fuzzing: a pod template's `metadata: null` went altogether after
     # inject (which wrote its record there) and remove.
     render = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_text()
     docs = [d for d in yaml.safe_load_all(render) if d]

@@ -1,4 +1,4 @@
-"""Valid YAML that is rare in renders and configs, on the real chart renders (issue #23):
+"""Valid YAML that is rare in renders and configs, on the real chart renders:
 
 - line ends other than `\\n`: `\\r` alone (old Mac style, a line break in YAML 1.1 and 1.2),
   `\\r\\n` and a mix, in stream mode, KRM mode, the config and the KubernetesExecutor pod
