@@ -463,12 +463,15 @@ def test_a_claim_template_without_a_readable_name(shape: str) -> None:
 PRESETS = (FIXTURES.parent.parent / "pipelines" / "examples" / "seed-presets.yaml").read_bytes()
 
 
-def _scheduler_pod_with(text: str, field: str, value: Any) -> bytes:
-    """The stream with one field of the scheduler's pod spec set to `value`."""
+def _scheduler_template_with(text: str, path: tuple[str, ...], value: Any) -> bytes:
+    """The stream with the field at `path` in the scheduler's pod template set to `value`."""
     docs = [doc for doc in yaml.safe_load_all(text) if doc]
     for doc in docs:
         if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "airflow-scheduler":
-            doc["spec"]["template"]["spec"][field] = value
+            holder = doc["spec"]["template"]
+            for step in path[:-1]:
+                holder = holder[step]
+            holder[path[-1]] = value
     return yaml.safe_dump_all(docs, sort_keys=False).encode()
 
 
@@ -480,7 +483,7 @@ def test_a_pod_list_of_another_type_with_presets_is_one_malformed_pod_error(
     # Found by fuzzing: prune asks the presets what the config declares for the
     # pod before inject checks its shape; the s3-sync and common presets then iterated a
     # number (TypeError traceback).
-    data = _scheduler_pod_with(RENDER, field, value)
+    data = _scheduler_template_with(RENDER, ("spec", field), value)
     outcome = run_inject([("render.yaml", data)], ConfigSource("c.yaml", PRESETS))
     assert outcome.exit_code == 1 and outcome.output == data
     errors = [r for r in outcome.results if r.severity == "error"]
@@ -490,7 +493,7 @@ def test_a_pod_list_of_another_type_with_presets_is_one_malformed_pod_error(
 def test_remove_reports_a_malformed_pod_instead_of_reading_it() -> None:
     injected = run_inject([("render.yaml", RENDER.encode())], ConfigSource("c.yaml", PRESETS))
     assert injected.exit_code == 0
-    broken = _scheduler_pod_with(injected.output.decode(), "containers", 1.5)
+    broken = _scheduler_template_with(injected.output.decode(), ("spec", "containers"), 1.5)
     for config in (None, ConfigSource("c.yaml", PRESETS)):
         removed = run_remove([("out.yaml", broken)], config)
         assert removed.exit_code == 1 and removed.output == broken
@@ -503,15 +506,8 @@ def test_remove_reports_a_malformed_pod_instead_of_reading_it() -> None:
 def test_no_mapping_where_the_record_goes_is_an_error(where: str, value: Any) -> None:
     # Found by fuzzing: a pod template's `metadata` (or its `annotations`) that is a
     # list crashed inject as it wrote its record (TypeError, list indices).
-    docs = [doc for doc in yaml.safe_load_all(RENDER) if doc]
-    for doc in docs:
-        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "airflow-scheduler":
-            template = doc["spec"]["template"]
-            if where == "metadata":
-                template["metadata"] = value
-            else:
-                template["metadata"]["annotations"] = value
-    data = yaml.safe_dump_all(docs, sort_keys=False).encode()
+    path = ("metadata",) if where == "metadata" else ("metadata", "annotations")
+    data = _scheduler_template_with(RENDER, path, value)
     outcome = run_inject([("render.yaml", data)], ConfigSource("c.yaml", SIDECARS))
     assert outcome.exit_code == 1 and outcome.output == data
     assert any(r.severity == "error" for r in outcome.results)
@@ -522,11 +518,7 @@ def test_remove_reads_annotations_that_are_no_mapping_as_no_record(value: Any) -
     # Found by fuzzing: a list where a pod template's annotations belong made remove
     # unpack its entries as key-value pairs (ValueError traceback).
     injected = run_inject([("render.yaml", RENDER.encode())], ConfigSource("c.yaml", SIDECARS))
-    docs = [doc for doc in yaml.safe_load_all(injected.output) if doc]
-    for doc in docs:
-        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "airflow-scheduler":
-            doc["spec"]["template"]["metadata"]["annotations"] = value
-    data = yaml.safe_dump_all(docs, sort_keys=False).encode()
+    data = _scheduler_template_with(injected.output.decode(), ("metadata", "annotations"), value)
     removed = run_remove([("out.yaml", data)], None)
     assert removed.exit_code == 0
     scheduler = next(
