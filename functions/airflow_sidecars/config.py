@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from . import krm, schemacheck
 from .chart import NATIVE_SIDECAR_SECTIONS, SECTION_ALIASES, ValuePath
 from .configvalues import Problem, ValueList, cross_checks, value_lists
+from .presets import REGISTRY
 from .results import ResourceRef
 from .yamlread import InvalidYaml, Node, NotOneDocument, UnsupportedYaml, dotted, load_one, to_data
 
@@ -166,7 +167,7 @@ def load(data: Any) -> Config:
     if problems:
         raise ConfigError(problems, ref)
     spec = data.get("spec") or {}
-    problems = cross_checks(spec)
+    problems = cross_checks(spec) + _unknown_presets(spec)
     if problems:
         raise ConfigError(problems, ref)
     return _build(spec, ref)
@@ -216,6 +217,16 @@ def _ref_of(data: dict[str, Any]) -> ResourceRef:
     )
 
 
+def _unknown_presets(spec: dict[str, Any]) -> list[Problem]:
+    """A preset the registry does not hold: never a default. The schema already refuses one
+    (it is built from the registry); this keeps a stale schema from letting one through."""
+    unknown = sorted(set(spec.get("presets") or {}) - set(REGISTRY))
+    if not unknown:
+        return []
+    message = f"unknown preset(s) {', '.join(unknown)}; the presets are: {', '.join(REGISTRY)}"
+    return [Problem("spec.presets", message)]
+
+
 def _schema_problems(data: Any) -> list[Problem]:
     from jsonschema import Draft202012Validator  # noqa: PLC0415 - deferred: slow import
 
@@ -246,8 +257,9 @@ def _problem(error: Any) -> Problem:
         return Problem(path, f"{instance!r} is not a valid name (lowercase letters, digits, '-')")
     if validator == "pattern" and path.rsplit(".", 1)[-1] in PATTERN_MEANINGS:
         return Problem(path, f"{instance!r} is not {PATTERN_MEANINGS[path.rsplit('.', 1)[-1]]}")
-    if validator == "oneOf" and path == "spec.presets.kerberos":
-        return Problem(path, "give the keytab as exactly one of keytabSecret and keytabClaim")
+    preset = REGISTRY.get(path.removeprefix("spec.presets.")) if path.startswith("spec.") else None
+    if preset is not None and validator in preset.constraint_messages:
+        return Problem(path, preset.constraint_messages[validator])
     if validator == "type":
         return Problem(path, f"must be of type {error.validator_value}, not {_type_name(instance)}")
     return Problem(path, error.message)
@@ -267,12 +279,9 @@ def _did_you_mean(unknown: list[str], allowed: list[str]) -> str:
 
 # What a pattern in the schema stands for, by field name, for messages a person can act on.
 PATTERN_MEANINGS = {
-    "bucket": "an S3 bucket name (3-63 lowercase letters, digits, '.', '-')",
-    "roleArn": "an IAM role ARN (arn:aws:iam::<account id>:role/<name>)",
-    "principal": "a Kerberos principal (name@REALM or name/host@REALM)",
-    "keytabSecret": "a Secret name",
-    "keytabClaim": "a PersistentVolumeClaim name",
-    "krb5Config": "a ConfigMap name",
+    field: meaning
+    for preset in REGISTRY.values()
+    for field, meaning in preset.pattern_meanings.items()
 }
 
 

@@ -29,7 +29,7 @@ from .config import Config
 from .edits import TAG, Run, edit, expected_data, result, set_annotation
 from .podshape import shape_problems
 from .podspec import Additions, Plan, apply_ops, plan
-from .presets import PodFacts, components, expand, targets
+from .presets import REGISTRY, PodFacts, Preset, expand, sections_for, targets
 from .reach import reach, untested_charts
 from .recordshape import RecordError
 from .release import Release, ReleaseKey, releases
@@ -48,7 +48,7 @@ __all__ = [
 
 # Rules of preset notes that are about the release, not the pod: said once per release.
 RELEASE_NOTES = frozenset({"proxy-connection"})
-Presets = list[tuple[str, Any, Release | None]]  # (name, parameters, the workload's release)
+Presets = list[tuple[Preset, Any, Release | None]]  # (preset, parameters, the workload's release)
 
 
 def inject(inp: krm.Input, config: Config) -> Run:
@@ -60,7 +60,7 @@ def inject(inp: krm.Input, config: Config) -> Run:
             run.namespaces.setdefault(item.label("release"), set()).add(item.namespace)
     workloads = [w for w in every if _matches(config, w)]
     run.checksums = podtemplate.checksums(every)
-    facts = releases(inp.items, every) if config.presets else {}
+    known_releases = releases(inp.items, every) if config.presets else {}
     # Each step below is a phase of the results (Run.mark): a stream run release by release
     # says each phase of every part in turn (chunks.py), as one run says them.
     run.results += untested_charts(workloads)
@@ -74,7 +74,7 @@ def inject(inp: krm.Input, config: Config) -> Run:
     for group in templates_first(workloads):
         for workload in group:
             try:
-                if _inject_pod(run, config, workload, facts) and workload.is_pod_template:
+                if _inject_pod(run, config, workload, known_releases) and workload.is_pod_template:
                     data = expected_data(run, workload.item)["data"]
                     key = (workload.release, workload.item.namespace)
                     checksums[key] = {"": podtemplate.config_checksum(data)}
@@ -85,7 +85,7 @@ def inject(inp: krm.Input, config: Config) -> Run:
 
     podtemplate.refresh_checksums(run, every, checksums)
     run.mark()
-    serviceaccounts.annotate(run, facts, config)
+    serviceaccounts.annotate(run, known_releases, config)
     run.mark()
     serviceaccounts.warn_shared(run, every)
     run.mark()
@@ -136,14 +136,14 @@ def _matches(config: Config, workload: Workload) -> bool:
 
 
 def _inject_pod(
-    run: Run, config: Config, workload: Workload, facts: dict[ReleaseKey, Release]
+    run: Run, config: Config, workload: Workload, known_releases: dict[ReleaseKey, Release]
 ) -> bool:
     """Give one pod what the config says; whether its object changed."""
     if workload.users_template:
-        _leave_users_template(run, config, workload, facts)
+        _leave_users_template(run, config, workload, known_releases)
         return False
     additions = _chart_additions(run, config, workload)
-    presets = _presets_for(config, workload, facts)
+    presets = _presets_for(config, workload, known_releases)
     if additions.empty and not presets:
         return False
     target = _read_pod(run, workload)
@@ -167,7 +167,7 @@ def _inject_pod(
         edit(run, workload.item, workload.pod_path, pod_plan.ops)
         changed = bool(pod_plan.ops)
     if not pod_plan.findings:
-        changed |= _record(run, config, workload, facts, before)
+        changed |= _record(run, config, workload, known_releases, before)
     _report(run, config, workload, pod_plan, target.base)
     return changed
 
@@ -182,7 +182,7 @@ def _record(
     run: Run,
     config: Config,
     workload: Workload,
-    facts: dict[ReleaseKey, Release],
+    known_releases: dict[ReleaseKey, Release],
     before: _Before,
 ) -> bool:
     """Write what this config has added to the pod (what it added before and still declares,
@@ -199,7 +199,7 @@ def _record(
     items = set(before.made.items)
     mine: dict[records.Item, str] = {}
     if old.items:  # what it added before counts while the config still declares it
-        mine = declared_items(config, workload, (before.pod, old), facts, run.namespaces)
+        mine = declared_items(config, workload, (before.pod, old), known_releases, run.namespaces)
         items |= old.items & mine.keys()
     record = records.Record(items, {**before.made.lists, **old.lists}, old.checksum)
     for item in items:
@@ -261,7 +261,7 @@ def declared_items(
     config: Config,
     workload: Workload,
     pod_and_record: tuple[dict[str, Any], records.Record],
-    facts: dict[ReleaseKey, Release],
+    known_releases: dict[ReleaseKey, Release],
     namespaces: dict[str | None, set[str]],
 ) -> dict[records.Item, str]:
     """What the config gives the pod as the chart rendered it: presets decide from the pod
@@ -271,7 +271,7 @@ def declared_items(
     pod, record = pod_and_record
     base = copy.deepcopy(pod)
     apply_ops(base, (), records.removal_ops(base, record.items, record.lists))
-    additions, _ = declared_for(config, workload, base, facts, namespaces)
+    additions, _ = declared_for(config, workload, base, known_releases, namespaces)
     return records.declared(base, additions)
 
 
@@ -279,7 +279,7 @@ def declared_for(
     config: Config,
     workload: Workload,
     pod: dict[str, Any],
-    facts: dict[ReleaseKey, Release],
+    known_releases: dict[ReleaseKey, Release],
     namespaces: dict[str | None, set[str]],
 ) -> tuple[Additions, dict[str, str]]:
     """Everything the config gives this pod (its chart values and presets) and the
@@ -288,8 +288,8 @@ def declared_for(
         return Additions(), {}
     additions = chart_additions(config, workload, namespaces).additions
     annotations: dict[str, str] = {}
-    for name, params, release in _presets_for(config, workload, facts):
-        expansion = expand(name, params, PodFacts(workload, pod, release, workload.is_job))
+    for preset, params, release in _presets_for(config, workload, known_releases):
+        expansion = expand(preset, params, PodFacts(workload, pod, release, workload.is_job))
         additions.extend(expansion.additions)
         annotations.update(expansion.annotations)
     return additions, annotations
@@ -343,13 +343,16 @@ def _chart_additions(run: Run, config: Config, workload: Workload) -> Additions:
     return found.additions
 
 
-def _presets_for(config: Config, workload: Workload, facts: dict[ReleaseKey, Release]) -> Presets:
+def _presets_for(
+    config: Config, workload: Workload, known_releases: dict[ReleaseKey, Release]
+) -> Presets:
     """The presets whose components include this workload's."""
-    release = facts.get((workload.release, workload.item.namespace))
+    release = known_releases.get((workload.release, workload.item.namespace))
     found: Presets = []
     for name, params in config.presets.items():
-        if targets(components(name, params, release), workload):
-            found.append((name, params, release))
+        preset = REGISTRY[name]  # config load refuses a name the registry lacks
+        if targets(sections_for(preset, params, release), workload):
+            found.append((preset, params, release))
     return found
 
 
@@ -357,10 +360,10 @@ def _add_presets(
     run: Run, workload: Workload, pod: dict[str, Any], additions: Additions, presets: Presets
 ) -> None:
     base = workload.pod_path if not workload.is_pod_template else ("data",)
-    for name, params, release in presets:
-        expansion = expand(name, params, PodFacts(workload, pod, release, workload.is_job))
+    for preset, params, release in presets:
+        expansion = expand(preset, params, PodFacts(workload, pod, release, workload.is_job))
         if expansion.reached:
-            run.presets.add(name)
+            run.presets.add(preset.name)
         additions.extend(expansion.additions)
         for severity, message, rule in expansion.notes:
             # What a preset says of the release (where its connection goes) is said once,
@@ -428,7 +431,7 @@ def _plain_sidecars(
 
 
 def _leave_users_template(
-    run: Run, config: Config, workload: Workload, facts: dict[ReleaseKey, Release]
+    run: Run, config: Config, workload: Workload, known_releases: dict[ReleaseKey, Release]
 ) -> None:
     """A pod template the user supplied (`podTemplate`) is written into the config ConfigMap
     as it is: the chart adds none of its extra values to it, and neither do we. Say what the
@@ -436,13 +439,13 @@ def _leave_users_template(
     found = chart_additions(config, workload, run.namespaces)  # its findings are not this run's
     run.used_values |= found.used_values  # reached, and said so here
     additions = found.additions
-    presets = _presets_for(config, workload, facts)
-    run.presets.update(name for name, _, _ in presets)
+    presets = _presets_for(config, workload, known_releases)
+    run.presets.update(preset.name for preset, _, _ in presets)
     if additions.empty and not presets:
         return
     what = [w.value["name"] for w in (*additions.init_containers, *additions.containers)]
     what += [w.value["name"] for w in additions.volumes]
-    what += [name for name, _, _ in presets]
+    what += [preset.name for preset, _, _ in presets]
     message = (
         f"{workload.template_key} is a pod template of your own (chart value podTemplate), "
         "which the chart adds no extra values to: left as it is. Add what you want in task "

@@ -44,7 +44,7 @@ def prune(inp: krm.Input, scope: Scope) -> Run:
         if item.namespace is not None and not item.is_local_config:
             run.namespaces.setdefault(item.label("release"), set()).add(item.namespace)
     config = scope.config
-    facts = releases(inp.items, every) if config is not None and config.presets else {}
+    known_releases = releases(inp.items, every) if config is not None and config.presets else {}
     checksums: podtemplate.Checksums = {}
     # ServiceAccount -> the annotations the config's presets want on it
     accounts: dict[tuple[str | None, str], dict[str, str]] = {}
@@ -59,14 +59,14 @@ def prune(inp: krm.Input, scope: Scope) -> Run:
                 if malformed(run, workload, pod):
                     continue  # nothing of it is taken back: the pod is left as it is
                 pruned = [
-                    _prune_pod(run, scope, _Found(workload, name, pod, template), facts)
+                    _prune_pod(run, scope, _Found(workload, name, pod, template), known_releases)
                     for name in _record_keys(workload.item, record_path(workload), config)
                 ]
                 if template is not None and any(p.changed for p in pruned):
                     key = (workload.release, workload.item.namespace)
                     checksums[key] = _checksum(run, workload, pruned)
                 if config is not None:  # what it wants: kept (inject), or vouched for (remove)
-                    _, asked = declared_for(config, workload, pod, facts, run.namespaces)
+                    _, asked = declared_for(config, workload, pod, known_releases, run.namespaces)
                     account = str(pod.get("serviceAccountName") or "default")
                     accounts.setdefault((workload.item.namespace, account), {}).update(asked)
             except UnsupportedYaml as error:
@@ -144,7 +144,9 @@ def _records_left(run: Run, workload: Workload) -> bool:
     return any(str(key).startswith(records.PREFIX) for key in keys)
 
 
-def _prune_pod(run: Run, scope: Scope, found: _Found, facts: dict[ReleaseKey, Release]) -> _Pruned:
+def _prune_pod(
+    run: Run, scope: Scope, found: _Found, known_releases: dict[ReleaseKey, Release]
+) -> _Pruned:
     workload, name, pod = found.workload, found.name, found.pod
     where = record_path(workload)
     annotations = node_at(workload.item.node, where)
@@ -157,7 +159,9 @@ def _prune_pod(run: Run, scope: Scope, found: _Found, facts: dict[ReleaseKey, Re
         return _Pruned(False, None)
     declared: dict[records.Item, str] = {}
     if scope.config is not None:
-        declared = declared_items(scope.config, workload, (pod, record), facts, run.namespaces)
+        declared = declared_items(
+            scope.config, workload, (pod, record), known_releases, run.namespaces
+        )
     gone = record.items - set(declared) if scope.keep_declared else set(record.items)
     others = _claimed_by_others(annotations, name) if scope.config is not None else {}
     claims = Claims(declared, others, workload.main_container, scope.force)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .airflow import Workload
 from .chart import OLDEST_SUPPORTED, TESTED_UP_TO, Chart, ValuePath, generic, has_value
 from .config import Config, Match
+from .presets import REGISTRY
 from .results import Result
 
 TAG = {"function": "inject"}
@@ -188,22 +189,12 @@ def _version(version: tuple[int, int, int]) -> str:
     return ".".join(map(str, version))
 
 
-# Presets that decide pod by pod: why none took them.
-_WHY_UNMATCHED = {
-    "cloudSqlProxy": "no pod of the render opens a database connection itself (its components "
-    "have none, or they connect through a pgbouncer the render does not hold)",
-}
-
-
 def unmatched_presets(config: Config, used: set[str]) -> list[Result]:
     """A preset whose components are none of the render's."""
     results = []
     for name in config.presets:
         if name not in used:
-            why = _WHY_UNMATCHED.get(
-                name, "none of its components is in the render (set `components` to choose them)"
-            )
-            message = f"spec.presets.{name} matched no workload: {why}"
+            message = f"spec.presets.{name} matched no workload: {REGISTRY[name].unmatched}"
             tags = {**TAG, "rule": "no-match"}
             results.append(
                 Result(message, "warning", config.ref, f"spec.presets.{name}", None, tags)

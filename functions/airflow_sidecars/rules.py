@@ -22,6 +22,8 @@ class Rule(NamedTuple):
     inject: Verdict
     validate: Verdict
     meaning: str
+    # validate's checks: `spec.validate.disable` may turn them off
+    can_disable: bool = False
 
 
 _ERROR: Verdict = "error"
@@ -110,34 +112,46 @@ RULES: dict[str, Rule] = {
     "chart-version": Rule(_WARNING, _WARNING, "a chart version outside the range tested"),
     # -- the checks ------------------------------------------------------------------------
     "missing-volume": Rule(
-        _ERROR, _ERROR, "a `volumeMount` of a volume the pod does not define (the seed's s3-sync)"
+        _ERROR,
+        _ERROR,
+        "a `volumeMount` of a volume the pod does not define (the seed's s3-sync)",
+        can_disable=True,
     ),
     "duplicate-container": Rule(
-        None, _ERROR, "two containers of a pod (init containers included) with one name"
+        None,
+        _ERROR,
+        "two containers of a pod (init containers included) with one name",
+        can_disable=True,
     ),
     "plain-sidecar": Rule(
         _ERROR,
         _ERROR,
         "a plain sidecar in the pod template or a Job: the pod never completes (a section's "
         "`allowPlainSidecars: true` says its containers exit on their own)",
+        can_disable=True,
     ),
     "base-not-first": Rule(
         None,
         _ERROR,
         "a container before `base` in the pod template (Airflow merges task settings into the "
         "first)",
+        can_disable=True,
     ),
     "keytab-exposed": Rule(
         None,
         _WARNING,
         "the Kerberos keytab mounted into a container that is not the ticket renewer",
+        can_disable=True,
     ),
     "literal-secret": Rule(
         None,
         _ERROR,
         "a literal secret in `env`: the variable is named, the value is never repeated",
+        can_disable=True,
     ),
-    "unpinned-image": Rule(None, _WARNING, "a sidecar image with no tag, or `:latest`"),
+    "unpinned-image": Rule(
+        None, _WARNING, "a sidecar image with no tag, or `:latest`", can_disable=True
+    ),
     "proxy-connection": Rule(
         _VARIES,
         _VARIES,
@@ -145,69 +159,57 @@ RULES: dict[str, Rule] = {
         "127.0.0.1 (a warning, naming the chart value to set), or the render does not say "
         "where it goes (info)",
     ),
-    "proxy-twice": Rule(None, _ERROR, "two database proxies in one pod"),
+    "proxy-twice": Rule(None, _ERROR, "two database proxies in one pod", can_disable=True),
     "plain-proxy": Rule(
         None,
         _VARIES,
         "a database proxy as a plain container: in a Job or task pod the pod never completes "
         "(error); elsewhere Airflow may start before it listens (warning)",
+        can_disable=True,
     ),
     "proxy-order": Rule(
         None,
         _ERROR,
         "a native database proxy after an init container that needs the database",
+        can_disable=True,
     ),
     "proxy-missing": Rule(
         None,
         _ERROR,
         "a pod that opens the database connection itself without a proxy, in a release whose "
         "other pods use one",
+        can_disable=True,
     ),
-    "no-requests": Rule(None, _INFO, "a sidecar without resource requests"),
+    "no-requests": Rule(None, _INFO, "a sidecar without resource requests", can_disable=True),
     "bad-quantity": Rule(
         None,
         _ERROR,
         "a container's `resources` the API server refuses: a value that is not a quantity "
         "(`cpu: true`, `5 GiB`), a negative one, a request above its limit, a resource no "
         "container can request (in the config: a `config` error)",
+        can_disable=True,
     ),
     "declared-missing": Rule(
         None,
         _ERROR,
         "(with a config) a declared sidecar, volume, mount or annotation that is not there",
+        can_disable=True,
     ),
     "no-longer-declared": Rule(
         None,
         _ERROR,
         "(with a config) what its record says it added and it no longer declares: inject takes "
         "it back",
+        can_disable=True,
     ),
 }
 
 # validate's rules that `spec.validate.disable` cannot turn off: nothing else is checked in
 # such a pod.
 ALWAYS_ON = frozenset({"unsupported-yaml", "malformed-pod"})
-# The rules `spec.validate.disable` names (the schema's enum): validate's checks, and what the
-# config declares.
-CAN_DISABLE = frozenset(
-    {
-        "missing-volume",
-        "duplicate-container",
-        "plain-sidecar",
-        "base-not-first",
-        "keytab-exposed",
-        "literal-secret",
-        "unpinned-image",
-        "no-requests",
-        "bad-quantity",
-        "proxy-twice",
-        "plain-proxy",
-        "proxy-order",
-        "proxy-missing",
-        "declared-missing",
-        "no-longer-declared",
-    }
-)
+# The rules `spec.validate.disable` names (the schema's enum, built from this): validate's
+# checks, and what the config declares.
+CAN_DISABLE = frozenset(rule for rule, entry in RULES.items() if entry.can_disable)
 
 
 def severity(rule: str, function: Literal["inject", "validate"]) -> Severity:

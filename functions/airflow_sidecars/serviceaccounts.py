@@ -25,10 +25,12 @@ def ask(run: Run, workload: Workload, pod: dict[str, Any], annotations: dict[str
     wanted.askers.add((workload.item.position, workload.pod_path))
 
 
-def annotate(run: Run, facts: dict[ReleaseKey, Release], config: Config) -> None:
+def annotate(run: Run, known_releases: dict[ReleaseKey, Release], config: Config) -> None:
     """Set the annotations presets ask for on the ServiceAccounts the pods run as."""
     for (namespace, name), (workload, wanted, _) in _in_order(run):
-        release = facts.get((workload.release, namespace)) or facts.get((None, namespace))
+        release = known_releases.get((workload.release, namespace)) or known_releases.get(
+            (None, namespace)
+        )
         account = release.service_accounts.get(name) if release is not None else None
         if account is None:
             message = (

@@ -27,6 +27,7 @@ from airflow_sidecars.config import (
     is_empty_function_input,
     load,
 )
+from airflow_sidecars.presets import REGISTRY
 
 SIDECAR: dict[str, Any] = {"name": "log-shipper", "image": "busybox:1.36"}
 
@@ -415,7 +416,7 @@ PROBLEM_CASES = [
         [
             (
                 "spec.presets",
-                "unknown field(s) gitSync; allowed here: cloudSqlProxy, kerberos, s3Sync, syncPerm",
+                f"unknown field(s) gitSync; allowed here: {', '.join(sorted(REGISTRY))}",
             )
         ],
     ),

@@ -37,6 +37,10 @@ def _source(document: dict[str, Any]) -> ConfigSource:
     return ConfigSource("config.yaml", json.dumps(document).encode())
 
 
+# the seed's presets, as the example config has them
+SEED_PRESETS = tuple(PRESETS["spec"]["presets"])
+
+
 def _presets(*names: str, config_name: str = "seed-presets") -> ConfigSource:
     document = copy.deepcopy(PRESETS)
     document["metadata"]["name"] = config_name
@@ -55,11 +59,11 @@ def _rules(outcome: Outcome) -> list[str]:
 
 
 @pytest.mark.parametrize("render", RENDERS)
-@pytest.mark.parametrize("dropped", ["s3Sync", "syncPerm", "kerberos"])
+@pytest.mark.parametrize("dropped", SEED_PRESETS)
 def test_dropping_a_preset_gives_what_the_smaller_config_gives(render: str, dropped: str) -> None:
     original = (FIXTURES / render).read_bytes()
-    everything = _inject(original, _presets("s3Sync", "syncPerm", "kerberos"))
-    kept = [name for name in ("s3Sync", "syncPerm", "kerberos") if name != dropped]
+    everything = _inject(original, _presets(*SEED_PRESETS))
+    kept = [name for name in SEED_PRESETS if name != dropped]
     smaller = _presets(*kept)
     pruned = _inject(everything.output, smaller)
     assert pruned.output == _inject(original, smaller).output
@@ -88,7 +92,7 @@ def test_dropping_chart_values_gives_what_the_smaller_config_gives() -> None:
 @pytest.mark.parametrize("render", RENDERS)
 def test_remove_gives_back_the_charts_render(render: str) -> None:
     original = (FIXTURES / render).read_bytes()
-    injected = _inject(original, _presets("s3Sync", "syncPerm", "kerberos"))
+    injected = _inject(original, _presets(*SEED_PRESETS))
     assert injected.output != original
     removed = run_remove([("out.yaml", injected.output)], None)
     assert removed.exit_code == 0, removed.results

@@ -61,11 +61,15 @@ def fields(node: Any = SCHEMA, pointer: str = "", name: str = "") -> Iterator[tu
 
 
 def at(pointer: str) -> dict[str, Any]:
+    """The field at `pointer`; a field that is a `$ref` (a shape written once under `$defs`)
+    has the docs of its target, unless it says more of its own."""
     node: Any = SCHEMA
     for escaped in pointer.split("/")[1:]:
         token = escaped.replace("~1", "/").replace("~0", "~")
         node = node[int(token)] if isinstance(node, list) else node[token]
     assert isinstance(node, dict)
+    if "$ref" in node and node["$ref"].startswith("#/"):
+        return {**at(node["$ref"][1:]), **node}
     return node
 
 

@@ -1,5 +1,11 @@
-"""Presets: the seed's three sidecars, each expanded from a few parameters plus what the
-rendered release already says, so one config serves every release.
+"""Presets: ready-made sidecars, each expanded from a few parameters plus what the rendered
+release already says, so one config serves every release.
+
+A preset is one module of this package that defines `PRESET`, a `Preset` record
+(common.py): its name, parameters and their schema, default components and requests, what it
+adds (its expand function), what it may report and why it may reach nothing. The registry
+below is built from those modules, so adding a preset is adding a module (CONTRIBUTING.md);
+nothing else in the package names a preset.
 
 Each preset turns into ordinary additions for one pod (podspec.Additions): containers, volumes,
 and mounts or env vars for the pod's Airflow container. Planning, conflicts, idempotency and
@@ -15,43 +21,44 @@ the edits themselves are the same as for the chart vocabulary. What presets add 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import importlib
+import pkgutil
+from collections.abc import Mapping
 from typing import Any
 
 from airflow_sidecars.podspec import Additions
 
-from . import cloudsqlproxy, kerberos, s3sync, syncperm
-from .common import Expansion, PodFacts
-from .components import components, default_components, parser_section, targets
+from .common import Expansion, PodFacts, Preset
+from .sections import sections_for, targets
 
-__all__ = [
-    "Expansion",
-    "PodFacts",
-    "components",
-    "default_components",
-    "expand",
-    "parser_section",
-    "targets",
-]
+__all__ = ["REGISTRY", "Expansion", "PodFacts", "Preset", "expand", "sections_for", "targets"]
 
-# Preset name (the key under spec.presets) -> its expander. A new preset is a module here, an
-# entry in this table, and its parameters in the schema.
-EXPANDERS: dict[str, Callable[[Mapping[str, Any], PodFacts, str], Expansion]] = {
-    "s3Sync": s3sync.expand,
-    "syncPerm": syncperm.expand,
-    "kerberos": kerberos.expand,
-    "cloudSqlProxy": cloudsqlproxy.expand,
-}
-# Presets that go beside no particular container: the pod's connections decide.
-WITHOUT_MAIN = frozenset({"cloudSqlProxy"})
+# Modules of this package that are not presets: what the presets share.
+SUPPORT_MODULES = frozenset({"common", "sections", "schema"})
 
 
-def expand(name: str, params: Mapping[str, Any], facts: PodFacts) -> Expansion:
-    origin = f"spec.presets.{name}"
-    if facts.main is None and name not in WITHOUT_MAIN:
+def _discover() -> dict[str, Preset]:
+    """Every preset module's `PRESET`, by config name, in module name order (stable output)."""
+    found: dict[str, Preset] = {}
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if module.name in SUPPORT_MODULES:
+            continue
+        preset = importlib.import_module(f"{__name__}.{module.name}").PRESET
+        if not isinstance(preset, Preset) or preset.name in found:
+            raise ImportError(f"presets.{module.name}: PRESET is not a Preset of its own name")
+        found[preset.name] = preset
+    return found
+
+
+REGISTRY: Mapping[str, Preset] = _discover()
+
+
+def expand(preset: Preset, params: Mapping[str, Any], facts: PodFacts) -> Expansion:
+    origin = f"spec.presets.{preset.name}"
+    if facts.main is None and preset.needs_main:
         message = (
-            f"preset {name}: this pod has no Airflow container {facts.main_name!r} to go beside; "
-            "left as it is"
+            f"preset {preset.name}: this pod has no Airflow container {facts.main_name!r} to go "
+            "beside; left as it is"
         )
         return Expansion(Additions(), [("warning", message, "preset")], {})
-    return EXPANDERS[name](params, facts, origin)
+    return preset.expand(params, facts, origin)

@@ -18,7 +18,8 @@ from airflow_sidecars.chart import Flavour
 from airflow_sidecars.dbconn import Endpoint, direct_endpoints
 from airflow_sidecars.podspec import Additions, Wanted
 
-from .common import Expansion, Note, PodFacts, resources_for
+from .common import Expansion, Note, PodFacts, Preset, image
+from .sections import DATABASE_CLIENTS, EVERY_POD
 
 NAME = "cloud-sql-proxy"
 IMAGE = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.25.3"
@@ -90,7 +91,7 @@ def _proxy(params: Mapping[str, Any], port: int) -> dict[str, Any]:
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "resources": resources_for("cloudSqlProxy", params),  # a copy already
+        "resources": PRESET.resources(params),  # a copy already
     }
 
 
@@ -116,3 +117,108 @@ def _note(endpoint: Endpoint, port: int, flavour: Flavour) -> Note | None:
         f"not to the proxy at 127.0.0.1:{port}: set {fix} in the chart's values"
     )
     return "warning", message, "proxy-connection"
+
+
+PRESET = Preset(
+    name="cloudSqlProxy",
+    summary=(
+        "The Cloud SQL Auth Proxy (v2) as a native sidecar (an init container with "
+        "restartPolicy: Always, started first, with the proxy's /startup health endpoint as its "
+        "startup probe) in every pod of the release that opens the metadata database "
+        "connection, found from the render: the containers' AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, "
+        "AIRFLOW__CORE__SQL_ALCHEMY_CONN or AIRFLOW_CONN_AIRFLOW_DB (also as _CMD or _SECRET), "
+        "and a mounted pgbouncer.ini. Jobs, CronJobs and the KubernetesExecutor pod template "
+        "included; with pgbouncer, only the pgbouncer pod and any pod that still connects "
+        "directly. Pods without a database connection (statsd, redis) get nothing. Warns when "
+        "the connection the render shows does not go to 127.0.0.1 on the proxy's port, naming "
+        "the chart value to set. Needs Kubernetes 1.29+ (native sidecars)."
+    ),
+    readme_title="the Cloud SQL Auth Proxy wherever the database connection is made",
+    container="proxy",
+    parameters={
+        "instance": {
+            "type": "string",
+            "pattern": "^(?:[a-z0-9.-]+:)?[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]+$",
+            "description": (
+                "The Cloud SQL instance connection name, project:region:instance (as `gcloud sql "
+                "instances describe` shows it as connectionName; a domain-scoped project is "
+                "domain:project:region:instance). Required."
+            ),
+            "examples": [
+                "my-project:europe-west1:airflow-db",
+                "example.com:analytics:us-central1:airflow",
+            ],
+        },
+        "port": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 65535,
+            "description": (
+                "The local port the proxy listens on, at 127.0.0.1 in each pod. Default: the "
+                "port of the release's database connection as the render shows it (the metadata "
+                f"Secret, or pgbouncer's config), else {DEFAULT_PORT}."
+            ),
+            "examples": [5432, 3306],
+        },
+        "image": image(
+            f"The proxy's image. Default: {IMAGE} (pinned; a v2 image is needed: the flags are "
+            "v2's).",
+            [IMAGE, "europe-docker.pkg.dev/my-project/mirror/cloud-sql-proxy:2.25.3"],
+        ),
+        "privateIp": {
+            "type": "boolean",
+            "default": False,
+            "description": (
+                "Connect to the instance's private IP (--private-ip): for a VPC-native GKE "
+                "cluster with private services access. Default: false (public IP)."
+            ),
+            "examples": [True],
+        },
+        "autoIamAuthn": {
+            "type": "boolean",
+            "default": False,
+            "description": (
+                "Automatic IAM database authentication (--auto-iam-authn): the proxy logs in as "
+                "the pod's Google service account, so the connection's user is that account and "
+                "it carries no password. Default: false."
+            ),
+            "examples": [True],
+        },
+        "gcpServiceAccount": {
+            "type": "string",
+            "pattern": "^[^@\\s]+@[^@\\s]+\\.iam\\.gserviceaccount\\.com$",
+            "description": (
+                "A Google service account for GKE Workload Identity: the ServiceAccounts of the "
+                f"pods that get the proxy are annotated {WORKLOAD_IDENTITY_ANNOTATION} with it "
+                "(the account needs roles/cloudsql.client and a roles/iam.workloadIdentityUser "
+                "binding for each Kubernetes ServiceAccount). Default: none (the node's or a "
+                "key's credentials)."
+            ),
+            "examples": ["airflow@my-project.iam.gserviceaccount.com"],
+        },
+    },
+    required=("instance",),
+    example={
+        "instance": "my-project:europe-west1:airflow-db",
+        "gcpServiceAccount": "airflow@my-project.iam.gserviceaccount.com",
+        "privateIp": True,
+    },
+    sections=DATABASE_CLIENTS,
+    # Wherever the database connection is made, whatever the component (also the CronJobs and
+    # the community chart's Jobs, which have no config section).
+    default_sections=lambda release: (EVERY_POD,),
+    components_doc=(
+        "Narrow the proxy to the pods of these config sections ({choices}); a pod of them still "
+        "gets it only when it connects to the database itself. Default: every pod of the "
+        "release, the CronJobs and the community chart's Jobs included."
+    ),
+    components_examples=(["scheduler", "workers", "migrateDatabaseJob"],),
+    default_requests={"cpu": "50m", "memory": "64Mi"},
+    expand=expand,
+    unmatched=(
+        "no pod of the render opens a database connection itself (its components have none, or "
+        "they connect through a pgbouncer the render does not hold)"
+    ),
+    reports=frozenset({"proxy-connection", "service-account"}),
+    needs_main=False,
+)

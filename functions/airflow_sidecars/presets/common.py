@@ -1,10 +1,11 @@
-"""What every preset shares: the facts it reads about a pod, what it expands into, and the
-helpers that build its sidecar the same way in every pod."""
+"""What every preset shares: the record that describes it (`Preset`), the facts it reads about
+a pod, what it expands into, and the helpers that build its sidecar the same way in every pod."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from airflow_sidecars.airflow import Workload
@@ -52,18 +53,68 @@ class Expansion(NamedTuple):
     reached: bool = True
 
 
-# Requests that let the scheduler place the pod honestly (validate's no-requests rule); the
-# `resources` parameter replaces them.
-DEFAULT_REQUESTS = {
-    "s3Sync": {"cpu": "50m", "memory": "128Mi"},
-    "syncPerm": {"cpu": "50m", "memory": "256Mi"},  # the Airflow CLI loads all of Airflow
-    "kerberos": {"cpu": "10m", "memory": "64Mi"},
-    "cloudSqlProxy": {"cpu": "50m", "memory": "64Mi"},
-}
+Expander = Callable[[Mapping[str, Any], PodFacts, str], Expansion]
 
 
-def resources_for(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(params.get("resources") or {"requests": DEFAULT_REQUESTS[name]})
+class Sections(NamedTuple):
+    """The config sections a preset's `components` parameter may name. `name` is the schema's
+    `$defs` entry that lists them, so that each list is written once."""
+
+    name: str
+    choices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Everything the package knows about one preset, in the preset's own module (`PRESET`).
+
+    The registry (presets/__init__.py) is built from these records; the config schema's
+    `spec.presets` part (presets/schema.py), the reach messages, the defaults and the docs
+    tests read them, so that nothing else names a preset."""
+
+    name: str  # the key under spec.presets
+    summary: str  # the schema's description of the preset: what it adds, and where
+    readme_title: str  # its README section is `### <name>: <readme_title>`
+    container: str  # what the docs call its container: "sidecar", "renewer", "proxy"
+    parameters: Mapping[str, Mapping[str, Any]]  # its own parameters' JSON Schema
+    example: Mapping[str, Any]  # one whole `spec.presets.<name>` for the schema's examples
+    sections: Sections  # what `components` may name
+    default_sections: Callable[[Release | None], tuple[str, ...]]
+    components_doc: str  # the `components` description; {choices} is the list
+    components_examples: tuple[list[str], ...]
+    # Requests that let the scheduler place the pod honestly (validate's no-requests rule);
+    # the `resources` parameter replaces them (and the limits) whole.
+    default_requests: Mapping[str, str]
+    expand: Expander
+    # Why it reached no pod of a render (`no-match`), after "spec.presets.<name> matched no
+    # workload: ".
+    unmatched: str
+    # The rule ids its notes carry (rules.py), besides `preset` (a pod left alone).
+    reports: frozenset[str] = frozenset()
+    default_limits: Mapping[str, str] = field(default_factory=dict)
+    resources_note: str = ""  # why the requests are what they are, for the docs
+    required: tuple[str, ...] = ()
+    # Schema keywords on the whole parameters object (kerberos: oneOf), and the message for
+    # each when it fails, by validator.
+    constraints: Mapping[str, Any] = field(default_factory=dict)
+    constraint_messages: Mapping[str, str] = field(default_factory=dict)
+    # What a parameter's pattern stands for, for messages a person can act on.
+    pattern_meanings: Mapping[str, str] = field(default_factory=dict)
+    # False: it goes beside no particular container (the pod's connections decide).
+    needs_main: bool = True
+    # The variables it sets on the Airflow container: a sidecar that copies that container's
+    # environment (syncPerm, the Kerberos renewer) leaves them out.
+    main_env: frozenset[str] = frozenset()
+
+    def default_resources(self) -> dict[str, Any]:
+        resources: dict[str, Any] = {"requests": dict(self.default_requests)}
+        if self.default_limits:
+            resources["limits"] = dict(self.default_limits)
+        return resources
+
+    def resources(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The container's resources: the `resources` parameter, else the defaults."""
+        return copy.deepcopy(params.get("resources") or self.default_resources())
 
 
 def sidecar_additions(
@@ -85,26 +136,17 @@ def env_var(name: str, value: str) -> dict[str, Any]:
     return {"name": name, "value": value}
 
 
-# Variables the presets themselves add to Airflow containers (kerberos): a sidecar that copies
-# the Airflow container's environment leaves them out, so that it is the same container on a
-# second run, when the Airflow container already has them.
-PRESET_MAIN_ENV = frozenset(
-    {
-        "KRB5CCNAME",
-        "KRB5_CONFIG",
-        "AIRFLOW__KERBEROS__CCACHE",
-        "AIRFLOW__KERBEROS__PRINCIPAL",
-        "AIRFLOW__CORE__SECURITY",
-    }
-)
-
-
 def airflow_env(main: dict[str, Any]) -> list[Any]:
-    """The Airflow container's own `env`, as a sidecar running Airflow needs it."""
+    """The Airflow container's own `env`, as a sidecar running Airflow needs it: without the
+    variables presets add to Airflow containers (each record's `main_env`), so that the
+    sidecar is the same container on a second run, when the Airflow container has them."""
+    from . import REGISTRY  # noqa: PLC0415 - the registry imports every preset, which import this
+
+    added = {name for preset in REGISTRY.values() for name in preset.main_env}
     return [
         copy.deepcopy(entry)
         for entry in main.get("env") or []
-        if not (isinstance(entry, dict) and entry.get("name") in PRESET_MAIN_ENV)
+        if not (isinstance(entry, dict) and entry.get("name") in added)
     ]
 
 
@@ -117,3 +159,31 @@ def config_file_mounts(main: dict[str, Any]) -> list[dict[str, Any]]:
         for mount in entries(main, "volumeMounts")
         if isinstance(mount, dict) and mount.get("name") in names
     ]
+
+
+# Parameter shapes that several presets share, each written once.
+def object_name(description: str, examples: list[str]) -> dict[str, Any]:
+    """The name of a Kubernetes object in the release's namespace (Secret, ConfigMap, claim)."""
+    return {
+        "type": "string",
+        "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        "maxLength": 253,
+        "description": description,
+        "examples": examples,
+    }
+
+
+def seconds(default: int, description: str, examples: list[int]) -> dict[str, Any]:
+    """An interval in seconds, at most a day."""
+    return {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 86400,
+        "default": default,
+        "description": description,
+        "examples": examples,
+    }
+
+
+def image(description: str, examples: list[str]) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "description": description, "examples": examples}

@@ -13,13 +13,17 @@ from .common import (
     Expansion,
     Note,
     PodFacts,
+    Preset,
     airflow_env,
     config_file_mounts,
     env_var,
+    image,
     into_main,
-    resources_for,
+    object_name,
+    seconds,
     sidecar_additions,
 )
+from .sections import AIRFLOW_COMPONENTS
 
 # The Kerberos layout follows the official chart's own kerberos sidecar (kerberos.* defaults,
 # worker template): the credential cache in an emptyDir at /var/kerberos-ccache that
@@ -143,5 +147,105 @@ def _renewer(
     ]
     if main.get("securityContext"):
         sidecar["securityContext"] = copy.deepcopy(main["securityContext"])
-    sidecar["resources"] = resources_for("kerberos", params)
+    sidecar["resources"] = PRESET.resources(params)
     return sidecar
+
+
+PRESET = Preset(
+    name="kerberos",
+    summary=(
+        f"A Kerberos ticket renewer ({KERBEROS_CONTAINER}: `airflow kerberos`) sharing an "
+        "in-memory credential cache with the Airflow containers, laid out as the official "
+        "chart's own kerberos sidecar. Only the renewer mounts the keytab; the Airflow "
+        "containers read the cache through KRB5CCNAME and get AIRFLOW__CORE__SECURITY=kerberos. "
+        "Give the keytab as exactly one of keytabSecret and keytabClaim. Pods where the chart's "
+        "own sidecar runs (kerberos.enabled) are left alone."
+    ),
+    readme_title="a ticket renewer that shares a credential cache",
+    container="renewer",
+    parameters={
+        "principal": {
+            "type": "string",
+            "pattern": "^[^\\s@/]+(/[^\\s@/]+)?@[^\\s@]+$",
+            "description": (
+                "The Kerberos principal to keep a ticket for: name@REALM or name/host@REALM "
+                "(AIRFLOW__KERBEROS__PRINCIPAL). Required."
+            ),
+            "examples": [
+                "airflow@EXAMPLE.COM",
+                "airflow/worker.airflow.svc.cluster.local@EXAMPLE.COM",
+            ],
+        },
+        "keytabSecret": object_name(
+            "The Secret, in the release's namespace, that holds the keytab under keytabKey; "
+            f"mounted read-only at {KEYTAB_PATH} in the renewer only. Exactly one of "
+            "keytabSecret and keytabClaim.",
+            ["airflow-keytab"],
+        ),
+        "keytabClaim": object_name(
+            "The PersistentVolumeClaim that holds the keytab as the file keytabKey; mounted "
+            "read-only in the renewer only. Exactly one of keytabSecret and keytabClaim.",
+            ["airflow-keytab"],
+        ),
+        "keytabKey": {
+            "type": "string",
+            "pattern": "^[-._a-zA-Z0-9]+$",
+            "maxLength": 253,
+            "default": KEYTAB_KEY,
+            "description": (
+                "The keytab's key in the Secret, or its file name on the claim. Default: "
+                f"{KEYTAB_KEY} (the key of the official chart's own keytab Secret)."
+            ),
+            "examples": [KEYTAB_KEY, "airflow.keytab"],
+        },
+        "krb5Config": object_name(
+            f"A ConfigMap with the key krb5.conf, mounted at {KRB5_PATH} in the renewer and the "
+            "Airflow containers (KRB5_CONFIG). Default: none (the image's own /etc/krb5.conf).",
+            ["airflow-krb5"],
+        ),
+        "interval": seconds(
+            3600,
+            "Seconds between ticket renewals (1-86400): Airflow's [kerberos] reinit_frequency. "
+            "Default: 3600.",
+            [3600],
+        ),
+        "image": image(
+            "The renewer's image: one with Airflow and kinit (the official Airflow image has "
+            "both). Default: each pod's own Airflow image, with its pull policy.",
+            ["apache/airflow:2.10.5"],
+        ),
+    },
+    required=("principal",),
+    constraints={"oneOf": [{"required": ["keytabSecret"]}, {"required": ["keytabClaim"]}]},
+    constraint_messages={"oneOf": "give the keytab as exactly one of keytabSecret and keytabClaim"},
+    example={
+        "principal": "airflow@EXAMPLE.COM",
+        "keytabSecret": "airflow-keytab",
+        "krb5Config": "airflow-krb5",
+    },
+    sections=AIRFLOW_COMPONENTS,
+    default_sections=lambda release: ("workers",),
+    components_doc=(
+        "The config sections whose pods get the renewer ({choices}; workers includes the "
+        "KubernetesExecutor pod template). Default: workers."
+    ),
+    components_examples=(["workers"], ["workers", "triggerer"]),
+    default_requests={"cpu": "10m", "memory": "64Mi"},
+    expand=expand,
+    unmatched="none of its components is in the render (set `components` to choose them)",
+    pattern_meanings={
+        "principal": "a Kerberos principal (name@REALM or name/host@REALM)",
+        "keytabSecret": "a Secret name",
+        "keytabClaim": "a PersistentVolumeClaim name",
+        "krb5Config": "a ConfigMap name",
+    },
+    main_env=frozenset(
+        {
+            "KRB5CCNAME",
+            "KRB5_CONFIG",
+            "AIRFLOW__KERBEROS__CCACHE",
+            "AIRFLOW__KERBEROS__PRINCIPAL",
+            "AIRFLOW__CORE__SECURITY",
+        }
+    ),
+)

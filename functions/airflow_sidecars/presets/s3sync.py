@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow_sidecars.chart import GIT_SYNC_CONTAINERS
 from airflow_sidecars.podspec import Additions, Wanted, containers, find_volume
-from airflow_sidecars.release import dag_bundle_folder
+from airflow_sidecars.release import Release, dag_bundle_folder
 from airflow_sidecars.results import Severity
 
 from .common import (
@@ -15,12 +15,14 @@ from .common import (
     Expansion,
     Note,
     PodFacts,
+    Preset,
     env_var,
+    image,
     into_main,
-    resources_for,
+    seconds,
     sidecar_additions,
 )
-from .components import components, parser_section
+from .sections import AIRFLOW_COMPONENTS, parser_section, sections_for
 
 # amazon/aws-cli: the AWS CLI v2 on Amazon Linux 2, with /bin/sh; pinned so that renders are
 # reproducible (override with `image`).
@@ -90,7 +92,7 @@ def _shared_claim(params: Mapping[str, Any], facts: PodFacts, volume_name: str) 
     if facts.workload.section == parser:
         return None
     severity: Severity = (
-        "info" if parser in components("s3Sync", params, facts.release) else "warning"
+        "info" if parser in sections_for(PRESET, params, facts.release) else "warning"
     )
     message = (
         f"preset s3Sync: the DAG folder is on the shared claim of volume {volume_name!r}, "
@@ -120,7 +122,7 @@ def _syncer(
             dict(dags_mount),
             {"name": S3_SYNC_TMP_VOLUME, "mountPath": "/tmp"},
         ],
-        "resources": resources_for("s3Sync", params),
+        "resources": PRESET.resources(params),
     }
 
 
@@ -143,3 +145,98 @@ def _mount_holding(main: dict[str, Any], folder: str) -> dict[str, Any] | None:
         if inside and (found is None or len(path) > len(str(found["mountPath"]))):
             found = mount
     return found
+
+
+def _default_sections(release: Release | None) -> tuple[str, ...]:
+    """Every pod that reads DAG files: the parser, and the workers that run the tasks (a Celery
+    worker imports the DAG file; on Airflow 3 the task runner parses it from the local bundle),
+    the KubernetesExecutor pod template included."""
+    return (parser_section(release), "workers")
+
+
+PRESET = Preset(
+    name="s3Sync",
+    summary=(
+        "A sidecar (s3-sync, AWS CLI) that runs `aws s3 sync s3://<bucket>/<prefix>` into the "
+        "DAG folder Airflow reads, every interval seconds, in every pod that reads DAG files. It "
+        "reuses the volume the DAG folder is on (git-sync, DAG persistence), else adds an "
+        "emptyDir; on a shared DAG claim only the parser's pod writes. No static keys: roleArn "
+        "sets IRSA."
+    ),
+    readme_title="DAGs from S3 into the DAG folder",
+    container="sidecar",
+    parameters={
+        "bucket": {
+            "type": "string",
+            "pattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            "description": (
+                "The S3 bucket name alone (no s3://, no path): 3-63 lowercase letters, digits, "
+                "'.' and '-'. Required."
+            ),
+            "examples": ["my-bucket"],
+        },
+        "prefix": {
+            "type": "string",
+            "pattern": "^[^\\u0000-\\u001f]*$",
+            "maxLength": 1024,
+            "description": (
+                "The key prefix in the bucket, without a leading slash: s3://<bucket>/<prefix> "
+                "is synced. Default: empty, the whole bucket."
+            ),
+            "examples": ["dags", "teams/data/dags"],
+        },
+        "interval": seconds(
+            60, "Seconds to wait between two syncs (1-86400). Default: 60.", [60, 300]
+        ),
+        "bundle": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+            "description": (
+                "Airflow 3 only: the name of the LocalDagBundle in [dag_processor] "
+                "dag_bundle_config_list whose folder to sync into. Default: the only "
+                "LocalDagBundle, or the one named dags-folder when there are several."
+            ),
+            "examples": ["dags-folder"],
+        },
+        "image": image(
+            "The sidecar's image: one with the AWS CLI and /bin/sh. Pin a tag or digest. "
+            f"Default: {S3_SYNC_IMAGE}.",
+            [S3_SYNC_IMAGE, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/aws-cli:2.17.0"],
+        ),
+        "roleArn": {
+            "type": "string",
+            "pattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]+$",
+            "description": (
+                "The IAM role the sync uses (IRSA): inject annotates the ServiceAccounts of the "
+                f"pods that get the sidecar with {IRSA_ANNOTATION}. The role needs s3:ListBucket "
+                "and s3:GetObject on the bucket. Default: none (the AWS CLI finds credentials "
+                "itself, e.g. EKS Pod Identity)."
+            ),
+            "examples": ["arn:aws:iam::123456789012:role/airflow-dag-sync"],
+        },
+    },
+    required=("bucket",),
+    example={
+        "bucket": "my-bucket",
+        "prefix": "dags",
+        "interval": 60,
+        "roleArn": "arn:aws:iam::123456789012:role/airflow-dag-sync",
+    },
+    sections=AIRFLOW_COMPONENTS,
+    default_sections=_default_sections,
+    components_doc=(
+        "The config sections whose pods get the sidecar ({choices}; workers includes the "
+        "KubernetesExecutor pod template). Default: every pod that reads DAG files: the parser "
+        "(dagProcessor when the release runs one, else scheduler) and workers."
+    ),
+    components_examples=(["dagProcessor", "workers"], ["scheduler"]),
+    default_requests={"cpu": "50m", "memory": "128Mi"},
+    expand=expand,
+    unmatched="none of its components is in the render (set `components` to choose them)",
+    reports=frozenset({"service-account"}),
+    pattern_meanings={
+        "bucket": "an S3 bucket name (3-63 lowercase letters, digits, '.', '-')",
+        "roleArn": "an IAM role ARN (arn:aws:iam::<account id>:role/<name>)",
+    },
+)

@@ -12,12 +12,14 @@ from airflow_sidecars.release import airflow_major, setting
 from .common import (
     Expansion,
     PodFacts,
+    Preset,
     airflow_env,
     config_file_mounts,
     env_var,
-    resources_for,
+    seconds,
     sidecar_additions,
 )
+from .sections import AIRFLOW_COMPONENTS, ui_section
 
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 SYNC_PERM_SCRIPT = 'while true; do airflow sync-perm; sleep "${SYNC_PERM_INTERVAL}"; done'
@@ -55,5 +57,37 @@ def expand(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expansion
         sidecar["volumeMounts"] = config_mounts
     if main.get("securityContext"):
         sidecar["securityContext"] = copy.deepcopy(main["securityContext"])
-    sidecar["resources"] = resources_for("syncPerm", params)
+    sidecar["resources"] = PRESET.resources(params)
     return Expansion(sidecar_additions(facts, sidecar, origin), [], {})
+
+
+PRESET = Preset(
+    name="syncPerm",
+    summary=(
+        "A sidecar (sync-perm) that runs `airflow sync-perm` every interval seconds beside the "
+        "UI, with the UI container's image, env, envFrom, config files and securityContext, so "
+        "it reaches the metadata database as the UI does. Needs the FAB auth manager: on "
+        "Airflow 3 with another one it adds nothing and warns."
+    ),
+    readme_title="`airflow sync-perm` beside the webserver",
+    container="sidecar",
+    parameters={
+        "interval": seconds(
+            60,
+            "Seconds to wait between two `airflow sync-perm` runs (1-86400). Default: 60.",
+            [60, 600],
+        ),
+    },
+    example={"interval": 60},
+    sections=AIRFLOW_COMPONENTS,
+    default_sections=lambda release: (ui_section(release),),
+    components_doc=(
+        "The config sections whose pods get the sidecar ({choices}). Default: apiServer when "
+        "the release runs one (Airflow 3), else webserver."
+    ),
+    components_examples=(["webserver"], ["apiServer"]),
+    default_requests={"cpu": "50m", "memory": "256Mi"},
+    resources_note="the Airflow CLI loads all of Airflow",
+    expand=expand,
+    unmatched="none of its components is in the render (set `components` to choose them)",
+)
