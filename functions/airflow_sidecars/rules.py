@@ -101,7 +101,12 @@ RULES: dict[str, Rule] = {
         "a ServiceAccount annotation a preset sets (info), cannot set (error), or that reaches "
         "other pods too (warning)",
     ),
-    "preset": Rule(_VARIES, _VARIES, "a preset that leaves a pod alone, and why"),
+    "preset": Rule(
+        _VARIES,
+        _VARIES,
+        "what a preset says about a pod: why it left the pod alone, or a setting of the release "
+        "it kept or changed",
+    ),
     "no-match": Rule(
         _VARIES,
         _VARIES,
