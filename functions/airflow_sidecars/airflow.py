@@ -173,10 +173,6 @@ def merge_key_problems(items: list[Item]) -> list[tuple[Item, str]]:
 _LABELLED = ("ConfigMap", "ServiceAccount", "Secret")
 
 
-def components_present(workloads: list[Workload]) -> set[str]:
-    return {w.component for w in workloads}
-
-
 def volume_claim_names(item: Item) -> frozenset[str]:
     """Volumes a StatefulSet's pods have besides `volumes`: one per volumeClaimTemplate, named
     after it (a mount of one is not dangling)."""

@@ -9,11 +9,13 @@ airflow-helm/charts 8.8.0-8.9.0) and checked against real renders (tests/fixture
 - for each kind of workload (a *slot*), where its `extra*` values come from (`Source`: a values
   path, or a chain of them where the chart takes the first that is set: `a | default b` and the
   worker-set merge), which chart containers get the mounts, and where init containers go;
-- which values a chart version has, and which it passes through `tpl`.
+- which values a chart version has, which it passes through `tpl`, and what it calls them.
 
 A values path is the chart's own nesting, which is also the config's (`spec.workers.celery.
 extraContainers` is `("workers", "celery", "extraContainers")`); a worker set's values are at
-`("workers", "celery", "sets", <set name>, ...)`.
+`("workers", "celery", "sets", <set name>, ...)`. The table is keyed by these *config paths*:
+the config's words are a contract. Where a chart version calls a value otherwise, one row of
+`RENAMES` says so, and every reader asks valuenames.py what the chart calls it.
 """
 
 from __future__ import annotations
@@ -29,16 +31,35 @@ ValuePath = tuple[str, ...]
 TESTED_UP_TO: dict[Flavour, Version] = {"official": (1, 22, 0), "community": (8, 9, 0)}
 OLDEST_SUPPORTED: dict[Flavour, Version] = {"official": (1, 15, 0), "community": (8, 8, 0)}
 
-CONTAINERS, INIT_CONTAINERS = "extraContainers", "extraInitContainers"
-VOLUMES, MOUNTS = "extraVolumes", "extraVolumeMounts"
-EXTRA_KEYS = (CONTAINERS, INIT_CONTAINERS, VOLUMES, MOUNTS)
+# The config's keys of the extra lists (the only place they are spelled out).
+EXTRA_CONTAINERS, EXTRA_INIT_CONTAINERS = "extraContainers", "extraInitContainers"
+EXTRA_VOLUMES, EXTRA_MOUNTS = "extraVolumes", "extraVolumeMounts"
+EXTRA_KEYS = (EXTRA_CONTAINERS, EXTRA_INIT_CONTAINERS, EXTRA_VOLUMES, EXTRA_MOUNTS)
 # The official chart's top-level values, for every Airflow pod (the community chart's
 # `airflow.extraVolumes` / `-Mounts` play that part; the config's top-level keys mean those there).
 TOP_VOLUMES: ValuePath = ("volumes",)
 TOP_MOUNTS: ValuePath = ("volumeMounts",)
 
-# `web` is the community chart's word for the webserver; both name the same config section.
-SECTION_ALIASES = {"web": "webserver"}
+
+class Rename(NamedTuple):
+    """A chart's own words for a config path: from version `since` on (None: every supported
+    version) the `flavour` chart calls `config` `chart`. Either is a whole values path or its
+    first steps (a section); a `*` step is any worker set's name, at the same place in both."""
+
+    flavour: Flavour
+    config: ValuePath
+    chart: ValuePath
+    since: Version | None = None
+
+
+# What the charts call otherwise than the config: valuenames.py reads these rows (both ways).
+RENAMES: tuple[Rename, ...] = (Rename("community", ("webserver",), ("web",)),)
+
+# A section that a chart calls otherwise in every version: the config takes the chart's word
+# too (`spec.web`), as an alias of its own (the schema has both).
+SECTION_ALIASES = {
+    row.chart[0]: row.config[0] for row in RENAMES if len(row.config) == 1 and row.since is None
+}
 
 _CHART_LABEL = re.compile(r"^airflow-(\d+)\.(\d+)\.(\d+)")
 
@@ -173,7 +194,7 @@ SLOTS: dict[Flavour, dict[str, Slot]] = {"official": OFFICIAL_SLOTS, "community"
 # every section with containers of its own, and the community chart's all-pods `airflow`.
 NATIVE_SIDECAR_SECTIONS = (
     *sorted({slot.section for slots in SLOTS.values() for slot in slots.values() if slot.section}),
-    "web",
+    *SECTION_ALIASES,
     "airflow",
 )
 POD_TEMPLATE_SLOTS: dict[Flavour, Slot] = {
@@ -195,7 +216,7 @@ CHART_POD_TEMPLATE_NAMES: dict[Flavour, str] = {
 _WAIT = frozenset({"wait-for-airflow-migrations"})
 _CHECKS = frozenset({"check-db", "wait-for-db-migrations"})
 _GIT_SYNC_MOUNTS = MountSource(
-    _one(("dags", "gitSync", MOUNTS)), frozenset({"git-sync"}), frozenset({"git-sync-init"})
+    _one(("dags", "gitSync", EXTRA_MOUNTS)), frozenset({"git-sync"}), frozenset({"git-sync-init"})
 )
 
 # Official chart: the Airflow containers a component's extraVolumeMounts go into, and the
@@ -246,16 +267,16 @@ def official_placement(
         chains = {key: Source(tuple((*base, key) for base in inherited)) for key in EXTRA_KEYS}
     mounts = [
         MountSource(_one(TOP_MOUNTS), containers, init),
-        MountSource(chains[MOUNTS], containers, init),
+        MountSource(chains[EXTRA_MOUNTS], containers, init),
         _GIT_SYNC_MOUNTS,
     ]
     if section == "pgbouncer":
-        exporter = _one(("pgbouncer", "metricsExporterSidecar", MOUNTS))
+        exporter = _one(("pgbouncer", "metricsExporterSidecar", EXTRA_MOUNTS))
         mounts.append(MountSource(exporter, frozenset({"metrics-exporter"})))
     return Placement(
-        containers=(chains[CONTAINERS],),
-        init_containers=() if section in _OFFICIAL_NO_INIT else (chains[INIT_CONTAINERS],),
-        volumes=(_one(TOP_VOLUMES), chains[VOLUMES]),
+        containers=(chains[EXTRA_CONTAINERS],),
+        init_containers=() if section in _OFFICIAL_NO_INIT else (chains[EXTRA_INIT_CONTAINERS],),
+        volumes=(_one(TOP_VOLUMES), chains[EXTRA_VOLUMES]),
         mounts=tuple(mounts),
         init_before=frozenset({"kerberos-init"}) if template else frozenset(),
     )
@@ -274,13 +295,17 @@ def community_placement(chart: Chart, slot: Slot, template: bool) -> Placement:
     if template:
         own: ValuePath = ("airflow", "kubernetesPodTemplate")
         return Placement(
-            containers=(_one((*own, CONTAINERS)),),
-            init_containers=(_one((*own, INIT_CONTAINERS)),),
-            volumes=(_one(TOP_VOLUMES), _one(("airflow", VOLUMES)), _one((*own, VOLUMES))),
+            containers=(_one((*own, EXTRA_CONTAINERS)),),
+            init_containers=(_one((*own, EXTRA_INIT_CONTAINERS)),),
+            volumes=(
+                _one(TOP_VOLUMES),
+                _one(("airflow", EXTRA_VOLUMES)),
+                _one((*own, EXTRA_VOLUMES)),
+            ),
             mounts=(
                 MountSource(_one(TOP_MOUNTS), main),
-                MountSource(_one(("airflow", MOUNTS)), main),
-                MountSource(_one((*own, MOUNTS)), main),
+                MountSource(_one(("airflow", EXTRA_MOUNTS)), main),
+                MountSource(_one((*own, EXTRA_MOUNTS)), main),
             ),
         )
     init = _CHECKS if slot.component != "db-migrations" else frozenset({"check-db"})
@@ -290,22 +315,22 @@ def community_placement(chart: Chart, slot: Slot, template: bool) -> Placement:
     # scheduler.extraInitContainers and the volumes; 8.9.0 has all four everywhere.
     has_all = chart.at_least(8, 9, 0)
     containers = tuple(
-        _one((section, CONTAINERS))
+        _one((section, EXTRA_CONTAINERS))
         for section in sections
         if with_containers and (has_all or section == "airflow")
     )
     init_containers = tuple(
-        _one((section, INIT_CONTAINERS))
+        _one((section, EXTRA_INIT_CONTAINERS))
         for section in sections
         if with_containers and (has_all or section == "scheduler")
     )
     return Placement(
         containers=containers,
         init_containers=init_containers,
-        volumes=(_one(TOP_VOLUMES), *(_one((section, VOLUMES)) for section in sections)),
+        volumes=(_one(TOP_VOLUMES), *(_one((section, EXTRA_VOLUMES)) for section in sections)),
         mounts=(
             MountSource(_one(TOP_MOUNTS), main, init),
-            *(MountSource(_one((section, MOUNTS)), main, init) for section in sections),
+            *(MountSource(_one((section, EXTRA_MOUNTS)), main, init) for section in sections),
         ),
     )
 
@@ -323,7 +348,7 @@ def templated(chart: Chart, path: ValuePath) -> bool:
     chart never does."""
     if chart.flavour == "community" or path in (TOP_VOLUMES, TOP_MOUNTS):
         return False
-    untemplated = {("apiServer", INIT_CONTAINERS), ("_rpcServer", INIT_CONTAINERS)}
+    untemplated = {("apiServer", EXTRA_INIT_CONTAINERS), ("_rpcServer", EXTRA_INIT_CONTAINERS)}
     return chart.at_least(1, 20, 0) or path not in untemplated
 
 
@@ -333,14 +358,14 @@ def _official_values() -> dict[ValuePath, Version | None]:
     found: dict[ValuePath, Version | None] = {TOP_VOLUMES: None, TOP_MOUNTS: None}
     for section in _OFFICIAL_MOUNTS:
         for key in EXTRA_KEYS:
-            if key == INIT_CONTAINERS and section in _OFFICIAL_NO_INIT:
+            if key == EXTRA_INIT_CONTAINERS and section in _OFFICIAL_NO_INIT:
                 continue
             found[(section, key)] = None
     for key in EXTRA_KEYS:
         found[("workers", "celery", key)] = (1, 20, 0)  # merged into the Celery workers
         found[("workers", "kubernetes", key)] = (1, 21, 0)
-    found[("dags", "gitSync", MOUNTS)] = None
-    found[("pgbouncer", "metricsExporterSidecar", MOUNTS)] = None
+    found[("dags", "gitSync", EXTRA_MOUNTS)] = None
+    found[("pgbouncer", "metricsExporterSidecar", EXTRA_MOUNTS)] = None
     return found
 
 
@@ -348,9 +373,9 @@ def _community_values() -> dict[ValuePath, Version | None]:
     found: dict[ValuePath, Version | None] = {}
     for section in ("airflow", "scheduler", "webserver", "workers", "triggerer", "flower"):
         for key in EXTRA_KEYS:
-            old = key in (VOLUMES, MOUNTS) or (section, key) in (
-                ("airflow", CONTAINERS),
-                ("scheduler", INIT_CONTAINERS),
+            old = key in (EXTRA_VOLUMES, EXTRA_MOUNTS) or (section, key) in (
+                ("airflow", EXTRA_CONTAINERS),
+                ("scheduler", EXTRA_INIT_CONTAINERS),
             )
             found[(section, key)] = None if old else (8, 9, 0)
     for key in EXTRA_KEYS:
@@ -363,40 +388,7 @@ CHART_VALUES: dict[Flavour, dict[ValuePath, Version | None]] = {
     "community": _community_values(),
 }
 # Removed in a version: _rpcServer (the Airflow 2 internal API) is gone from 1.16 on.
-REMOVED_IN: dict[ValuePath, Version] = {
-    ("_rpcServer", key): (1, 16, 0) for key in (CONTAINERS, INIT_CONTAINERS, VOLUMES, MOUNTS)
-}
-
-
-def generic(path: ValuePath) -> ValuePath:
-    """A values path with a worker set's name taken out (`workers.celery.sets[*].X`)."""
-    if path[:3] == ("workers", "celery", "sets") and len(path) == 5:
-        return ("workers", "celery", "sets", "*", path[4])
-    return path
-
-
-def has_value(chart: Chart, path: ValuePath) -> str | None:
-    """None when the chart version reads this values path; else why not, for a message."""
-    path = generic(path)
-    if path[:3] == ("workers", "celery", "sets"):
-        if chart.flavour == "official" and chart.at_least(1, 20, 0):
-            return None
-        return f"the {chart.name} has no worker sets (workers.celery.sets is new in 1.20.0)"
-    if chart.flavour == "community" and path in (TOP_VOLUMES, TOP_MOUNTS):
-        return None  # taken as airflow.extraVolumes / -Mounts
-    known = CHART_VALUES[chart.flavour]
-    # in the chart's words: the community chart calls the webserver `web`
-    words = ("web", *path[1:]) if chart.flavour == "community" and path[0] == "webserver" else path
-    dotted = ".".join(words)
-    if path not in known:
-        return f"the {chart.flavour} chart has no value {dotted}"
-    since = known[path]
-    if since is not None and not chart.at_least(*since):
-        return f"{dotted} is new in {chart.flavour} chart {'.'.join(map(str, since))}"
-    removed = REMOVED_IN.get(path)
-    if removed is not None and chart.at_least(*removed):
-        return f"{dotted} was removed in {chart.flavour} chart {'.'.join(map(str, removed))}"
-    return None
+REMOVED_IN: dict[ValuePath, Version] = {("_rpcServer", key): (1, 16, 0) for key in EXTRA_KEYS}
 
 
 # The charts' git-sync containers (official: sidecar and init; community: sync and clone).

@@ -224,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(f"{path}\n")
         return 0
     if args.command == "from-values":
-        from .adopt import from_values  # noqa: PLC0415
+        from .fromvalues import from_values  # noqa: PLC0415
 
         return from_values(args.values, args.name, args.strip, _say)
     show = _Show(

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from .chart import (
-    CONTAINERS,
+    EXTRA_CONTAINERS,
+    EXTRA_INIT_CONTAINERS,
     EXTRA_KEYS,
-    INIT_CONTAINERS,
-    MOUNTS,
+    EXTRA_MOUNTS,
+    EXTRA_VOLUMES,
     SECTION_ALIASES,
-    VOLUMES,
     ValuePath,
 )
 from .quantity import resource_problems
@@ -38,16 +38,16 @@ def cross_checks(spec: dict[str, Any]) -> list[Problem]:
         problems.append(Problem("spec.web", "web and webserver name the same component; use one"))
     for base, group in _value_groups(spec):
         names: dict[str, str] = {}
-        for number, container in enumerate(group.get(CONTAINERS) or []):
+        for number, container in enumerate(group.get(EXTRA_CONTAINERS) or []):
             if "restartPolicy" in container:
                 problems.append(
                     Problem(
-                        f"{base}.{CONTAINERS}[{number}].restartPolicy",
+                        f"{base}.{EXTRA_CONTAINERS}[{number}].restartPolicy",
                         "only init containers take restartPolicy (Always makes a native sidecar); "
-                        "move this container to extraInitContainers",
+                        f"move this container to {EXTRA_INIT_CONTAINERS}",
                     )
                 )
-        for key in (INIT_CONTAINERS, CONTAINERS):
+        for key in (EXTRA_INIT_CONTAINERS, EXTRA_CONTAINERS):
             for number, container in enumerate(group.get(key) or []):
                 where = f"{base}.{key}[{number}].name"
                 if container["name"] in names:
@@ -59,8 +59,12 @@ def cross_checks(spec: dict[str, Any]) -> list[Problem]:
                         )
                     )
                 names.setdefault(container["name"], where)
-        problems += _unique(group.get(VOLUMES) or [], "name", f"{base}.{VOLUMES}", "volume name")
-        problems += _unique(group.get(MOUNTS) or [], "mountPath", f"{base}.{MOUNTS}", "mountPath")
+        problems += _unique(
+            group.get(EXTRA_VOLUMES) or [], "name", f"{base}.{EXTRA_VOLUMES}", "volume name"
+        )
+        problems += _unique(
+            group.get(EXTRA_MOUNTS) or [], "mountPath", f"{base}.{EXTRA_MOUNTS}", "mountPath"
+        )
     problems += _unique(spec.get("volumes") or [], "name", "spec.volumes", "volume name")
     problems += _unique(
         spec.get("volumeMounts") or [], "mountPath", "spec.volumeMounts", "mountPath"
@@ -77,7 +81,7 @@ def _quantity_problems(spec: dict[str, Any]) -> list[Problem]:
     config adds: the extra*Containers lists, and the presets' `resources` parameters."""
     problems = []
     for base, group in _value_groups(spec):
-        for key in (INIT_CONTAINERS, CONTAINERS):
+        for key in (EXTRA_INIT_CONTAINERS, EXTRA_CONTAINERS):
             for number, container in enumerate(group.get(key) or []):
                 where = f"{base}.{key}[{number}]"
                 for path, message in resource_problems(container.get("resources")):

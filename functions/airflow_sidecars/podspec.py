@@ -14,6 +14,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any, Literal, NamedTuple
 
+from .chart import EXTRA_VOLUMES
 from .yamlemit import Null
 from .yamlread import Path, dotted
 
@@ -305,14 +306,14 @@ def _undefined_volumes(additions: Additions, defined: set[Any], pod_path: str) -
                 message = (
                     f"container {wanted.value['name']!r} ({wanted.origin}.volumeMounts"
                     f"[{number}]) mounts volume {mount['name']!r}, which this pod does not "
-                    f"define ({pod_path}.volumes); add it to the section's extraVolumes"
+                    f"define ({pod_path}.volumes); add it to the section's {EXTRA_VOLUMES}"
                 )
                 found.append(Finding("error", message, ("volumes",), "missing-volume"))
     for wanted, _, _ in additions.mounts:
         if wanted.value["name"] not in defined:
             message = (
                 f"{wanted.origin} mounts volume {wanted.value['name']!r}, which this pod does "
-                f"not define ({pod_path}.volumes); add it to extraVolumes"
+                f"not define ({pod_path}.volumes); add it to {EXTRA_VOLUMES}"
             )
             found.append(Finding("error", message, ("volumes",), "missing-volume"))
     return found

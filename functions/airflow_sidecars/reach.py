@@ -9,10 +9,11 @@ the ones the chart table was checked against.
 from __future__ import annotations
 
 from .airflow import Workload
-from .chart import OLDEST_SUPPORTED, TESTED_UP_TO, Chart, ValuePath, generic, has_value
+from .chart import OLDEST_SUPPORTED, TESTED_UP_TO, Chart, ValuePath
 from .config import Config, Match
 from .presets import REGISTRY
 from .results import Result
+from .valuenames import generic, has_value
 
 TAG = {"function": "inject"}
 HOOK_ANNOTATION = "helm.sh/hook"

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from . import krm, proxycheck
 from .airflow import Workload, find_workloads, volume_claim_names
-from .chart import CHART_CONTAINERS, KERBEROS_CONTAINERS
+from .chart import CHART_CONTAINERS, EXTRA_CONTAINERS, KERBEROS_CONTAINERS
 from .config import Config
 from .podshape import shape_problems
 from .podspec import ListName, containers
@@ -50,11 +50,6 @@ class Pod(NamedTuple):
     inner: str  # prefix for paths inside the pod spec, in messages
     # containers that the config says may run plain here (its section's allowPlainSidecars)
     plain_allowed: frozenset[str] = frozenset()
-
-
-def validate(inp: krm.Input, config: Config | None, declared: list[Result]) -> list[Result]:
-    """Built-in checks on every Airflow pod, plus `declared` (what inject would still add)."""
-    return [found for phase in validate_phases(inp, config, [declared]) for found in phase]
 
 
 def validate_phases(
@@ -97,7 +92,7 @@ def _plain_allowed(config: Config | None) -> dict[str, frozenset[str]]:
         return {}
     allowed: dict[str, set[str]] = {}
     for path, value_list in config.values.items():
-        if path[0] in config.plain_sidecars_allowed and path[-1] == "extraContainers":
+        if path[0] in config.plain_sidecars_allowed and path[-1] == EXTRA_CONTAINERS:
             names = allowed.setdefault(path[0], set())
             names.update(str(entry.get("name")) for entry in value_list.entries)
     return {section: frozenset(names) for section, names in allowed.items()}

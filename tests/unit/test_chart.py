@@ -17,10 +17,10 @@ from airflow_sidecars.chart import (
     CHART_VALUES,
     NATIVE_SIDECAR_SECTIONS,
     Chart,
-    has_value,
     templated,
 )
 from airflow_sidecars.config import ConfigError, load, schema
+from airflow_sidecars.valuenames import has_value
 from conftest import FIXTURES, config_yaml, matrix_root
 
 SIDECAR = {"name": "side", "image": "busybox:1.36"}
