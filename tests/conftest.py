@@ -24,6 +24,12 @@ from typing import Any
 import pytest
 import yaml
 
+# The fuzz harness and the bad-input helpers assert for the tests that use them: pytest
+# shows what an assertion there compared, as in a test module.
+pytest.register_assert_rewrite(
+    "support.bad_input", "support.fuzz_invariants", "support.fuzz_mutations", "support.fuzzing"
+)
+
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
 FIXTURES = TESTS / "fixtures"

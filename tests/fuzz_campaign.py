@@ -38,8 +38,9 @@ from types import ModuleType, TracebackType
 from typing import Any
 
 TESTS = Path(__file__).resolve().parent
-# Every fuzz module: renders, records, folders, line ends, quantities, concurrent runs (e2e:
-# real processes), and any added later.
+# Every fuzz module: renders, hostile YAML, pod templates, ResourceLists, config strings,
+# records, folders, line ends, quantities, concurrent runs (e2e: real processes), and any added
+# later.
 FOLDERS = (TESTS / "unit", TESTS / "e2e")
 MODULES = tuple(sorted(path.stem for folder in FOLDERS for path in folder.glob("test_fuzz*.py")))
 BUFFER = 16_384  # random bytes per input: the generators make many choices (mutations, paths)

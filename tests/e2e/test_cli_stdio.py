@@ -3,9 +3,8 @@ stdout pipe nobody reads, a full disk, and the config and the input both on stdi
 on stderr with exit status 1 or 2, never as a traceback; a closed stderr loses the words, not
 the run.
 
-The first group came from the fuzzing suite (tests/unit/test_fuzz.py) and runs both functions;
-the second from the second hardening round (tests/unit/test_hardening_round_two.py) and pins
-the exact exit status and message of inject.
+The first group runs both functions; the second pins the exact exit status and message of
+inject.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ Trees are made from the real renders under tests/fixtures: one object per file i
 kind, one file per kind, the chart's template paths (what `--output-dir` writes), or the whole
 render in one file; environments are 1-3 renders (different charts and values, the same release
 name `airflow`) at different depths, with shared files beside them. The budget and the saved
-inputs are test_fuzz.py's (see its docstring); tests/fuzz_campaign.py runs this module for a
-while.
+inputs are tests/support/fuzzing.py's (see its docstring); tests/fuzz_campaign.py runs this
+module for a while.
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from test_fuzz import _SAVE, LOADER, SLOW_RUN, _pieces, _watchdog, fuzz_as_found
 
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove
 from conftest import FIXTURES, ROOT
+from support.fuzz_invariants import _pieces
+from support.fuzzing import _SAVE, LOADER, SLOW_RUN, _watchdog, fuzz_as_found
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"

@@ -3,13 +3,15 @@ them, with their lines ended by `\\r` alone (old Mac style), `\\r\\n`, a mix lin
 `\\r` only inside block scalars (the pod template among them), and a last line without a
 break. A lone `\\r` is a line break in YAML 1.1 and 1.2, so each is the same YAML as the render.
 
-Each input goes through the invariant checker of test_fuzz.py (`check`: inject and validate,
-complete output, untouched documents byte for byte, idempotence), and two more properties:
+Each input goes through the invariant checker of tests/support/fuzz_invariants.py (`check`:
+inject and validate, complete output, untouched documents byte for byte, idempotence), and two
+more properties:
 - `remove` after `inject` gives the input back byte for byte (in KRM mode: the items);
 - with one line end throughout, inject's output is the output for the `\\n` render with its
   line ends: new lines end the way the document's lines do.
 
-The budget is test_fuzz.py's (AIRFLOW_SIDECARS_FUZZ_EXAMPLES, AIRFLOW_SIDECARS_FUZZ_SECONDS).
+The budget is tests/support/fuzzing.py's (AIRFLOW_SIDECARS_FUZZ_EXAMPLES,
+AIRFLOW_SIDECARS_FUZZ_SECONDS).
 """
 
 from __future__ import annotations
@@ -20,21 +22,12 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from test_fuzz import (
-    CONFIG_NAMES,
-    CONFIGS,
-    FUZZ,
-    LOADER,
-    RENDER_NAMES,
-    RENDERS,
-    Case,
-    _unchomped,
-    check,
-)
 
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove
+from support.fuzz_invariants import _unchomped, check
+from support.fuzzing import CONFIG_NAMES, CONFIGS, FUZZ, LOADER, RENDER_NAMES, RENDERS, Case
 
-# As in test_fuzz.py: a failing example would otherwise end in an INTERNALERROR.
+# As in the other fuzz modules: a failing example would otherwise end in an INTERNALERROR.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
 )

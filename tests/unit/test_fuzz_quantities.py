@@ -10,7 +10,7 @@ inject and validate exit 0 for a good non-negative quantity and refuse anything 
 `config` error at the field, applying nothing; in a chart container, validate reports
 `bad-quantity` exactly then. Neither ever raises.
 
-Examples are derandomised, as in test_fuzz.py, and take the same knobs:
+Examples are derandomised, as in tests/support/fuzzing.py, and take the same knobs:
 AIRFLOW_SIDECARS_FUZZ_EXAMPLES=N (default 100) and AIRFLOW_SIDECARS_FUZZ_SECONDS=S.
 """
 

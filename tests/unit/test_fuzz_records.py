@@ -19,10 +19,12 @@ the contract:
   chart container is removed, no pod that had containers is left with `containers: []`,
   every object comes back in order, documents nothing may edit come back byte for byte,
   exit 1 means the output is the input, and no exception escapes (every test here); inject
-  and validate on the mutated output keep test_fuzz.py's invariants.
+  and validate on the mutated output keep the invariants of `check`
+  (tests/support/fuzz_invariants.py).
 
-The budget and the saved inputs are test_fuzz.py's (AIRFLOW_SIDECARS_FUZZ_EXAMPLES,
-_SECONDS, _SAVE: see its docstring); tests/fuzz_campaign.py runs this module for a while.
+The budget and the saved inputs are tests/support/fuzzing.py's
+(AIRFLOW_SIDECARS_FUZZ_EXAMPLES, _SECONDS, _SAVE: see its docstring); tests/fuzz_campaign.py
+runs this module for a while.
 """
 
 from __future__ import annotations
@@ -40,26 +42,14 @@ import pytest
 import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from test_fuzz import (
-    DUMPER,
-    LOADER,
-    SLOW_RUN,
-    Case,
-    _compose,
-    _may_be_edited,
-    _objects,
-    _pieces,
-    _save,
-    _watchdog,
-    check,
-    fuzz_as_found,
-)
 
 from airflow_sidecars import krm
 from airflow_sidecars.airflow import find_workloads
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove
 from airflow_sidecars.chart import CHART_CONTAINERS
 from conftest import FIXTURES, ROOT
+from support.fuzz_invariants import _compose, _may_be_edited, _objects, _pieces, check
+from support.fuzzing import DUMPER, LOADER, SLOW_RUN, Case, _save, _watchdog, fuzz_as_found
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"

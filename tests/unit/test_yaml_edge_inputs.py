@@ -29,7 +29,7 @@ from airflow_sidecars.yamlread import load_one
 from conftest import FIXTURES, ROOT
 
 # A failing example makes hypothesis's pytest plugin import libcst, whose deprecation warning
-# would turn the report into an INTERNALERROR (as in test_fuzz.py).
+# would turn the report into an INTERNALERROR (as in the test_fuzz_*.py modules).
 pytestmark = pytest.mark.filterwarnings(
     "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
 )
