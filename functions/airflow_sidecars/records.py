@@ -187,14 +187,6 @@ def _named(entries: Any, merge_key: str, name: str) -> Any:
     return next((e for e in entries if isinstance(e, dict) and str(e.get(merge_key)) == name), None)
 
 
-def stamp(record: Record, holder: dict[str, Any]) -> None:
-    """Give every item the digest of what it is now in `holder` (what this run wrote)."""
-    for item in record.items:
-        found = entry(holder, item)
-        if found is not None:
-            record.digests[item] = digest(found)
-
-
 def declared(pod: dict[str, Any], additions: Additions) -> dict[Item, str]:
     """What the additions put into this pod, as record items, each with the digest of what
     it would be."""

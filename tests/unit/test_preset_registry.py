@@ -18,12 +18,14 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from airflow_sidecars import presets
+from airflow_sidecars.api import ConfigSource, run_inject
 from airflow_sidecars.config import ConfigError, load, schema
 from airflow_sidecars.presets import REGISTRY, SUPPORT_MODULES, Preset
 from airflow_sidecars.presets.sections import EVERY_POD
 from airflow_sidecars.quantity import resource_problems
 from airflow_sidecars.release import Release
 from airflow_sidecars.rules import RULES
+from conftest import FIXTURES, config_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "schemas" / "source" / "build.py"
@@ -125,6 +127,30 @@ def test_the_readme_has_a_section_for_each_preset(name: str) -> None:
     section = readme.split(heading, 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
     for parameter in preset.required:
         assert parameter in section or parameter in readme.split("## Presets", 1)[1]
+
+
+@pytest.mark.parametrize("name", PRESET_IDS)
+@pytest.mark.parametrize(
+    "render",
+    [
+        "official-1.15.0/01-default.yaml",
+        "official-1.15.0/02-kubernetes-executor.yaml",
+        "official-1.20.0/01-default.yaml",
+        "community-8.9.0/01-default.yaml",
+    ],
+)
+def test_a_preset_reports_only_the_rules_its_record_names(name: str, render: str) -> None:
+    """What a preset says carries `preset` or one of the rule ids its record lists."""
+    spec = {"presets": {name: dict(REGISTRY[name].example)}}
+    config = ConfigSource("config.yaml", config_yaml(spec, "registry"))
+    outcome = run_inject([("render.yaml", (FIXTURES / render).read_bytes())], config)
+    said = {
+        result.tags.get("rule")
+        for result in outcome.results
+        if result.message.startswith(f"preset {name}")
+    }
+    assert said <= {"preset", *REGISTRY[name].reports}
+    assert outcome.exit_code == 0, [r.message for r in outcome.results if r.severity == "error"]
 
 
 def _config(presets_spec: dict[str, Any]) -> dict[str, Any]:

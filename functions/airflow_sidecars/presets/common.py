@@ -35,11 +35,6 @@ class PodFacts(NamedTuple):
         found = find_container(self.pod, self.main_name, ("containers",))
         return found[2] if found is not None else None
 
-    @property
-    def service_account(self) -> str:
-        name = self.pod.get("serviceAccountName") or self.pod.get("serviceAccount")
-        return name if isinstance(name, str) else "default"
-
 
 class Expansion(NamedTuple):
     """One preset in one pod: the additions, what to say about it, and a ServiceAccount
