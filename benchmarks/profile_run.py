@@ -28,14 +28,14 @@ sys.path.insert(0, str(HERE))
 from run import SEED, build_input  # noqa: E402 - the benchmark's own input builder
 
 # The phases of a run, as (label, module, function, calling functions or None for all calls).
-# krm.parse runs twice (input, and the output again in verify), hence the caller. A name the
+# krmread.parse runs twice (input, and the output again in verify), hence the caller. A name the
 # profiled version does not have shows as "-", so older versions can be profiled too.
-ENTRY = ("run_inject", "_run_inject", "_parse")  # callers of krm.parse, over the versions
+ENTRY = ("run_inject", "_run_inject", "_parse")  # callers of krmread.parse, over the versions
 PHASES = (
-    ("parse input", "krm.py", "parse", ENTRY),
+    ("parse input", "krmread.py", "parse", ENTRY),
     ("load config", "api.py", "_load_config", None),
     ("plan and edit", "inject.py", "inject", None),
-    ("render output", "krm.py", "render", ENTRY),
+    ("render output", "krmwrite.py", "render", ENTRY),
     ("verify output", "inject.py", "verify", None),
     ("all YAML composition", "yamledit.py", "compose_all", None),
     ("all node -> data conversion", "yamledit.py", "to_data", None),

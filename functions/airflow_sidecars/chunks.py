@@ -6,7 +6,7 @@ parse to render, and a tree takes some seventeen times its text. On 720 `helm te
 in one stream (49 MB) that was 19 times the input. Cut at document boundaries into parts that
 each hold whole releases, and run the one-render path (parse, transform, render, verify) on one
 part after the other: only one part's trees are alive at a time, and the outputs, joined, are
-the output. api.py runs the parts; this module decides whether and where to cut.
+the output. runparts.py runs the parts; this module decides whether and where to cut.
 
 A cut must change nothing, so it is made only where nothing one run reads crosses it:
 
@@ -28,8 +28,8 @@ checksums, ServiceAccounts, ...), each phase in input order, which is the order 
 them in. What a run says of all its workloads (a config value that reaches nothing, a chart
 version said once) is the run's when a single part holds workloads (a part without any adds
 nothing to it); what only the whole can say (that, with several such parts; an internal
-error) makes api.py run the whole input instead. Parts are made only for inputs of at least
-THRESHOLD characters.
+error) makes runparts.py hand the whole input back to one run. Parts are made only for inputs
+of at least THRESHOLD characters.
 """
 
 from __future__ import annotations
@@ -40,15 +40,8 @@ from typing import NamedTuple
 
 import yaml
 
-from .krm import (
-    _EDITED_KINDS,
-    RESOURCE_LIST_KINDS,
-    _firsts,
-    _lookup,
-    _reads_alone,
-    _scalar,
-    _scalars,
-)
+from .krm import RESOURCE_LIST_KINDS
+from .krmlight import EDITED_KINDS, firsts, lookup, reads_alone, scalar, scalars
 from .proxycheck import IMAGES
 from .results import Result
 from .summary import Summary
@@ -164,19 +157,19 @@ def _scan(text: str) -> _Scan | None:
     try:
         for node in iter_documents(text):
             if scanned.seq_indent is None and node is not None:
-                scanned.seq_indent = detect_seq_indent(node, text)  # as krm._source finds it
+                scanned.seq_indent = detect_seq_indent(node, text)  # as krmread._source finds it
             if node is None or is_null(node):
                 scanned.add(None)
                 continue
             if not isinstance(node, yaml.MappingNode):
-                return None  # not an object: krm refuses the input
+                return None  # not an object: krmread refuses the input
             document = _document(text, node)
             if document is None:
                 return None
             scanned.proxies = scanned.proxies or (document.workload and _may_run_proxy(text, node))
             scanned.add(document)
     except (yaml.YAMLError, ValueError):
-        return None  # krm says what is wrong, on the whole input
+        return None  # krmread says what is wrong, on the whole input
     return scanned
 
 
@@ -184,17 +177,17 @@ def _document(text: str, node: Node) -> _Document | None:
     """What a cut must know of one object; None when no object may be cut apart from any
     (an Airflow workload without a release label: one run keys it with every unlabelled
     object)."""
-    top = _firsts(node, frozenset({"kind", "apiVersion", "metadata"}))
-    kind = _scalar(top["kind"]) if "kind" in top else None
-    api_version = _scalar(top["apiVersion"]) if "apiVersion" in top else None
-    meta = _firsts(top.get("metadata"), _NAMESPACE_KEYS)
-    labels = _scalars(meta.get("labels"))
-    release = _lookup(labels, "release")
-    namespace = _scalar(meta["namespace"]) if "namespace" in meta else None
-    workload = kind in _EDITED_KINDS and any(pair in _AIRFLOW_LABELS for pair in labels or ())
+    top = firsts(node, frozenset({"kind", "apiVersion", "metadata"}))
+    kind = scalar(top["kind"]) if "kind" in top else None
+    api_version = scalar(top["apiVersion"]) if "apiVersion" in top else None
+    meta = firsts(top.get("metadata"), _NAMESPACE_KEYS)
+    labels = scalars(meta.get("labels"))
+    release = lookup(labels, "release")
+    namespace = scalar(meta["namespace"]) if "namespace" in meta else None
+    workload = kind in EDITED_KINDS and any(pair in _AIRFLOW_LABELS for pair in labels or ())
     if (workload and release is None) or kind in RESOURCE_LIST_KINDS:
         return None  # (a ResourceList alone in a part would be read in KRM mode)
-    name = _scalar(meta["name"]) if "name" in meta else None
+    name = scalar(meta["name"]) if "name" in meta else None
     identity = None
     if kind and name:
         identity = hash(((api_version or "").rpartition("/")[0], kind, namespace, name))
@@ -205,7 +198,7 @@ def _document(text: str, node: Node) -> _Document | None:
 def _cut(text: str, node: Node) -> int | None:
     """The start of the line of this document's `---`, when only comments and blank lines
     lie between it and the document's block mapping at column 0; else None."""
-    if not _reads_alone(node):
+    if not reads_alone(node):
         return None
     line_start = node.start_mark.index
     while line_start > 0:
@@ -359,7 +352,8 @@ def _of_the_whole(result: Result, with_workloads: int) -> bool:
     return rule in _OF_THE_RUN or (result.resource is None and rule != "taken-back")
 
 
-# What a run says once, of all its workloads (reach.py), and of itself (api.py)
+# What a run says once, of all its workloads (reach.py), and of itself (outcomes.py,
+# runestate.py)
 _OF_ALL_WORKLOADS = frozenset({"no-match", "chart-version"})
 _OF_THE_RUN = frozenset({"internal", "not-applied", "render"})
 

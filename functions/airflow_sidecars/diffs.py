@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 
-from . import krm
+from . import krm, krmread
 
 # ANSI colours for a terminal: removed, added, hunk headers.
 _COLOURS = {"-": "\033[31m", "+": "\033[32m", "@": "\033[36m"}
@@ -20,7 +20,7 @@ def object_diffs(before: list[tuple[str | None, str]], after: str, *, colour: bo
     """The unified diff of each object that differs between the input texts and the output
     text; "" when nothing changed or either side cannot be read as objects."""
     try:
-        old, new = krm.parse(before), krm.parse([(None, after)])
+        old, new = krmread.parse(before), krmread.parse([(None, after)])
     except krm.InputError:
         return ""
     if len(old.items) != len(new.items):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import yaml
 
-from . import krm
+from . import krm, krmread
 from .edits import Run
 from .yamlread import UnsupportedYaml, load_one, to_data
 
@@ -17,7 +17,7 @@ def verify(run: Run, output: str, item_count: int) -> str | None:
     if not run.expected:
         return None
     try:
-        again = krm.parse([(None, output)], only=run.expected.keys())
+        again = krmread.parse([(None, output)], only=run.expected.keys())
     except (krm.InputError, yaml.YAMLError) as error:
         return f"the edited output does not parse: {error}"
     if len(again.items) != item_count:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars import krm
+from airflow_sidecars import krmread
 from airflow_sidecars.airflow import find_workloads
 from airflow_sidecars.dbconn import Endpoint, direct_endpoints
 from airflow_sidecars.release import Release, releases
@@ -78,7 +78,7 @@ RENDER = [
 @pytest.fixture(scope="module")
 def release() -> Release:
     text = yaml.safe_dump_all(RENDER)
-    inp = krm.parse([("render.yaml", text)])
+    inp = krmread.parse([("render.yaml", text)])
     facts = releases(inp.items, find_workloads(inp.items))
     return facts[("airflow", None)]
 

@@ -43,7 +43,7 @@ import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from airflow_sidecars import krm
+from airflow_sidecars import krm, krmread
 from airflow_sidecars.airflow import find_workloads
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove
 from airflow_sidecars.chart import CHART_CONTAINERS
@@ -308,7 +308,7 @@ def _chart_names(document: str, record: Any) -> tuple[list[str], list[str]]:
 def _main_containers(document: str) -> set[str]:
     """The Airflow container of each workload in the document (the tool's own reading)."""
     try:
-        items = krm.parse([(None, document)]).items
+        items = krmread.parse([(None, document)]).items
     except (krm.InputError, yaml.YAMLError):
         return set()
     return {workload.main_container for workload in find_workloads(items)}
@@ -585,7 +585,7 @@ NOT_READ = "onto no Airflow workload: nothing reads records there"
 
 def _workloads(output: bytes) -> set[str]:
     """The objects the tool reads as Airflow workloads, as _identity names them."""
-    items = krm.parse([(None, output.decode())]).items
+    items = krmread.parse([(None, output.decode())]).items
     return {f"{w.item.kind}/{w.item.name}" for w in find_workloads(items)}
 
 

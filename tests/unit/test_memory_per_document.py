@@ -1,4 +1,4 @@
-"""What a run keeps per document: documents that nothing edits keep no node tree (krm.Light),
+"""What a run keeps per document: documents that nothing edits keep no node tree (krmlight.Light),
 and the tree composed again from their span is the tree of the stream, marks included."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_sidecars import krm
+from airflow_sidecars import krm, krmread
 from airflow_sidecars.api import ConfigSource, run_inject, run_remove, run_validate
 from airflow_sidecars.yamlread import node_at
 from conftest import FIXTURES, ROOT
@@ -64,7 +64,7 @@ def test_many_small_documents_peak_under_ten_times_the_input(function: str) -> N
 
 
 def test_small_documents_keep_no_tree_and_the_render_keeps_its_workloads() -> None:
-    inp = krm.parse([(None, _small_documents(300))])
+    inp = krmread.parse([(None, _small_documents(300))])
     light = [item for item in inp.items if not item.tree_kept]
     kept = {(item.kind, item.name) for item in inp.items if item.tree_kept}
     assert len(light) >= 299  # the first document keeps its tree: it may be a ResourceList
@@ -109,7 +109,7 @@ def test_a_light_documents_tree_is_the_tree_it_had_in_the_stream(render: Path) -
     text = render.read_text()
     stream = [doc for doc in yaml.compose_all(text, Loader=yaml.CSafeLoader) if doc is not None]
     stream = [doc for doc in stream if not isinstance(doc, yaml.ScalarNode)]
-    inp = krm.parse([(None, text)])
+    inp = krmread.parse([(None, text)])
     assert len(inp.items) == len(stream)
     for item, whole in zip(inp.items, stream, strict=True):
         assert _shape(item.node) == _shape(whole), f"{item.kind} {item.name}"

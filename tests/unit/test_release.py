@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from airflow_sidecars.airflow import find_workloads
-from airflow_sidecars.krm import parse
+from airflow_sidecars.krmread import parse
 from airflow_sidecars.release import (
     BundleFolder,
     Release,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars import api, chunks, krm
+from airflow_sidecars import chunks, krm, krmread, runparts
 from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
 from airflow_sidecars.verify import verify as real_verify
 from conftest import FIXTURES, ROOT
@@ -308,7 +308,7 @@ def test_one_part_is_alive_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(chunks, "THRESHOLD", 0)
     monkeypatch.setattr(chunks, "PART_SIZE", 1)
     first: list[weakref.ref[Any]] = []
-    parse = krm.parse
+    parse = krmread.parse
     parsed = []
 
     def parse_and_watch(texts: list[tuple[str | None, str]], **options: Any) -> krm.Input:
@@ -322,8 +322,8 @@ def test_one_part_is_alive_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
         parsed.append(options.get("parts"))
         return found
 
-    monkeypatch.setattr(krm, "parse", parse_and_watch)
-    monkeypatch.setattr(api, "verify", real_verify)
+    monkeypatch.setattr(krmread, "parse", parse_and_watch)
+    monkeypatch.setattr(runparts, "verify", real_verify)
     data = stream("official-1.15.0/05a-sidecars-before.yaml", 3)
     source = config_source(ROOT / "benchmarks" / "seed-sidecars.yaml")
     outcome = run_inject([(None, data)], source)

@@ -117,7 +117,7 @@ def test_a_rule_without_one_verdict_has_no_severity(rule: str, function: str) ->
 
 def test_the_plain_sidecar_message_names_the_switch_and_the_pods() -> None:
     from airflow_sidecars.airflow import find_workloads  # noqa: PLC0415
-    from airflow_sidecars.krm import parse  # noqa: PLC0415
+    from airflow_sidecars.krmread import parse  # noqa: PLC0415
     from conftest import FIXTURES  # noqa: PLC0415
 
     render = FIXTURES / "official-1.15.0" / "02-kubernetes-executor"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars import api, krm, yamledit
+from airflow_sidecars import krm, krmread, outcomes, yamledit
 from airflow_sidecars.api import ConfigSource, run_inject
 from airflow_sidecars.verify import verify as real_verify
 from conftest import FIXTURES, ROOT
@@ -91,12 +91,12 @@ def test_the_input_trees_are_released_before_the_output_is_parsed(
     # (312 -> 186 MiB at 100 releases). Twice a stray reference kept them alive: a
     # local tuple in api.py, and the ServiceAccount planning state of the presets.
     documents: list[weakref.ref[Any]] = []
-    parse = krm.parse
+    parse = krmread.parse
 
     def parse_and_watch(texts: list[tuple[str | None, str]], **options: Any) -> krm.Input:
         parsed = parse(texts, **options)
         if not documents:
-            # Documents that no function edits keep no tree (krm.Light): nothing to watch.
+            # Documents that no function edits keep no tree (krmlight.Light): nothing to watch.
             trees = [doc for doc in parsed.sources[0].documents if isinstance(doc, yaml.Node)]
             documents.extend(weakref.ref(doc) for doc in trees)
         return parsed
@@ -109,8 +109,8 @@ def test_the_input_trees_are_released_before_the_output_is_parsed(
         result: str | None = verify(run, output, item_count)
         return result
 
-    monkeypatch.setattr(krm, "parse", parse_and_watch)
-    monkeypatch.setattr(api, "verify", verify_once_released)
+    monkeypatch.setattr(krmread, "parse", parse_and_watch)
+    monkeypatch.setattr(outcomes, "verify", verify_once_released)
     presets = (ROOT / "pipelines" / "examples" / "seed-presets.yaml").read_bytes()
     outcome = run_inject([("render.yaml", RENDER)], ConfigSource("config.yaml", presets))
     assert outcome.exit_code == 0

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from airflow_sidecars.airflow import Workload, find_workloads
-from airflow_sidecars.krm import parse
+from airflow_sidecars.krmread import parse
 from conftest import FIXTURES, matrix_root
 
 Version = tuple[int, int, int]

@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from airflow_sidecars import yamlemit
-from airflow_sidecars.api import ConfigSource, Inputs, Outcome, run_inject, run_remove, run_validate
+from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
+from airflow_sidecars.outcomes import Inputs
 from airflow_sidecars.yamlread import load_one
 from conftest import FIXTURES, ROOT
 

@@ -109,7 +109,7 @@ def apply_to_data(data: Any, op: Op) -> Any:
 
 
 def edit(text: str, ops: Sequence[Op]) -> str:
-    """The text with `ops` applied, the editor set up as krm.parse does it."""
+    """The text with `ops` applied, the editor set up as krmread.parse does it."""
     root = compose_all(text)[0]
     assert root is not None
     editor = Editor(text, seq_indent=detect_seq_indent(root, text))
