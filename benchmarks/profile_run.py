@@ -56,7 +56,7 @@ def main() -> int:
     config_bytes = args.config.read_bytes()
 
     started = time.perf_counter()
-    api = importlib.import_module("airflow_sidecars.api")
+    api = importlib.import_module("airflow_sidecars.runs.api")
     imported = time.perf_counter() - started
     source = api.ConfigSource(str(args.config), config_bytes)
 
@@ -73,7 +73,7 @@ def main() -> int:
     print(f"airflow_sidecars {getattr(sys.modules['airflow_sidecars'], '__version__', '?')}")
     print(f"input: {args.releases} release(s), {len(data) / 1024:.0f} KiB")
     print(f"exit code {outcome.exit_code}, {len(outcome.results)} results")
-    print(f"import airflow_sidecars.api   {1000 * imported:8.1f} ms")
+    print(f"import airflow_sidecars.runs.api   {1000 * imported:8.1f} ms")
     print(f"first call                    {1000 * first:8.1f} ms")
     print(f"warm call                     {1000 * warm:8.1f} ms")
     print(f"jsonschema imported: {'jsonschema' in sys.modules}")

@@ -42,7 +42,7 @@ def _force_parts() -> None:
     so to see that parts change nothing; off unless asked for."""
     if os.environ.get("AIRFLOW_SIDECARS_TEST_PARTS") != "1":
         return
-    from airflow_sidecars import chunks  # noqa: PLC0415 - only when asked for
+    from airflow_sidecars.runs import chunks  # noqa: PLC0415 - only when asked for
 
     chunks.THRESHOLD, chunks.PART_SIZE = 0, 1
     folder = Path(tempfile.mkdtemp(prefix="airflow-sidecars-parts-"))
@@ -169,7 +169,7 @@ def oracle_config(values_file: Path, target: Path) -> Path:
     """A config holding exactly the `extra*` values of a chart values file, at the chart's own
     nesting (the rule the chart-oracle issue states): what `airflow-sidecars from-values`
     writes, so that every oracle pair checks it too."""
-    from airflow_sidecars.fromvalues import config_spec, config_text  # noqa: PLC0415
+    from airflow_sidecars.commands.fromvalues import config_spec, config_text  # noqa: PLC0415
 
     spec, left_out = config_spec(yaml.safe_load(values_file.read_text()) or {})
     assert not left_out, left_out  # every extra value of the matrix is one the table knows

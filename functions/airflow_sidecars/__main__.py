@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from airflow_sidecars.commands.cli import main
 
 sys.exit(main())

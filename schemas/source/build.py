@@ -3,8 +3,8 @@
 Hand-written here, in config.json: the config's own fields and the Kubernetes shapes, every
 repeated shape once under `$defs`. Built from the package's tables: `spec.presets` from the
 preset records (airflow_sidecars.presets.schema), the ids `spec.validate.disable` takes from
-the rule table (airflow_sidecars.rules). Run it after changing either; the checked-in schema is
-what the package ships, and a test fails when it is not what this builds.
+the rule table (airflow_sidecars.transforms.rules). Run it after changing either; the
+checked-in schema is what the package ships, and a test fails when it is not what this builds.
 
     python schemas/source/build.py          # write the schema
     python schemas/source/build.py --check  # exit 1 when the checked-in schema is stale
@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow_sidecars.presets import REGISTRY
 from airflow_sidecars.presets.schema import presets_schema, section_defs
-from airflow_sidecars.rules import CAN_DISABLE, RULES
+from airflow_sidecars.transforms.rules import CAN_DISABLE, RULES
 
 SOURCE = Path(__file__).with_name("config.json")
 SCHEMA = Path(__file__).parent.parent / "airflow-sidecars.v1alpha1.json"

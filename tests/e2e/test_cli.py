@@ -235,7 +235,7 @@ def test_a_50_mb_stream_of_thousands_of_objects(tmp_path: Path) -> None:
 
 IMPORTS_AFTER_A_RUN = """
 import sys
-from airflow_sidecars.api import ConfigSource, run_inject
+from airflow_sidecars.runs.api import ConfigSource, run_inject
 config = ConfigSource("config.yaml", open(sys.argv[1], "rb").read())
 render = open(sys.argv[2], "rb").read()
 outcome = run_inject([("render.yaml", render)], config)
@@ -312,7 +312,7 @@ def test_diff_output_file_and_quiet(tmp_path: Path) -> None:
 
 
 def test_the_diff_is_coloured_on_a_terminal() -> None:
-    from airflow_sidecars.diffs import object_diffs  # noqa: PLC0415
+    from airflow_sidecars.runs.diffs import object_diffs  # noqa: PLC0415
 
     before = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n"
     after = before.replace("k: v", "k: w")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from test_cli_files import output_dir
 
-from airflow_sidecars import inputfiles
+from airflow_sidecars.krmio import inputfiles
 from conftest import FIXTURES, ROOT, run_cli
 
 PRESETS = ROOT / "pipelines" / "examples" / "seed-presets.yaml"

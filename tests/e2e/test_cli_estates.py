@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_sidecars.api import ConfigSource, run_inject, run_remove, run_validate
-from airflow_sidecars.outcomes import Inputs
+from airflow_sidecars.runs.api import ConfigSource, run_inject, run_remove, run_validate
+from airflow_sidecars.runs.outcomes import Inputs
 from conftest import FIXTURES, ROOT, run_cli
 
 PRESETS = ROOT / "pipelines" / "examples" / "seed-presets.yaml"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_validate
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_validate
 from conftest import FIXTURES, ROOT, config_yaml, run_cli
 
 

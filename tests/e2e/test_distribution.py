@@ -130,8 +130,8 @@ def test_console_scripts(dist: Dist) -> None:
     entry_points.read_string(_dist_info(_wheel_files(dist.wheel), "entry_points.txt").decode())
     assert dict(entry_points["console_scripts"]) == pyproject()["project"]["scripts"]
     assert dict(entry_points["console_scripts"]) == {
-        "airflow-sidecars": "airflow_sidecars.cli:main",
-        "airflow-sidecars-pipeline": "airflow_sidecars.pipeline:main",
+        "airflow-sidecars": "airflow_sidecars.commands.cli:main",
+        "airflow-sidecars-pipeline": "airflow_sidecars.commands.pipeline:main",
     }
 
 

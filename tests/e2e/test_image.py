@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 from airflow_sidecars import __version__
-from airflow_sidecars.api import ConfigSource, run_inject, run_validate
+from airflow_sidecars.runs.api import ConfigSource, run_inject, run_validate
 from conftest import FIXTURES, ROOT, Completed, function_image, run_cli
 
 KUSTOMIZE_RUN = (
@@ -184,7 +184,8 @@ def test_the_image_runs_as_nobody_on_a_read_only_filesystem(variable: str) -> No
 # filesystem read-only and PYTHONDONTWRITEBYTECODE=1, could write nothing anyway).
 BYTECODE_CHECK = """
 import importlib.util, os, sys
-from airflow_sidecars import api, config
+from airflow_sidecars.runs import api
+from airflow_sidecars.configuration import config
 rl = b"apiVersion: config.kubernetes.io/v1\\nkind: ResourceList\\nitems: []\\n"
 api.run_inject([(None, rl + b"functionConfig: {kind: Nope}\\n")], None)
 api.run_validate([(None, rl)], None)

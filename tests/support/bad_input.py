@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_validate
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_validate
 from conftest import FIXTURES, ROOT, config_yaml
 
 RENDER = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_text()

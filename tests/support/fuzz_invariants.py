@@ -25,7 +25,7 @@ import re
 
 import yaml
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
 from support.fuzzing import BOM, LOADER, SLOW_RUN, Case, _save, _show, _watchdog
 
 # -- reading what came back -------------------------------------------------------------------

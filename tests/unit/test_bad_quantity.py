@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_validate
-from airflow_sidecars.config import load
-from airflow_sidecars.quantity import resource_problems
+from airflow_sidecars.configuration.config import load
+from airflow_sidecars.pods.quantity import resource_problems
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_validate
 from conftest import FIXTURES, ROOT, TESTS, config_yaml
 
 OFFICIAL = FIXTURES / "official-1.15.0" / "01-default.yaml"

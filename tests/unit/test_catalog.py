@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from airflow_sidecars import __version__
-from airflow_sidecars.api import ConfigSource, run_inject, run_validate
-from airflow_sidecars.rules import CAN_DISABLE, RULES
+from airflow_sidecars.runs.api import ConfigSource, run_inject, run_validate
+from airflow_sidecars.transforms.rules import CAN_DISABLE, RULES
 from conftest import FIXTURES, ROOT
 
 FUNCTIONS = {"inject": "mutator", "validate": "validator"}
@@ -163,7 +163,7 @@ def pinned_files() -> list[Path]:
     found += sorted((ROOT / "functions").glob("*/*.md")) + sorted(
         (ROOT / "functions").glob("*/metadata.yaml")
     )
-    found += [ROOT / "functions" / "airflow_sidecars" / "fndocs.py"]
+    found += [ROOT / "functions" / "airflow_sidecars" / "commands" / "fndocs.py"]
     return found
 
 

@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject
-from airflow_sidecars.chart import (
+from airflow_sidecars.charts.chart import (
     CHART_VALUES,
     NATIVE_SIDECAR_SECTIONS,
     Chart,
     templated,
 )
-from airflow_sidecars.config import ConfigError, load, schema
-from airflow_sidecars.valuenames import has_value
+from airflow_sidecars.charts.valuenames import has_value
+from airflow_sidecars.configuration.config import ConfigError, load, schema
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject
 from conftest import FIXTURES, config_yaml, matrix_root
 
 SIDECAR = {"name": "side", "image": "busybox:1.36"}

@@ -17,7 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
 from conftest import FIXTURES, config_yaml, matrix_root
 
 KUBERNETES_VERSION = "1.29.0"  # native sidecars on by default

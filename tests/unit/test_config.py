@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.config import (
+from airflow_sidecars.configuration.config import (
     API_VERSION,
     KIND,
     Config,

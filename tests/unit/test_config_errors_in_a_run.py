@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_sidecars.api import ConfigSource, run_inject
+from airflow_sidecars.runs.api import ConfigSource, run_inject
 from conftest import FIXTURES
 from support.bad_input import _errors
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars import krmread
-from airflow_sidecars.airflow import find_workloads
-from airflow_sidecars.dbconn import Endpoint, direct_endpoints
-from airflow_sidecars.release import Release, releases
+from airflow_sidecars.krmio import krmread
+from airflow_sidecars.renders.airflow import find_workloads
+from airflow_sidecars.renders.dbconn import Endpoint, direct_endpoints
+from airflow_sidecars.renders.release import Release, releases
 
 CONN = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
 

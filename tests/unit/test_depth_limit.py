@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars import yamlread as depth_guard  # the module that defines check_depth
-from airflow_sidecars.api import ConfigSource, run_inject, run_validate
-from airflow_sidecars.yamlread import MAX_DEPTH, TooDeep, check_depth
+from airflow_sidecars.runs.api import ConfigSource, run_inject, run_validate
+from airflow_sidecars.text import yamlread as depth_guard  # the module that defines check_depth
+from airflow_sidecars.text.yamlread import MAX_DEPTH, TooDeep, check_depth
 from conftest import FIXTURES, matrix_root
 from support.bad_input import PRESETS, _errors
 

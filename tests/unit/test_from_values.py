@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.fromvalues import config_spec, merged, stripped
+from airflow_sidecars.commands.fromvalues import config_spec, merged, stripped
 from conftest import matrix_root, run_cli
 
 PAIRS = sorted(

@@ -24,7 +24,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject
 from conftest import FIXTURES
 from support.bad_input import KUBERNETES, RENDER, _config, _errors
 from support.fuzz_invariants import check

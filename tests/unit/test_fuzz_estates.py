@@ -38,7 +38,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_remove
 from conftest import FIXTURES, ROOT
 from support.fuzz_invariants import _pieces
 from support.fuzzing import _SAVE, LOADER, SLOW_RUN, _watchdog, fuzz_as_found

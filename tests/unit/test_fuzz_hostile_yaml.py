@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_sidecars.yamlread import MAX_DEPTH
+from airflow_sidecars.text.yamlread import MAX_DEPTH
 from conftest import FIXTURES
 from support.bad_input import KUBERNETES, RENDER, SIDECARS, _both, _config, _errors, _objects, _run
 from support.fuzz_invariants import _AIRFLOW_LABEL, check

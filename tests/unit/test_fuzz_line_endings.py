@@ -23,7 +23,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_remove
 from support.fuzz_invariants import _unchomped, check
 from support.fuzzing import CONFIG_NAMES, CONFIGS, FUZZ, LOADER, RENDER_NAMES, RENDERS, Case
 

@@ -26,8 +26,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_sidecars.api import ConfigSource, run_inject, run_validate
-from airflow_sidecars.quantity import from_manifest, parse
+from airflow_sidecars.pods.quantity import from_manifest, parse
+from airflow_sidecars.runs.api import ConfigSource, run_inject, run_validate
 from conftest import FIXTURES, config_yaml
 
 pytestmark = pytest.mark.filterwarnings(

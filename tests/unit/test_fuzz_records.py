@@ -1,7 +1,7 @@
 """Fuzzing (hypothesis) the records inject writes and `remove` reads: hostile records.
 
-inject writes, per config, an annotation `airflow-sidecars.dev/<config name>` with a JSON
-record of what it added (functions/airflow_sidecars/records.py); `remove`, and inject's own
+inject writes, per config, an annotation `airflow-sidecars.dev/<config name>` with a JSON record
+of what it added (functions/airflow_sidecars/recording/records.py); `remove`, and inject's own
 take-back, trust it to decide what to delete. A record is text anyone can edit, so these
 generators take a real inject output and mutate its records and the recorded items, and check
 the contract:
@@ -43,10 +43,10 @@ import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from airflow_sidecars import krm, krmread
-from airflow_sidecars.airflow import find_workloads
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove
-from airflow_sidecars.chart import CHART_CONTAINERS
+from airflow_sidecars.charts.chart import CHART_CONTAINERS
+from airflow_sidecars.krmio import krm, krmread
+from airflow_sidecars.renders.airflow import find_workloads
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_remove
 from conftest import FIXTURES, ROOT
 from support.fuzz_invariants import _compose, _may_be_edited, _objects, _pieces, check
 from support.fuzzing import DUMPER, LOADER, SLOW_RUN, Case, _save, _watchdog, fuzz_as_found

@@ -24,7 +24,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_sidecars.api import run_inject
+from airflow_sidecars.runs.api import run_inject
 from support.bad_input import RENDER, SIDECARS, _both, _errors
 from support.fuzz_invariants import _may_be_edited, check
 from support.fuzz_mutations import VALUE_SNIPPETS

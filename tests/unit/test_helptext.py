@@ -2,11 +2,11 @@
 
 Each function's kpt catalog README (functions/inject/README.md, functions/validate/README.md)
 marks its Short, Long and Examples sections as kpt's mdtogo reads them. This module generates
-airflow_sidecars/fndocs.py from those sections (UPDATE_GOLDEN=1 rewrites it: then review the
-diff), and `inject --help` / `validate --help` print them - which is what `kpt fn doc` shows
-(tests/e2e/test_image.py runs the image as kpt does). The conversion is mdtogo's: code fences
-dropped and their lines indented two spaces, headings as `Heading:`, HTML comments dropped.
-"""
+airflow_sidecars/commands/fndocs.py from those sections (UPDATE_GOLDEN=1 rewrites it: then
+review the diff), and `inject --help` / `validate --help` print them - which is what `kpt fn
+doc` shows (tests/e2e/test_image.py runs the image as kpt does). The conversion is mdtogo's:
+code fences dropped and their lines indented two spaces, headings as `Heading:`, HTML comments
+dropped."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from contextlib import redirect_stdout
 
 import pytest
 
-from airflow_sidecars import fndocs, helptext
-from airflow_sidecars.cli import build_parser
+from airflow_sidecars.commands import fndocs, helptext
+from airflow_sidecars.commands.cli import build_parser
 from conftest import ROOT, compare_or_update
 
 FUNCTIONS = ("inject", "validate")
-FNDOCS = ROOT / "functions" / "airflow_sidecars" / "fndocs.py"
+FNDOCS = ROOT / "functions" / "airflow_sidecars" / "commands" / "fndocs.py"
 SECTION = re.compile(r"<!--mdtogo:(Short|Long|Examples)-->\n(.*?)<!--mdtogo-->", re.DOTALL)
 WIDTH = 80  # what a container's help is formatted to: no terminal, argparse's fallback
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject
 from conftest import FIXTURES
 
 SCHEDULER_SIDECAR = {

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.api import ConfigSource, run_inject, run_remove
+from airflow_sidecars.runs.api import ConfigSource, run_inject, run_remove
 from support.bad_input import (
     KUBERNETES,
     PRESETS,

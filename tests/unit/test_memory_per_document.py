@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_sidecars import krm, krmread
-from airflow_sidecars.api import ConfigSource, run_inject, run_remove, run_validate
-from airflow_sidecars.yamlread import node_at
+from airflow_sidecars.krmio import krm, krmread
+from airflow_sidecars.runs.api import ConfigSource, run_inject, run_remove, run_validate
+from airflow_sidecars.text.yamlread import node_at
 from conftest import FIXTURES, ROOT
 
 RENDER = (FIXTURES / "official-1.15.0" / "05a-sidecars-before.yaml").read_text()

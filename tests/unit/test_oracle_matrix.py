@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.api import ConfigSource, run_inject, run_remove
+from airflow_sidecars.runs.api import ConfigSource, run_inject, run_remove
 from conftest import matrix_root, oracle_config
 
 POD_TEMPLATE_KEYS = ("pod_template_file.yaml", "pod_template.yaml")

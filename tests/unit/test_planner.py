@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from airflow_sidecars.podspec import Additions, Op, Plan, Wanted, apply_ops, plan
+from airflow_sidecars.pods.podspec import Additions, Op, Plan, Wanted, apply_ops, plan
 
 PathT = tuple[str | int, ...]
 Data = dict[str, Any]

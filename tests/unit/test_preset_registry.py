@@ -18,13 +18,13 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from airflow_sidecars import presets
-from airflow_sidecars.api import ConfigSource, run_inject
-from airflow_sidecars.config import ConfigError, load, schema
+from airflow_sidecars.configuration.config import ConfigError, load, schema
+from airflow_sidecars.pods.quantity import resource_problems
 from airflow_sidecars.presets import REGISTRY, SUPPORT_MODULES, Preset
 from airflow_sidecars.presets.sections import EVERY_POD
-from airflow_sidecars.quantity import resource_problems
-from airflow_sidecars.release import Release
-from airflow_sidecars.rules import RULES
+from airflow_sidecars.renders.release import Release
+from airflow_sidecars.runs.api import ConfigSource, run_inject
+from airflow_sidecars.transforms.rules import RULES
 from conftest import FIXTURES, config_yaml
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,8 +21,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject
-from airflow_sidecars.chart import POD_TEMPLATE_SLOTS, SLOTS, Chart, placement
+from airflow_sidecars.charts.chart import POD_TEMPLATE_SLOTS, SLOTS, Chart, placement
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject
 from conftest import FIXTURES, ROOT, TESTS
 
 # The oldest Kubernetes with native sidecars on by default (1.29, beta): what presets need.

@@ -22,7 +22,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_validate
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_validate
 
 SETTINGS = settings(
     max_examples=60,

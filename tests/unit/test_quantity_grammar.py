@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from airflow_sidecars.quantity import from_manifest, parse, resource_problems
+from airflow_sidecars.pods.quantity import from_manifest, parse, resource_problems
 
 # (text, the value it parses to; None: refused)
 GRAMMAR: list[tuple[str, str | None]] = [

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars import records
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
-from airflow_sidecars.records import Record
-from airflow_sidecars.takeback import Claims, judge
+from airflow_sidecars.recording import records
+from airflow_sidecars.recording.records import Record
+from airflow_sidecars.recording.takeback import Claims, judge
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
 from conftest import FIXTURES, ROOT
 
 RENDER = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_bytes()

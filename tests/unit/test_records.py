@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
 from conftest import FIXTURES, ROOT, config_yaml
 
 PRESETS: dict[str, Any] = yaml.safe_load(

@@ -24,9 +24,9 @@ from typing import Any, NamedTuple
 import pytest
 import yaml
 
-from airflow_sidecars.airflow import find_workloads
-from airflow_sidecars.krmread import parse
-from airflow_sidecars.release import (
+from airflow_sidecars.krmio.krmread import parse
+from airflow_sidecars.renders.airflow import find_workloads
+from airflow_sidecars.renders.release import (
     BundleFolder,
     Release,
     airflow_major,

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars import chunks, krm, krmread, runparts
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
-from airflow_sidecars.verify import verify as real_verify
+from airflow_sidecars.krmio import krm, krmread
+from airflow_sidecars.planning.verify import verify as real_verify
+from airflow_sidecars.runs import chunks, runparts
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
 from conftest import FIXTURES, ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))

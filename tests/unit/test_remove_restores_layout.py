@@ -23,9 +23,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_sidecars.api import ConfigSource, run_inject, run_remove
-from airflow_sidecars.yamledit import Editor
-from airflow_sidecars.yamlread import Node
+from airflow_sidecars.runs.api import ConfigSource, run_inject, run_remove
+from airflow_sidecars.text.yamledit import Editor
+from airflow_sidecars.text.yamlread import Node
 from conftest import FIXTURES, ROOT
 
 Layout = Callable[[Any], str]

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from airflow_sidecars.rules import ALWAYS_ON, CAN_DISABLE, RULES, plain_sidecar_message, severity
+from airflow_sidecars.transforms.rules import (
+    ALWAYS_ON,
+    CAN_DISABLE,
+    RULES,
+    plain_sidecar_message,
+    severity,
+)
 from conftest import ROOT
 
 PACKAGE = ROOT / "functions" / "airflow_sidecars"
@@ -116,8 +122,8 @@ def test_a_rule_without_one_verdict_has_no_severity(rule: str, function: str) ->
 
 
 def test_the_plain_sidecar_message_names_the_switch_and_the_pods() -> None:
-    from airflow_sidecars.airflow import find_workloads  # noqa: PLC0415
-    from airflow_sidecars.krmread import parse  # noqa: PLC0415
+    from airflow_sidecars.krmio.krmread import parse  # noqa: PLC0415
+    from airflow_sidecars.renders.airflow import find_workloads  # noqa: PLC0415
     from conftest import FIXTURES  # noqa: PLC0415
 
     render = FIXTURES / "official-1.15.0" / "02-kubernetes-executor"

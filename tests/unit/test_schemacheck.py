@@ -18,8 +18,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from airflow_sidecars.config import schema
-from airflow_sidecars.schemacheck import matches
+from airflow_sidecars.configuration.config import schema
+from airflow_sidecars.configuration.schemacheck import matches
 from conftest import ROOT
 
 SEED = 20261127

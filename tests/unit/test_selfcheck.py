@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars import krm, krmread, outcomes, yamledit
-from airflow_sidecars.api import ConfigSource, run_inject
-from airflow_sidecars.verify import verify as real_verify
+from airflow_sidecars.krmio import krm, krmread
+from airflow_sidecars.planning.verify import verify as real_verify
+from airflow_sidecars.runs import outcomes
+from airflow_sidecars.runs.api import ConfigSource, run_inject
+from airflow_sidecars.text import yamledit
 from conftest import FIXTURES, ROOT
 
 RENDER = (FIXTURES / "official-1.15.0" / "01-default.yaml").read_bytes()

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.api import ConfigSource, run_inject, run_validate
-from airflow_sidecars.yamledit import Editor
-from airflow_sidecars.yamlread import compose_all
-from airflow_sidecars.yamltext import detect_seq_indent
+from airflow_sidecars.runs.api import ConfigSource, run_inject, run_validate
+from airflow_sidecars.text.yamledit import Editor
+from airflow_sidecars.text.yamlread import compose_all
+from airflow_sidecars.text.yamltext import detect_seq_indent
 from support.bad_input import RENDER, SIDECARS, _config, _errors, _in_scheduler
 
 # -- splices ----------------------------------------------------------------------------------

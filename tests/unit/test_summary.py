@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_sidecars.results import Result
-from airflow_sidecars.summary import Summary, line
+from airflow_sidecars.krmio.results import Result
+from airflow_sidecars.runs.summary import Summary, line
 
 FOUND = [Result("a", "error"), Result("b", "warning"), Result("c", "warning"), Result("d", "info")]
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_validate
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_validate
 from conftest import FIXTURES, ROOT, TESTS
 
 OFFICIAL = FIXTURES / "official-1.15.0"

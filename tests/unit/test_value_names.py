@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars import chart
-from airflow_sidecars.chart import EXTRA_KEYS, SECTION_ALIASES, Chart, Rename
-from airflow_sidecars.fromvalues import config_spec, from_values, stripped
-from airflow_sidecars.valuenames import Reading, chart_words, has_value, readings
+from airflow_sidecars.charts import chart
+from airflow_sidecars.charts.chart import EXTRA_KEYS, SECTION_ALIASES, Chart, Rename
+from airflow_sidecars.charts.valuenames import Reading, chart_words, has_value, readings
+from airflow_sidecars.commands.fromvalues import config_spec, from_values, stripped
 
 SIDECARS = Rename(
     "official",
@@ -145,7 +145,7 @@ def test_the_community_webserver_is_web_in_every_version() -> None:
 
 # -- the extra* keys are spelled out in chart.py only --------------------------------------------
 
-PACKAGE = Path(chart.__file__).parent
+PACKAGE = Path(chart.__file__).parent.parent  # the whole package, every subpackage
 HELP_ARGUMENTS = {"help", "description", "epilog"}
 
 

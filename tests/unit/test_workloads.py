@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 import pytest
 import yaml
 
-from airflow_sidecars.airflow import Workload, find_workloads
-from airflow_sidecars.krmread import parse
+from airflow_sidecars.krmio.krmread import parse
+from airflow_sidecars.renders.airflow import Workload, find_workloads
 from conftest import FIXTURES, matrix_root
 
 Version = tuple[int, int, int]

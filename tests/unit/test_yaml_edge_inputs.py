@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from airflow_sidecars import yamlemit
-from airflow_sidecars.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
-from airflow_sidecars.outcomes import Inputs
-from airflow_sidecars.yamlread import load_one
+from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_remove, run_validate
+from airflow_sidecars.runs.outcomes import Inputs
+from airflow_sidecars.text import yamlemit
+from airflow_sidecars.text.yamlread import load_one
 from conftest import FIXTURES, ROOT
 
 # A failing example makes hypothesis's pytest plugin import libcst, whose deprecation warning

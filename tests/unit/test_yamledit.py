@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.yamledit import Editor
-from airflow_sidecars.yamlread import (
+from airflow_sidecars.text.yamledit import Editor
+from airflow_sidecars.text.yamlread import (
     Node,
     Path,
     UnsupportedYaml,
@@ -32,7 +32,7 @@ from airflow_sidecars.yamlread import (
     compose_all,
     mapping_get,
 )
-from airflow_sidecars.yamltext import detect_seq_indent
+from airflow_sidecars.text.yamltext import detect_seq_indent
 
 # -- operations, on the editor and on plain data ---------------------------------------------
 

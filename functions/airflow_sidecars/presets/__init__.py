@@ -26,7 +26,7 @@ import pkgutil
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_sidecars.podspec import Additions
+from airflow_sidecars.pods.podspec import Additions
 
 from .common import Expansion, PodFacts, Preset
 from .sections import sections_for, targets

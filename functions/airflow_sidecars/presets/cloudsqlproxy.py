@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_sidecars.chart import Flavour
-from airflow_sidecars.dbconn import Endpoint, direct_endpoints
-from airflow_sidecars.podspec import Additions, Wanted
+from airflow_sidecars.charts.chart import Flavour
+from airflow_sidecars.pods.podspec import Additions, Wanted
+from airflow_sidecars.renders.dbconn import Endpoint, direct_endpoints
 
 from .common import Expansion, Note, PodFacts, Preset, image
 from .sections import DATABASE_CLIENTS, EVERY_POD

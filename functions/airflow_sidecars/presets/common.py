@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from airflow_sidecars.airflow import Workload
-from airflow_sidecars.podspec import Additions, Wanted, entries, find_container
-from airflow_sidecars.release import Release
-from airflow_sidecars.results import Severity
+from airflow_sidecars.krmio.results import Severity
+from airflow_sidecars.pods.podspec import Additions, Wanted, entries, find_container
+from airflow_sidecars.renders.airflow import Workload
+from airflow_sidecars.renders.release import Release
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 

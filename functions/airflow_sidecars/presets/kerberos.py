@@ -6,8 +6,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_sidecars.podspec import Additions, Wanted
-from airflow_sidecars.release import setting
+from airflow_sidecars.pods.podspec import Additions, Wanted
+from airflow_sidecars.renders.release import setting
 
 from .common import (
     Expansion,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_sidecars.chart import GIT_SYNC_CONTAINERS
-from airflow_sidecars.podspec import Additions, Wanted, containers, find_volume
-from airflow_sidecars.release import Release, dag_bundle_folder
-from airflow_sidecars.results import Severity
+from airflow_sidecars.charts.chart import GIT_SYNC_CONTAINERS
+from airflow_sidecars.krmio.results import Severity
+from airflow_sidecars.pods.podspec import Additions, Wanted, containers, find_volume
+from airflow_sidecars.renders.release import Release, dag_bundle_folder
 
 from .common import (
     IRSA_ANNOTATION,

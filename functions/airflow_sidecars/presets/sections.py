@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_sidecars.airflow import Workload
-from airflow_sidecars.release import Release
+from airflow_sidecars.renders.airflow import Workload
+from airflow_sidecars.renders.release import Release
 
 from .common import Preset, Sections
 

@@ -6,8 +6,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_sidecars.podspec import Additions
-from airflow_sidecars.release import airflow_major, setting
+from airflow_sidecars.pods.podspec import Additions
+from airflow_sidecars.renders.release import airflow_major, setting
 
 from .common import (
     Expansion,

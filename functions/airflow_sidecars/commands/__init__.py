@@ -1,0 +1,3 @@
+"""The command lines: airflow-sidecars (cli, fromvalues, plugin, helptext, fndocs),
+airflow-sidecars-pipeline (pipeline), and stdout/stderr without tracebacks (stdio).
+"""

@@ -1,0 +1,427 @@
+"""`airflow-sidecars inject|validate|remove|from-values|schema|install-kustomize-plugin`: the
+command line.
+
+The command line is a contract: extend it, don't rename.
+
+stdout carries only data; stderr a short summary for people (kustomize never shows `results`,
+docs/krm-contract.md §2.1). Exit 0 on success (warnings allowed), 1 when any error result was
+produced, 2 for command-line misuse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
+
+from airflow_sidecars import __version__
+from airflow_sidecars.commands import helptext
+from airflow_sidecars.commands.stdio import say as _say
+from airflow_sidecars.commands.stdio import write_stdout
+from airflow_sidecars.krmio import inputfiles
+
+if TYPE_CHECKING:
+    from airflow_sidecars.runs import api
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="airflow-sidecars",
+        description="KRM functions that add sidecars to rendered Apache Airflow Helm manifests.",
+        epilog=helptext.TOP_EPILOG,
+        formatter_class=helptext.Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # The functions' descriptions and examples are their kpt catalog READMEs (helptext.py).
+    inject = _add_function(
+        commands,
+        "inject",
+        "add the configured sidecars, init containers, volumes and mounts",
+        helptext.function_description("inject"),
+    )
+    _add_in_place(inject)
+    _add_function(
+        commands,
+        "validate",
+        "check the Airflow pods; change nothing",
+        helptext.function_description("validate"),
+    )
+    remove = commands.add_parser(
+        "remove",
+        help="take back what inject added (as its records say)",
+        description=(
+            "Read what inject wrote (a ResourceList or a plain stream, from FILEs or stdin) and "
+            "take back everything its records say it added: with --config, that config's part "
+            "(by its metadata.name); without, every config's. The output is the chart's render "
+            "again, with the records gone."
+        ),
+        epilog=helptext.REMOVE_EPILOG,
+        formatter_class=helptext.Formatter,
+    )
+    remove.add_argument("--config", metavar="FILE", help="take back only this config's part")
+    remove.add_argument(
+        "--force",
+        action="store_true",
+        help=(
+            "also take back what changed since it was added, or what a record of version 0.1 "
+            "names without a digest (never the chart's own containers)"
+        ),
+    )
+    _add_output_options(remove)
+    _add_in_place(remove)
+    _add_inputs(remove)
+    adopt = commands.add_parser(
+        "from-values",
+        help="write a config holding the extra* values of chart values files",
+        description=(
+            "Read chart values files (merged as Helm merges -f files) and print an "
+            "AirflowSidecars config holding exactly their extraContainers, extraInitContainers, "
+            "extraVolumes and extraVolumeMounts (and the top-level volumes / volumeMounts) at "
+            "the chart's own nesting. With --strip, also write the values without them: "
+            "`helm template -f STRIPPED | airflow-sidecars inject --config CONFIG` then gives "
+            "what the chart gave with the original values."
+        ),
+        epilog=helptext.FROM_VALUES_EPILOG,
+        formatter_class=helptext.Formatter,
+    )
+    adopt.add_argument("values", nargs="+", metavar="VALUES", help="chart values files")
+    adopt.add_argument("--name", default="sidecars", help="the config's metadata.name")
+    adopt.add_argument("--strip", metavar="FILE", help="write the values without them to FILE")
+    commands.add_parser(
+        "schema",
+        help="print the JSON Schema of the AirflowSidecars config",
+        description=helptext.SCHEMA_DESCRIPTION,
+        epilog=helptext.SCHEMA_EPILOG,
+        formatter_class=helptext.Formatter,
+    )
+    install = commands.add_parser(
+        "install-kustomize-plugin",
+        help="install the legacy kustomize exec plugin that runs inject",
+        description=(
+            "Write the executable that `kubectl kustomize --enable-alpha-plugins` (and "
+            "`kustomize build --enable-alpha-plugins`) runs for a transformer of the config's "
+            "apiVersion and kind (it prints where: <plugin home>/<group>/<version>/<kind in "
+            "lower case>/<kind>). kustomize gives it the config file as its argument and the "
+            "resources as a stream on stdin; it runs this installation's inject."
+        ),
+        epilog=helptext.INSTALL_EPILOG,
+        formatter_class=helptext.Formatter,
+    )
+    install.add_argument(
+        "--plugin-home",
+        metavar="DIR",
+        help="default: $KUSTOMIZE_PLUGIN_HOME, else $XDG_CONFIG_HOME/kustomize/plugin, "
+        "else ~/.config/kustomize/plugin (where kustomize looks)",
+    )
+    return parser
+
+
+def _add_function(
+    commands: argparse._SubParsersAction[_Parser],
+    name: str,
+    summary: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    """A KRM function's command: the same arguments for each."""
+    command = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=helptext.function_epilog(name),
+        formatter_class=helptext.Formatter,
+    )
+    command.add_argument("--config", metavar="FILE", help="an AirflowSidecars config file")
+    _add_output_options(command)
+    command.add_argument(
+        "--strict",
+        action="store_true",
+        help="make every reach warning an error: a section, value or preset that matches no "
+        "workload (as spec.strict: true); for pipelines that must not deploy without them",
+    )
+    _add_inputs(command)
+    return command
+
+
+def _add_in_place(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "-i",
+        "--in-place",
+        action="store_true",
+        help="write each input file back, only those that changed (for committed rendered "
+        "manifests); nothing on stdout but --diff. Nothing is written when there are errors, "
+        "or when a file changed since it was read. The folders that hold the files are locked "
+        "for the run: another --in-place run on them waits",
+    )
+    command.add_argument(
+        "--lock-timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        help=f"with --in-place: how long to wait for another run's lock before failing (exit "
+        f"1); default {LOCK_TIMEOUT:g}, 0 fails at once",
+    )
+
+
+# How long an --in-place run waits for another one's lock on its folders. Waiting is what two
+# CI jobs started together on one checkout need (a run takes seconds); failing after a bound
+# keeps a job from hanging behind a run that is stuck.
+LOCK_TIMEOUT = 60.0
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return seconds
+
+
+def _add_inputs(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="input files, or folders (read recursively: *.yaml, *.yml, *.json, in path order; "
+        "names starting with '.' are skipped); '-' or none for stdin",
+    )
+
+
+def _add_output_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "-o", "--output", metavar="FILE", help="write the output to FILE instead of stdout"
+    )
+    command.add_argument(
+        "--diff",
+        action="store_true",
+        help="print a unified diff of each changed object on stdout (the output itself only "
+        "with -o)",
+    )
+    command.add_argument("--quiet", action="store_true", help="leave out the info lines")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "schema":
+        from airflow_sidecars.configuration.config import schema_text  # noqa: PLC0415 - keep start-up light
+
+        sys.stdout.write(schema_text())
+        return 0
+    if args.command == "install-kustomize-plugin":
+        from airflow_sidecars.commands.plugin import install_kustomize_plugin  # noqa: PLC0415
+
+        try:
+            path = install_kustomize_plugin(args.plugin_home)
+        except OSError as error:
+            _say(f"airflow-sidecars {args.command}: {error}\n")
+            return 1
+        sys.stdout.write(f"{path}\n")
+        return 0
+    if args.command == "from-values":
+        from airflow_sidecars.commands.fromvalues import from_values  # noqa: PLC0415
+
+        return from_values(args.values, args.name, args.strip, _say)
+    show = _Show(
+        getattr(args, "strict", False),
+        args.output,
+        args.diff,
+        args.quiet,
+        getattr(args, "in_place", False),
+        getattr(args, "lock_timeout", None),
+        getattr(args, "force", False),
+    )
+    return _run(args.command, args.config, args.files or [inputfiles.STDIN], show)
+
+
+class _Show(NamedTuple):
+    """How a function's run is asked for and shown."""
+
+    strict: bool
+    output: str | None  # a file for the output, else stdout
+    diff: bool  # the changed objects as a diff on stdout
+    quiet: bool  # no info lines
+    in_place: bool  # each input file written back
+    lock_timeout: float | None  # seconds to wait for another run's lock (None: not given)
+    force: bool = False  # remove: also what changed since it was added
+
+
+def _run(command: str, config_path: str | None, names: list[str], show: _Show) -> int:
+    try:
+        files = inputfiles.expand(names)
+    except OSError as error:
+        return _unreadable(command, error)
+    misuse = _misuse(config_path, files, show)
+    if misuse is not None:
+        _say(f"airflow-sidecars {command}: {misuse}\n")
+        return 2
+    if not show.in_place:
+        return _run_on(command, config_path, files, show)
+    # Written back in place, the files are read, planned and written under the lock of every
+    # folder that holds one: a second run waits, then reads what the first wrote.
+    seconds = LOCK_TIMEOUT if show.lock_timeout is None else show.lock_timeout
+    who = f"airflow-sidecars {command}"
+
+    def waiting(folder: str) -> None:
+        _say(
+            f"{who}: waiting for {folder}: another airflow-sidecars run holds its lock (at most "
+            f"{seconds:g} s, --lock-timeout)\n"
+        )
+
+    def unlockable(folder: str, error: OSError) -> None:
+        _say(f"{who}: {folder}: cannot lock it ({error.strerror or error}): going on unlocked\n")
+
+    try:
+        held = inputfiles.lock(files, seconds, waiting, unlockable)
+    except inputfiles.Held as busy:
+        holds = f"still holds its lock after {seconds:g} s" if seconds else "holds its lock"
+        nothing = "nothing was read or written"
+        _say(f"{who}: {busy.folder}: another airflow-sidecars run {holds}: {nothing}\n")
+        return 1
+    try:
+        return _run_on(command, config_path, files, show)
+    finally:
+        inputfiles.unlock(held)
+
+
+def _unreadable(command: str, error: OSError) -> int:
+    where = error.filename or "stdin"
+    _say(f"airflow-sidecars {command}: {where}: {error.strerror or error}\n")
+    return 2
+
+
+def _run_on(command: str, config_path: str | None, files: list[str], show: _Show) -> int:
+    """The run once the files are known (and, in place, locked): read, plan, deliver."""
+    from airflow_sidecars.runs import api  # noqa: PLC0415 - keep start-up light
+
+    def waiting() -> None:
+        _say(
+            f"airflow-sidecars {command}: waiting for manifests on stdin (a terminal): paste "
+            f"them and press Ctrl-D, or give files or folders: airflow-sidecars {command} "
+            "--config FILE RENDER.yaml|DIR\n"
+        )
+
+    try:
+        inputs = [
+            (None if name == inputfiles.STDIN else name, inputfiles.read(name, waiting))
+            for name in files
+        ]
+        config = None
+        if config_path:
+            config = api.ConfigSource(config_path, inputfiles.read(config_path, waiting))
+    except OSError as error:
+        return _unreadable(command, error)
+    if command == "remove":
+        outcome = api.run_remove(inputs, config, each_file=show.in_place, force=show.force)
+    elif command == "validate":
+        outcome = api.run_validate(inputs, config, strict=show.strict)
+    else:
+        outcome = api.run_inject(inputs, config, strict=show.strict, each_file=show.in_place)
+    if show.in_place and outcome.mode == "resourcelist":
+        _say(
+            f"airflow-sidecars {command}: --in-place writes manifest files back, and the input "
+            "is a ResourceList (KRM mode, what kpt and kustomize send): nothing was written\n"
+        )
+        return 2
+    written = _deliver(command, outcome, inputs, show)
+    for result in outcome.results:
+        if not (show.quiet and result.severity == "info"):
+            _say(f"{command}: {result.line()}\n")
+    from airflow_sidecars.runs.summary import line  # noqa: PLC0415
+
+    _say(line(command, outcome.summary, outcome.results) + "\n")
+    return outcome.exit_code if written else 1
+
+
+def _misuse(config_path: str | None, files: list[str], show: _Show) -> str | None:
+    """What the command line asks for that cannot be done (exit 2), or None."""
+    if config_path == inputfiles.STDIN and inputfiles.STDIN in files:
+        return (
+            "--config - reads the config from stdin, which then cannot carry the input too: "
+            "give the input as files"
+        )
+    if not show.in_place:
+        if show.lock_timeout is not None:
+            return "--lock-timeout is for --in-place runs: give -i, or leave it out"
+        return None
+    if inputfiles.STDIN in files:
+        return "--in-place writes files back: give the input as files or folders, not stdin"
+    if show.output is not None:
+        return "--in-place and -o both say where the output goes: give one"
+    twice = inputfiles.twice(files)
+    if twice is not None:
+        return f"--in-place: {twice} is given twice"
+    return None
+
+
+def _deliver(
+    command: str, outcome: api.Outcome, inputs: list[tuple[str | None, bytes]], show: _Show
+) -> bool:
+    """The output to stdout, to `-o FILE` or back into the input files, and with --diff the
+    changes on stdout."""
+    output = outcome.output
+    if show.in_place:
+        if not _write_back(command, outcome, inputs, show.quiet):
+            return False
+    elif show.output is not None:
+        try:
+            with open(show.output, "wb") as handle:
+                handle.write(output)
+        except OSError as error:
+            _say(f"airflow-sidecars {command}: {show.output}: {error.strerror or error}\n")
+            return False
+    if not show.diff:
+        return show.in_place or show.output is not None or _write_output(command, output)
+    from airflow_sidecars.runs.diffs import object_diffs  # noqa: PLC0415
+
+    before = [(name, data.decode("utf-8", "replace")) for name, data in inputs]
+    colour = sys.stdout is not None and sys.stdout.isatty()
+    text = object_diffs(before, output.decode("utf-8", "replace"), colour=colour)
+    return _write_output(command, text.encode("utf-8"))
+
+
+def _write_back(
+    command: str, outcome: api.Outcome, inputs: list[tuple[str | None, bytes]], quiet: bool
+) -> bool:
+    """Each input file that changed, written back; none when the run had errors, or when any
+    input file changed since it was read."""
+    if outcome.exit_code or outcome.files is None:
+        return True  # nothing applied: every file stays as it is
+    read = [(name, before) for name, before in inputs if name is not None]
+    changes = [
+        (name, after)
+        for (name, before), after in zip(inputs, outcome.files, strict=True)
+        if name is not None and after != before
+    ]
+    if not changes:
+        return True
+    try:
+        inputfiles.replace_all(read, changes)
+    except inputfiles.Stale as stale:
+        _say(
+            f"airflow-sidecars {command}: {stale.name}: another program changed it since this "
+            "run read it: no file was written; run again\n"
+        )
+        return False
+    except OSError as error:
+        _say(f"airflow-sidecars {command}: {error.filename}: {error.strerror or error}\n")
+        return False
+    if not quiet:
+        for name, _ in changes:
+            _say(f"{command}: wrote {name}\n")
+    return True
+
+
+def _write_output(command: str, output: bytes) -> bool:
+    return write_stdout(output, f"airflow-sidecars {command}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

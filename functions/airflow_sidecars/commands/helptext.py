@@ -1,0 +1,118 @@
+"""The command line's help: descriptions and examples, and the formatter that prints them.
+
+`inject --help` and `validate --help` are the functions' documentation: `kpt fn doc --image
+IMAGE` runs the image with `--help` and prints what it says. Their text is the kpt catalog
+README of each function (functions/inject/README.md, functions/validate/README.md): fndocs.py
+holds its Short, Long and Examples sections as a test generates them from the README, as kpt's
+mdtogo does for Go, so the README and the help cannot say different things. The other
+commands' texts are here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from airflow_sidecars.commands import fndocs
+
+
+class Formatter(argparse.HelpFormatter):
+    """Descriptions and epilogs by paragraph. A paragraph is filled to the terminal's width; a
+    list item (`- `) too, under its own first line; lines that start indented (commands,
+    configs) are kept as written, so that they can be copied. The options are argparse's."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap  # noqa: PLC0415 - only for --help, as argparse does
+
+        def fill(words: str, first: str, rest: str) -> str:
+            # Never break a word: an option, a path or a URL must stay whole to be copied.
+            return textwrap.fill(
+                " ".join(words.split()),
+                width,
+                initial_indent=first,
+                subsequent_indent=rest,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+
+        blocks = []
+        for block in re.split(r"\n[ \t]*\n", text.strip("\n")):
+            if block.startswith("- "):
+                items = re.split(r"\n(?=- )", block)
+                blocks.append("\n".join(fill(i[2:], indent + "- ", indent + "  ") for i in items))
+                continue
+            lines = block.split("\n")
+            prose = next((n for n, line in enumerate(lines) if line[:1].isspace()), len(lines))
+            parts = [fill("\n".join(lines[:prose]), indent, indent)] if prose else []
+            parts += [indent + line for line in lines[prose:]]
+            blocks.append("\n".join(parts))
+        return "\n\n".join(blocks)
+
+
+def function_description(name: str) -> str:
+    """A function's description: its README's Short and Long sections."""
+    return f"{fndocs.SHORT[name]}\n\n{fndocs.LONG[name]}"
+
+
+def function_epilog(name: str) -> str:
+    """A function's examples: its README's Examples section."""
+    return f"examples:\n\n{fndocs.EXAMPLES[name]}"
+
+
+TOP_EPILOG = """\
+examples:
+  # the sidecars a config declares, added to a chart's render
+  helm template airflow apache-airflow/airflow |
+    airflow-sidecars inject --config sidecars.yaml > manifests.yaml
+  # a CI gate: inject, then check the result with the same config
+  helm template airflow apache-airflow/airflow |
+    airflow-sidecars inject --config sidecars.yaml |
+    airflow-sidecars validate --config sidecars.yaml > manifests.yaml
+  # a command's usage, its config and more examples
+  airflow-sidecars inject --help
+
+Each function is also an image (localhost/airflow-sidecars, localhost/airflow-sidecars-validate)
+for kpt and kustomize; `kpt fn doc --image IMAGE` prints its help."""
+
+REMOVE_EPILOG = """\
+examples:
+  # take back what every config added: the chart's render again
+  airflow-sidecars remove manifests.yaml > render.yaml
+  # only the part of the config in sidecars.yaml (by its metadata.name)
+  airflow-sidecars remove --config sidecars.yaml manifests.yaml -o render.yaml
+  # what it takes back, as a diff per object
+  airflow-sidecars remove --diff manifests.yaml"""
+
+FROM_VALUES_EPILOG = """\
+examples:
+  # a config from the values, and the values without those parts
+  airflow-sidecars from-values values.yaml --strip stripped.yaml > sidecars.yaml
+  # several files merge as `helm -f values.yaml -f prod.yaml` merges them
+  airflow-sidecars from-values values.yaml prod.yaml --name prod > sidecars.yaml
+  # then the chart with the stripped values and inject give what the chart
+  # gave with the original values
+  helm template airflow apache-airflow/airflow -f stripped.yaml |
+    airflow-sidecars inject --config sidecars.yaml"""
+
+SCHEMA_DESCRIPTION = (
+    "Print the JSON Schema (draft 2020-12) that inject and validate check an AirflowSidecars "
+    "config against, as shipped in the package."
+)
+
+SCHEMA_EPILOG = """\
+examples:
+  # the schema as a file, for an editor's YAML support or a check of your own
+  airflow-sidecars schema > airflow-sidecars.v1alpha1.json
+  # the presets and their parameters
+  airflow-sidecars schema | jq '.properties.spec.properties.presets'"""
+
+INSTALL_EPILOG = """\
+examples:
+  # install where kustomize looks, then build a kustomization that names the
+  # config as a transformer
+  airflow-sidecars install-kustomize-plugin
+  kubectl kustomize --enable-alpha-plugins \\
+    --load-restrictor LoadRestrictionsNone pipelines/kustomize-plugin
+  # a plugin home of your own
+  airflow-sidecars install-kustomize-plugin --plugin-home ~/plugins
+  KUSTOMIZE_PLUGIN_HOME=~/plugins kubectl kustomize --enable-alpha-plugins DIR"""

@@ -1,0 +1,133 @@
+"""ServiceAccount annotations that presets ask for (IRSA's role ARN), set on the accounts the
+pods run as, and the warning when an annotated account reaches other pods too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from airflow_sidecars.configuration.config import Config
+from airflow_sidecars.krmio import krm
+from airflow_sidecars.planning.edits import TAG, Run, WantedAnnotations, result, set_annotation
+from airflow_sidecars.recording import records
+from airflow_sidecars.recording.recordshape import RecordError
+from airflow_sidecars.renders.airflow import Workload
+from airflow_sidecars.renders.release import Release, ReleaseKey
+from airflow_sidecars.text.yamlread import Path, UnsupportedYaml, dotted, node_at, scalar_at
+
+
+def ask(run: Run, workload: Workload, pod: dict[str, Any], annotations: dict[str, str]) -> None:
+    """Record that this pod's ServiceAccount should carry `annotations`."""
+    account = pod.get("serviceAccountName") or "default"
+    key = (workload.item.namespace, str(account))
+    wanted = run.annotations.setdefault(key, WantedAnnotations(workload, {}, set()))
+    wanted.values.update(annotations)
+    wanted.askers.add((workload.item.position, workload.pod_path))
+
+
+def annotate(run: Run, known_releases: dict[ReleaseKey, Release], config: Config) -> None:
+    """Set the annotations presets ask for on the ServiceAccounts the pods run as."""
+    for (namespace, name), (workload, wanted, _) in _in_order(run):
+        release = known_releases.get((workload.release, namespace)) or known_releases.get(
+            (None, namespace)
+        )
+        account = release.service_accounts.get(name) if release is not None else None
+        if account is None:
+            message = (
+                f"the pods run as ServiceAccount {name!r}, which is not in the input: annotate "
+                "it yourself with " + ", ".join(f"{k}: {v}" for k, v in wanted.items())
+            )
+            run.results.append(result(workload, "warning", message, None, "service-account"))
+            continue
+        added = {
+            key
+            for key, value in wanted.items()
+            if _set_annotation(run, account, key, value, config)
+        }
+        _record(run, account, config, wanted, added)
+
+
+def warn_shared(run: Run, every: list[Workload]) -> None:
+    """An annotation on a ServiceAccount reaches every pod that runs as it. The community chart
+    runs all its pods as one ServiceAccount: the bucket role (IRSA) then reaches the webserver,
+    the triggerer and the rest too. Say which pods, so the widening is a decision."""
+    for (namespace, name), (asker, wanted, askers) in _in_order(run):
+        others = sorted(
+            {
+                f"{w.item.kind} {w.item.name}"
+                for w in every
+                if not w.is_pod_template
+                and w.item.namespace == namespace
+                and (w.item.position, w.pod_path) not in askers
+                and (scalar_at(node_at(w.item.node, w.pod_path), "serviceAccountName") or "default")
+                == name
+            }
+        )
+        if others:
+            message = (
+                f"ServiceAccount {name!r} gets {', '.join(sorted(wanted))} for the preset's pods, "
+                f"and other pods run as it too ({', '.join(others)}): they get the same role. "
+                "Give those pods their own ServiceAccount to keep the role narrow"
+            )
+            run.results.append(result(asker, "warning", message, None, "service-account"))
+
+
+def _in_order(run: Run) -> list[tuple[tuple[str | None, str], WantedAnnotations]]:
+    return sorted(run.annotations.items(), key=lambda entry: (entry[0][0] or "", entry[0][1]))
+
+
+def _record(
+    run: Run, item: krm.Item, config: Config, wanted: dict[str, str], added: set[str]
+) -> None:
+    """The ServiceAccount's record of this config: the annotations it added and still wants,
+    each with the digest of the value it set."""
+    name = records.key(config.name)
+    try:
+        old = records.read(node_at(item.node, ("metadata", "annotations")), name)
+    except RecordError:
+        return  # prune has said so, as an error: nothing of this run is applied
+    kept = set(wanted) & _annotations(old)
+    items = {("annotation", key) for key in added | kept}
+    digests: dict[records.Item, str] = {
+        ("annotation", key): records.digest(wanted[key]) for key in added | kept
+    }
+    record = records.Record(items, digests=digests)
+    try:
+        set_annotation(run, item, ANNOTATIONS, (name, record.dumps() if record else None))
+    except UnsupportedYaml as error:
+        tags = {**TAG, "rule": "unsupported-yaml"}
+        run.results.append(item.result(str(error), "error", None, tags))
+
+
+def _annotations(record: records.Record | None) -> set[str]:
+    return {item[1] for item in record.items if item[0] == "annotation"} if record else set()
+
+
+ANNOTATIONS: Path = ("metadata", "annotations")
+
+
+def _set_annotation(run: Run, item: krm.Item, key: str, value: str, config: Config) -> bool:
+    """Set one annotation a preset wants; whether it was not there before (so, ours)."""
+    path: Path = (*ANNOTATIONS, key)
+    current = node_at(item.node, path)
+    tags = {**TAG, "rule": "service-account"}
+    if isinstance(current, yaml.ScalarNode) and current.value == value:
+        return False
+    if current is not None and config.on_conflict != "replace":
+        message = (
+            f"annotation {key} is already {getattr(current, 'value', '?')!r}; a preset wants "
+            f"{value!r} (set spec.onConflict: replace to replace it)"
+        )
+        run.results.append(item.result(message, "error", dotted(path), tags))
+        return False
+    try:
+        set_annotation(run, item, ANNOTATIONS, (key, value))
+    except UnsupportedYaml as error:
+        run.results.append(item.result(str(error), "error", dotted(path), tags))
+        return False
+    run.results.append(item.result(f"annotated {key}: {value}", "info", dotted(path), tags))
+    missing = f"a preset needs the annotation {key}: {value}, not here"
+    missing_tags = {**TAG, "rule": "declared-missing"}
+    run.declared_missing.append(item.result(missing, "error", dotted(path), missing_tags))
+    return current is None
