@@ -1,11 +1,11 @@
 """The mutator: the config's chart values and presets, added to the matching Airflow pod specs.
 
 For each Airflow pod spec (airflow.py) the config's values (additions.py) and the presets
-(presets/) that apply are gathered into `Additions`, podspec.py plans the ops, and edits.py
-carries them into the text (a splice per op, nothing else touched) and into the data the
-object must have afterwards; the pod template string has its own editor (podtemplate.py).
-api.py then parses the output again and compares it with that data (verify.py), so that a
-splice that would not mean what was intended never reaches a cluster.
+that apply (presetadditions.py) are gathered into `Additions`, podspec.py plans the ops, and
+edits.py carries them into the text (a splice per op, nothing else touched) and into the data
+the object must have afterwards; the pod template string has its own editor (podtemplate.py).
+The run (runs/outcomes.py) then parses the output again and compares it with that data
+(verify.py), so that a splice that would not mean what was intended never reaches a cluster.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from airflow_sidecars.charts.chart import SECTION_ALIASES
 from airflow_sidecars.configuration.config import Config
 from airflow_sidecars.krmio import krm
 from airflow_sidecars.krmio.results import Result
-from airflow_sidecars.planning import podtemplate, serviceaccounts
+from airflow_sidecars.planning import podtemplate, presetadditions, serviceaccounts
 from airflow_sidecars.planning.additions import chart_additions
 from airflow_sidecars.planning.edits import TAG, Run, edit, expected_data, result, set_annotation
 from airflow_sidecars.pods.podshape import shape_problems
 from airflow_sidecars.pods.podspec import Additions, Plan, apply_ops, plan
-from airflow_sidecars.presets import REGISTRY, PodFacts, Preset, expand, sections_for, targets
 from airflow_sidecars.recording import records
 from airflow_sidecars.recording.recordshape import RecordError
 from airflow_sidecars.renders.airflow import (
@@ -44,7 +43,7 @@ from airflow_sidecars.text.yamlread import (
     node_at,
 )
 from airflow_sidecars.transforms.rules import plain_sidecar_message
-from airflow_sidecars.transforms.unmatched import reach, untested_charts
+from airflow_sidecars.transforms.unmatched import unmatched, untested_charts
 
 __all__ = [
     "Run",
@@ -54,10 +53,6 @@ __all__ = [
     "inject",
     "record_path",
 ]
-
-# Rules of preset notes that are about the release, not the pod: said once per release.
-RELEASE_NOTES = frozenset({"proxy-connection"})
-Presets = list[tuple[Preset, Any, Release | None]]  # (preset, parameters, the workload's release)
 
 
 def inject(inp: krm.Input, config: Config) -> Run:
@@ -99,9 +94,10 @@ def inject(inp: krm.Input, config: Config) -> Run:
     serviceaccounts.warn_shared(run, every)
     run.mark()
     # Planning state that holds workloads, and through them the input's node trees: the
-    # caller releases those before it parses the output again (api.py), so nothing may keep them.
+    # caller releases those before it parses the output again (runs/outcomes.py), so nothing
+    # may keep them.
     run.annotations.clear()
-    run.results += reach(config, (run.used_values, run.presets), workloads, every)
+    run.results += unmatched(config, (run.used_values, run.presets), workloads, every)
     # Items read but not edited come back as the bytes they came in as: nothing to verify.
     run.expected = {position: run.expected[position] for position in sorted(run.edited)}
     return run
@@ -152,13 +148,13 @@ def _inject_pod(
         _leave_users_template(run, config, workload, known_releases)
         return False
     additions = _chart_additions(run, config, workload)
-    presets = _presets_for(config, workload, known_releases)
+    presets = presetadditions.presets_for(config, workload, known_releases)
     if additions.empty and not presets:
         return False
     target = _read_pod(run, workload)
     if target is None or malformed(run, workload, target.pod):
         return False
-    _add_presets(run, workload, target.pod, additions, presets)
+    presetadditions.add(run, workload, target.pod, additions, presets)
     pod_plan = plan(
         target.pod,
         additions,
@@ -296,11 +292,9 @@ def declared_for(
     if not _matches(config, workload) or workload.users_template:
         return Additions(), {}
     additions = chart_additions(config, workload, namespaces).additions
-    annotations: dict[str, str] = {}
-    for preset, params, release in _presets_for(config, workload, known_releases):
-        expansion = expand(preset, params, PodFacts(workload, pod, release, workload.is_job))
-        additions.extend(expansion.additions)
-        annotations.update(expansion.annotations)
+    presets = presetadditions.presets_for(config, workload, known_releases)
+    from_presets, annotations = presetadditions.quietly(presets, workload, pod)
+    additions.extend(from_presets)
     return additions, annotations
 
 
@@ -350,41 +344,6 @@ def _chart_additions(run: Run, config: Config, workload: Workload) -> Additions:
     run.used_values |= found.used_values
     run.results += found.results
     return found.additions
-
-
-def _presets_for(
-    config: Config, workload: Workload, known_releases: dict[ReleaseKey, Release]
-) -> Presets:
-    """The presets whose components include this workload's."""
-    release = known_releases.get((workload.release, workload.item.namespace))
-    found: Presets = []
-    for name, params in config.presets.items():
-        preset = REGISTRY[name]  # config load refuses a name the registry lacks
-        if targets(sections_for(preset, params, release), workload):
-            found.append((preset, params, release))
-    return found
-
-
-def _add_presets(
-    run: Run, workload: Workload, pod: dict[str, Any], additions: Additions, presets: Presets
-) -> None:
-    base = workload.pod_path if not workload.is_pod_template else ("data",)
-    for preset, params, release in presets:
-        expansion = expand(preset, params, PodFacts(workload, pod, release, workload.is_job))
-        if expansion.reached:
-            run.presets.add(preset.name)
-        additions.extend(expansion.additions)
-        for severity, message, rule in expansion.notes:
-            # What a preset says of the release (where its connection goes) is said once,
-            # on the first pod, not once per pod.
-            if rule in RELEASE_NOTES:
-                said = (workload.release, workload.item.namespace, message)
-                if said in run.said:
-                    continue
-                run.said.add(said)
-            run.results.append(result(workload, severity, message, base, rule))
-        if expansion.annotations:
-            serviceaccounts.ask(run, workload, pod, expansion.annotations)
 
 
 def malformed(run: Run, workload: Workload, pod: Any) -> bool:
@@ -448,7 +407,7 @@ def _leave_users_template(
     found = chart_additions(config, workload, run.namespaces)  # its findings are not this run's
     run.used_values |= found.used_values  # reached, and said so here
     additions = found.additions
-    presets = _presets_for(config, workload, known_releases)
+    presets = presetadditions.presets_for(config, workload, known_releases)
     run.presets.update(preset.name for preset, _, _ in presets)
     if additions.empty and not presets:
         return

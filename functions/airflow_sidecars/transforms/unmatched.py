@@ -19,7 +19,7 @@ TAG = {"function": "inject"}
 HOOK_ANNOTATION = "helm.sh/hook"
 
 
-def reach(
+def unmatched(
     config: Config,
     used: tuple[set[ValuePath], set[str]],
     matched: list[Workload],
