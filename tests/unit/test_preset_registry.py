@@ -153,6 +153,12 @@ def test_a_preset_reports_only_the_rules_its_record_names(name: str, render: str
     assert outcome.exit_code == 0, [r.message for r in outcome.results if r.severity == "error"]
 
 
+def test_the_inject_function_readme_names_every_preset() -> None:
+    """The catalog README (and so `inject --help` and `kpt fn doc`) lists the presets."""
+    readme = (ROOT / "functions" / "inject" / "README.md").read_text("utf-8")
+    assert all(f"`{name}`" in readme for name in REGISTRY)
+
+
 def _config(presets_spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "airflow-sidecars.dev/v1alpha1",

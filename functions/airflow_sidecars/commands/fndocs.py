@@ -78,9 +78,10 @@ the chart version that rendered the manifests: `scheduler`, `webserver`, `apiSer
 `workers` (with `celery`, `celery.sets` and `kubernetes`), `triggerer`, `dagProcessor`,
 `flower`, `pgbouncer`, `createUserJob`, `migrateDatabaseJob`, the top-level `volumes` and
 `volumeMounts`, and the community chart's `web` and `airflow` (the project's README has every
-key, chart by chart). `presets` (`s3Sync`, `syncPerm`, `kerberos`, `cloudSqlProxy`) add
-ready-made sidecars that fill themselves in from the release; `cloudSqlProxy` goes into every
-pod that opens the metadata database connection, as a native sidecar that starts first.
+key, chart by chart). `presets` (`cloudSqlProxy`, `kerberos`, `otelCollector`, `s3Sync`,
+`syncPerm`) add ready-made sidecars that fill themselves in from the release;
+`cloudSqlProxy` goes into every pod that opens the metadata database connection, as a native
+sidecar that starts first.
 `match` picks releases, namespaces or labels; `onConflict: replace` replaces a same-named
 container or volume that differs instead of failing; `strict: true` is `--strict`.""",
     "validate": r"""A KRM validator. It hands every item back as it came (a stream byte for byte) and reports
