@@ -6,7 +6,6 @@ without docs, a rule id no table has, requests the API server would refuse), fai
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import pkgutil
 import re
@@ -33,11 +32,16 @@ PRESET_IDS = sorted(REGISTRY)
 
 
 def preset_modules() -> list[str]:
+    """Found independently of the package's own listing (presets.preset_modules)."""
     return sorted(
         module.name
         for module in pkgutil.iter_modules(presets.__path__)
         if module.name not in SUPPORT_MODULES
     )
+
+
+def test_the_package_lists_the_same_preset_modules() -> None:
+    assert presets.preset_modules() == preset_modules()
 
 
 def test_every_preset_module_is_in_the_registry_under_its_own_name() -> None:
@@ -52,7 +56,7 @@ def test_every_preset_module_is_in_the_registry_under_its_own_name() -> None:
 
 def test_a_record_without_a_field_does_not_build() -> None:
     record = REGISTRY["s3Sync"]
-    fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(Preset)}
+    fields = record._asdict()
     for name in ("summary", "parameters", "default_requests", "expand", "unmatched"):
         with pytest.raises(TypeError):
             Preset(**{k: v for k, v in fields.items() if k != name})

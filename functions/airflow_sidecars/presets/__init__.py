@@ -22,7 +22,7 @@ the edits themselves are the same as for the chart vocabulary. What presets add 
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,15 +37,25 @@ __all__ = ["REGISTRY", "Expansion", "PodFacts", "Preset", "expand", "sections_fo
 SUPPORT_MODULES = frozenset({"common", "sections", "schema"})
 
 
+def preset_modules() -> list[str]:
+    """The preset modules of this package, by name: its `.py` files but the support modules.
+    (Listed from the folder, not with pkgutil, which imports `inspect`: ~4 ms a run.)"""
+    names = {
+        entry.name[: -len(".py")]
+        for folder in __path__
+        for entry in os.scandir(folder)
+        if entry.name.endswith(".py") and not entry.name.startswith("_")
+    }
+    return sorted(names - SUPPORT_MODULES)
+
+
 def _discover() -> dict[str, Preset]:
     """Every preset module's `PRESET`, by config name, in module name order (stable output)."""
     found: dict[str, Preset] = {}
-    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if module.name in SUPPORT_MODULES:
-            continue
-        preset = importlib.import_module(f"{__name__}.{module.name}").PRESET
+    for module in preset_modules():
+        preset = importlib.import_module(f"{__name__}.{module}").PRESET
         if not isinstance(preset, Preset) or preset.name in found:
-            raise ImportError(f"presets.{module.name}: PRESET is not a Preset of its own name")
+            raise ImportError(f"presets.{module}: PRESET is not a Preset of its own name")
         found[preset.name] = preset
     return found
 

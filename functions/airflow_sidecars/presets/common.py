@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from airflow_sidecars.krmio.results import Severity
@@ -59,13 +59,13 @@ class Sections(NamedTuple):
     choices: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Preset:
+class Preset(NamedTuple):
     """Everything the package knows about one preset, in the preset's own module (`PRESET`).
 
     The registry (presets/__init__.py) is built from these records; the config schema's
-    `spec.presets` part (presets/schema.py), the reach messages, the defaults and the docs
-    tests read them, so that nothing else names a preset."""
+    `spec.presets` part (presets/schema.py), the no-match messages, the defaults and the docs
+    tests read them, so that nothing else names a preset. A NamedTuple, not a dataclass:
+    importing `dataclasses` costs every run of the command line about 10 ms."""
 
     name: str  # the key under spec.presets
     summary: str  # the schema's description of the preset: what it adds, and where
@@ -86,15 +86,15 @@ class Preset:
     unmatched: str
     # The rule ids its notes carry (rules.py), besides `preset` (a pod left alone).
     reports: frozenset[str] = frozenset()
-    default_limits: Mapping[str, str] = field(default_factory=dict)
+    default_limits: Mapping[str, str] = MappingProxyType({})
     resources_note: str = ""  # why the requests are what they are, for the docs
     required: tuple[str, ...] = ()
     # Schema keywords on the whole parameters object (kerberos: oneOf), and the message for
     # each when it fails, by validator.
-    constraints: Mapping[str, Any] = field(default_factory=dict)
-    constraint_messages: Mapping[str, str] = field(default_factory=dict)
+    constraints: Mapping[str, Any] = MappingProxyType({})
+    constraint_messages: Mapping[str, str] = MappingProxyType({})
     # What a parameter's pattern stands for, for messages a person can act on.
-    pattern_meanings: Mapping[str, str] = field(default_factory=dict)
+    pattern_meanings: Mapping[str, str] = MappingProxyType({})
     # False: it goes beside no particular container (the pod's connections decide).
     needs_main: bool = True
     # The variables it sets on the Airflow container: a sidecar that copies that container's
