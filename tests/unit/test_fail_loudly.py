@@ -156,7 +156,10 @@ def test_a_plain_sidecar_allowed_or_made_native_goes_in(switch: str, where: byte
     assert b"fluent/fluent-bit:3.1" in outcome.output and where in outcome.output
     config = ConfigSource("config.yaml", config_yaml(spec, "test"))
     checked = run_validate([("out.yaml", outcome.output)], config)
-    assert found(checked, "plain-sidecar") == [], checked.results
+    # made native: nothing to say; allowed: said all the same, as a warning (issue #25)
+    expected = ["warning"] if switch == "allowPlainSidecars" else []
+    assert [s for s, _ in found(checked, "plain-sidecar")] == expected, checked.results
+    assert checked.exit_code == 0
 
 
 def test_validate_without_the_allowance_reports_the_plain_sidecar() -> None:
@@ -164,6 +167,14 @@ def test_validate_without_the_allowance_reports_the_plain_sidecar() -> None:
     injected = inject(HOOKS_15, spec)
     checked = run_validate([("out.yaml", injected.output)], None)
     assert [s for s, _ in found(checked, "plain-sidecar")] == ["error"]
+    # with the config: the same finding, at the same field, the allowance noted
+    config = ConfigSource("config.yaml", config_yaml(spec, "test"))
+    allowed = run_validate([("out.yaml", injected.output)], config)
+    (error,) = [r for r in checked.results if r.tags.get("rule") == "plain-sidecar"]
+    (warning,) = [r for r in allowed.results if r.tags.get("rule") == "plain-sidecar"]
+    assert (warning.resource, warning.field_path) == (error.resource, error.field_path)
+    assert warning.severity == "warning"
+    assert "allowed by spec.createUserJob.allowPlainSidecars" in warning.message
 
 
 def test_a_plain_sidecar_in_the_pod_template_is_an_error() -> None:

@@ -104,7 +104,6 @@ def test_the_readme_rule_table_is_the_table_in_rules_py() -> None:
     ("rule", "function", "expected"),
     [
         ("plain-sidecar", "inject", "error"),
-        ("plain-sidecar", "validate", "error"),
         ("no-requests", "validate", "info"),
         ("missing-volume", "inject", "error"),
     ],
@@ -114,7 +113,13 @@ def test_severity_of_a_rule(rule: str, function: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("rule", "function"), [("template", "inject"), ("added", "validate"), ("no-match", "inject")]
+    ("rule", "function"),
+    [
+        ("template", "inject"),
+        ("added", "validate"),
+        ("no-match", "inject"),
+        ("plain-sidecar", "validate"),  # a warning where the config allows it (issue #25)
+    ],
 )
 def test_a_rule_without_one_verdict_has_no_severity(rule: str, function: str) -> None:
     with pytest.raises(KeyError, match=rule):
@@ -138,3 +143,8 @@ def test_the_plain_sidecar_message_names_the_switch_and_the_pods() -> None:
     assert "KubernetesExecutor task pods will not complete" in on_template
     assert "this Job's pods will not complete" in on_job
     assert "spec.migrateDatabaseJob.nativeSidecars: true" in on_job
+    # validate's word for one the config allows: the allowance noted, the way out kept
+    allowed = plain_sidecar_message("log-shipper", job, "migrateDatabaseJob", allowed=True)
+    assert "this Job's pods will not complete" in allowed
+    assert "allowed by spec.migrateDatabaseJob.allowPlainSidecars: the config says" in allowed
+    assert "spec.migrateDatabaseJob.nativeSidecars: true" in allowed

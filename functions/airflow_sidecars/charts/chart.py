@@ -197,6 +197,10 @@ NATIVE_SIDECAR_SECTIONS = (
     *SECTION_ALIASES,
     "airflow",
 )
+# Config sections whose workloads are Jobs (the official chart's Helm hooks, or plain Jobs with
+# `useHelmHooks: false`): pods that must complete. The charts' other Jobs and CronJobs (the
+# cleanups, the community chart's db-migrations and sync-*) take no extraContainers.
+JOB_SECTIONS = frozenset({"createUserJob", "migrateDatabaseJob"})
 POD_TEMPLATE_SLOTS: dict[Flavour, Slot] = {
     "official": OFFICIAL_POD_TEMPLATE,
     "community": COMMUNITY_POD_TEMPLATE,
@@ -387,6 +391,29 @@ CHART_VALUES: dict[Flavour, dict[ValuePath, Version | None]] = {
     "official": _official_values(),
     "community": _community_values(),
 }
+
+
+def must_complete() -> dict[ValuePath, tuple[bool, str]]:
+    """The values whose containers a chart puts into pods that must complete, in its oldest or
+    newest version (a plain container that runs on keeps such a pod from completing): whether
+    into the KubernetesExecutor pod template (else a Job of JOB_SECTIONS), and the chart that
+    does where another has the value and does not ("" where each that has it does)."""
+    found: dict[ValuePath, tuple[bool, set[Flavour]]] = {}
+    for flavour, slots in SLOTS.items():
+        pods = [(POD_TEMPLATE_SLOTS[flavour], True)]
+        pods += [(slot, False) for slot in slots.values() if slot.section in JOB_SECTIONS]
+        for chart in (Chart(flavour, OLDEST_SUPPORTED[flavour]), Chart(flavour, None)):
+            for slot, template in pods:
+                for source in placement(chart, slot, None, template).containers:
+                    for path in source.chain:
+                        found.setdefault(path, (template, set()))[1].add(flavour)
+    said: dict[ValuePath, tuple[bool, str]] = {}
+    for path, (template, charts) in found.items():
+        others = {flavour for flavour in CHART_VALUES if path in CHART_VALUES[flavour]} - charts
+        said[path] = (template, " and ".join(sorted(charts)) if others else "")
+    return said
+
+
 # Removed in a version: _rpcServer (the Airflow 2 internal API) is gone from 1.16 on.
 REMOVED_IN: dict[ValuePath, Version] = {("_rpcServer", key): (1, 16, 0) for key in EXTRA_KEYS}
 

@@ -89,8 +89,7 @@ what it finds. Without a config, its built-in checks run on every Airflow pod, t
 KubernetesExecutor pod template included; each result names its rule:
 
 - errors: `missing-volume` (a mount of a volume the pod does not define),
-  `duplicate-container` (two containers of a pod with one name), `plain-sidecar` (a plain
-  sidecar in a Job or a task pod, which then never completes), `base-not-first` (a container
+  `duplicate-container` (two containers of a pod with one name), `base-not-first` (a container
   before `base` in the pod template), `literal-secret` (a literal secret in `env`: the
   variable is named, its value never repeated), `proxy-twice` (two database proxies in one
   pod), `proxy-order` (a native database proxy after an init container that needs the
@@ -100,8 +99,11 @@ KubernetesExecutor pod template included; each result names its rule:
 - warnings: `keytab-exposed` (the Kerberos keytab in a container other than the ticket
   renewer), `unpinned-image` (a sidecar image with no tag, or `:latest`);
 - info: `no-requests` (a sidecar without resource requests);
-- either: `plain-proxy` (a database proxy as a plain container: an error in a Job or a task
-  pod, which never completes; a warning elsewhere, where Airflow may start before it listens).
+- either: `plain-sidecar` (a plain sidecar in a Job or a task pod, which then never
+  completes: an error; with the config, one its section allows with `allowPlainSidecars:
+  true` is a warning that says so, as the config says it exits on its own), `plain-proxy` (a
+  database proxy as a plain container: an error in a Job or a task pod, which never completes;
+  a warning elsewhere, where Airflow may start before it listens).
 
 With the config that inject used, everything it declares must be there too
 (`declared-missing`), and what inject's records say it added and the config no longer

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from airflow_sidecars.charts import chart as table
 from airflow_sidecars.charts.chart import (
     CHART_VALUES,
     EXTRA_CONTAINERS,
@@ -89,6 +90,8 @@ def from_values(files: list[str], name: str, strip: str | None, say: Callable[[s
             f"from-values: warning: {path} is not carried over: no chart places it; it stays "
             "in the values\n"
         )
+    for warning in plain_sidecar_warnings(values):
+        say(f"from-values: warning: {warning}\n")
     if strip is not None:
         try:
             without = stripped(texts[0], files[0])
@@ -324,6 +327,46 @@ def renamed(values: Any) -> list[str]:
             place = f"spec.{dotted(written)}"
         notes.append(f"{dotted(path)} is carried over as {place} ({renamed_words(reading.rename)})")
     return notes
+
+
+def plain_sidecar_warnings(values: Any) -> list[str]:
+    """One warning for each container the config carries, as the chart adds it, as a plain
+    container (`allowPlainSidecars: true`) into a pod that must complete: a Job, or the
+    KubernetesExecutor pod template. Such a pod completes only when every container in it has
+    exited. The chart's own render hangs the same way, so it is said, not refused: the values
+    path, the container, and the two ways out."""
+    reaches = table.must_complete()
+    found = []
+    for path, value in found_values(values):
+        reading = _reading(path)
+        if reading is None or reading.path not in reaches or not isinstance(value, list):
+            continue
+        section = str(_written(path, reading)[0])
+        task_pods, only = reaches[reading.path]
+        if task_pods:  # from-values knows neither the chart nor the executor: it says so
+            which = f"with the {only} chart, " if only else ""
+            where, main = "the KubernetesExecutor pod template", "the task's"
+            hangs = (
+                f"{which}if the release runs the KubernetesExecutor and it does not exit on its "
+                "own, its task pods never complete"
+            )
+        else:
+            where, main = "a Job", "the Job's"
+            hangs = (
+                "if it does not exit on its own, the Job never completes (nor a `helm upgrade` "
+                "waiting on it)"
+            )
+        for index, entry in enumerate(value):
+            name = entry.get("name") if isinstance(entry, dict) else None
+            what = repr(name) if isinstance(name, str) else f"[{index}]"
+            found.append(
+                f"{dotted(path)}: container {what} is carried over as the chart adds it, a plain "
+                f"container in {where} (spec.{section}.allowPlainSidecars: true): {hangs}, as "
+                f"with the chart's own render. Set spec.{section}.nativeSidecars: true in the "
+                "config to add it as a native sidecar (an init container with restartPolicy: "
+                f"Always), or make it exit when {main} own container does"
+            )
+    return found
 
 
 def _holds_containers(node: Any) -> bool:

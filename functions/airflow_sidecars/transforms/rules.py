@@ -130,9 +130,10 @@ RULES: dict[str, Rule] = {
     ),
     "plain-sidecar": Rule(
         _ERROR,
-        _ERROR,
-        "a plain sidecar in the pod template or a Job: the pod never completes (a section's "
-        "`allowPlainSidecars: true` says its containers exit on their own)",
+        _VARIES,
+        "a plain sidecar in the pod template or a Job: the pod never completes (error); where "
+        "its section says `allowPlainSidecars: true` (its containers exit on their own), inject "
+        "adds it and validate reports it all the same, as a warning that notes the allowance",
         can_disable=True,
     ),
     "base-not-first": Rule(
@@ -226,13 +227,25 @@ def severity(rule: str, function: Literal["inject", "validate"]) -> Severity:
     return found
 
 
-def plain_sidecar_message(container: str, workload: Workload, section: str) -> str:
+def plain_sidecar_message(
+    container: str, workload: Workload, section: str, allowed: bool = False
+) -> str:
     """The plain-sidecar finding, said the same way by inject and validate; `section` is the
-    config section whose `nativeSidecars` switch would make the container native."""
+    config section whose `nativeSidecars` switch would make the container native, `allowed`
+    that its `allowPlainSidecars` says the container exits on its own (validate's warning)."""
     where = "KubernetesExecutor task pods" if workload.is_pod_template else "this Job's pods"
+    native = (
+        f"set spec.{section}.nativeSidecars: true to add it as a native sidecar (an init "
+        "container with restartPolicy: Always)"
+    )
+    if allowed:
+        return (
+            f"container {container!r} is a plain sidecar: {where} will not complete while it "
+            f"runs; allowed by spec.{section}.allowPlainSidecars: the config says it exits on "
+            f"its own. If it does not, {native}"
+        )
     return (
         f"container {container!r} is a plain sidecar: {where} will not complete while it runs; "
-        f"set spec.{section}.nativeSidecars: true to add it as a native sidecar (an init "
-        "container with restartPolicy: Always); if it exits when the main container does, "
+        f"{native}; if it exits when the main container does, "
         f"set spec.{section}.allowPlainSidecars: true"
     )

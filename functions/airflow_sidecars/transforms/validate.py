@@ -215,6 +215,10 @@ def _duplicate_containers(pod: Pod) -> list[Result]:
 
 
 def _plain_sidecars(pod: Pod) -> list[Result]:
+    """Every plain container beside the main one in a pod that must complete. One the config
+    allows (`allowPlainSidecars`) is reported all the same, as a warning that says so: with
+    the config or without it, validate finds the same containers (the config is the user's
+    word that they exit, which no render shows)."""
     workload = pod.workload
     if not workload.is_job:
         return []
@@ -227,12 +231,14 @@ def _plain_sidecars(pod: Pod) -> list[Result]:
     found = []
     for index, container in enumerate(containers):
         name = container.get("name") if isinstance(container, dict) else None
-        if name == main or name in pod.plain_allowed:
+        if name == main:
             continue
         if isinstance(container, dict) and proxycheck.is_proxy(container):
             continue  # plain-proxy says it, and what a proxy needs besides
-        message = plain_sidecar_message(str(name), workload, _switches(workload))
-        found.append(_finding(pod, "plain-sidecar", f"containers[{index}]", message))
+        allowed = name in pod.plain_allowed
+        message = plain_sidecar_message(str(name), workload, _switches(workload), allowed)
+        verdict: Severity = "warning" if allowed else "error"
+        found.append(_finding(pod, "plain-sidecar", f"containers[{index}]", message, verdict))
     return found
 
 
