@@ -8,7 +8,13 @@ the ones the chart table was checked against.
 
 from __future__ import annotations
 
-from airflow_sidecars.charts.chart import OLDEST_SUPPORTED, TESTED_UP_TO, Chart, ValuePath
+from airflow_sidecars.charts.chart import (
+    JOB_SECTIONS,
+    OLDEST_SUPPORTED,
+    TESTED_UP_TO,
+    Chart,
+    ValuePath,
+)
 from airflow_sidecars.charts.valuenames import generic, has_value
 from airflow_sidecars.configuration.config import Config, Match
 from airflow_sidecars.krmio.results import Result
@@ -176,7 +182,7 @@ def _why_missing(section: str, present: set[str]) -> str:
         )
     if section == "workers":
         return "no Celery worker and no KubernetesExecutor pod template in this render"
-    if section in ("createUserJob", "migrateDatabaseJob"):
+    if section in JOB_SECTIONS:
         return (
             "the chart renders this Job as a Helm hook, which this stream does not hold: Helm 3 "
             "does not pass hooks to post-renderers, Helm 4 passes them in a stream of their own "
