@@ -35,6 +35,7 @@ from airflow_sidecars.charts.chart import (
     SECTION_ALIASES,
 )
 from airflow_sidecars.charts.valuenames import Reading, generic, readings, renamed_words
+from airflow_sidecars.commands.valuetemplates import carried
 from airflow_sidecars.configuration.config import API_VERSION, KIND
 from airflow_sidecars.text import yamlemit
 from airflow_sidecars.text.yamledit import Editor
@@ -90,6 +91,8 @@ def from_values(files: list[str], name: str, strip: str | None, say: Callable[[s
             f"from-values: warning: {path} is not carried over: no chart places it; it stays "
             "in the values\n"
         )
+    for line in carried(values, found_values(values), _reading).said:  # `{{ }}` in values
+        say(f"from-values: {line}\n")
     for warning in plain_sidecar_warnings(values):
         say(f"from-values: warning: {warning}\n")
     if strip is not None:
@@ -284,7 +287,7 @@ def config_spec(values: Any) -> tuple[dict[str, Any], list[str]]:
     """The config's spec, and the values left out (dotted paths the chart table lacks)."""
     spec: dict[str, Any] = {}
     left_out: list[str] = []
-    for path, value in found_values(values):
+    for path, value in carried(values, found_values(values), _reading).found:
         reading = _reading(path)
         if reading is None:
             left_out.append(dotted(path))
@@ -410,7 +413,9 @@ def stripped(text: str, what: str) -> str:
         if error.count == 0:  # empty, or only comments: nothing to take out
             return text
         raise
-    paths = [path for path, _ in found_values(document.data) if _reading(path) is not None]
+    # --strip takes one file, so its values are the merged values carried() evaluates with
+    found = carried(document.data, found_values(document.data), _reading).found
+    paths = [path for path, _ in found if _reading(path) is not None]
     if not paths:
         return text
     editor = Editor(text, seq_indent=detect_seq_indent(document.node, text))

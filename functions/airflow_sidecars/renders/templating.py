@@ -69,11 +69,12 @@ def template_problems(lists: Mapping[Any, Any]) -> list[tuple[str, str]]:
     problems = []
     for value_list in lists.values():
         for path, text in _strings(list(value_list.entries), value_list.origin):
-            problems += [(path, message) for message in _text_problems(text)]
+            problems += [(path, message) for message in text_problems(text)]
     return problems
 
 
-def _text_problems(text: str) -> Iterator[str]:
+def text_problems(text: str) -> Iterator[str]:
+    """Why the config check refuses a string's templates (nothing: it takes them)."""
     rest = _ACTION.sub("", text)
     if "{{" in rest or "}}" in rest:
         yield f"{text!r} has an unclosed template action ({{{{ without }}}})"
