@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.commands.fromvalues import config_spec, merged, stripped
+from airflow_sidecars.commands.valuesextras import config_spec, merged
+from airflow_sidecars.commands.valuesstrip import stripped
 from conftest import matrix_root, run_cli
 
 PAIRS = sorted(
