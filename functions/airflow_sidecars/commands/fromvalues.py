@@ -1,22 +1,32 @@
 """`airflow-sidecars from-values`: the `extra*` values of chart values files, as a config.
 
 `from-values` reads chart values files (merged as Helm merges `-f` files: maps key by key, the
-later file's lists and scalars winning) and writes an AirflowSidecars config holding exactly
-their `extra{Containers,InitContainers,Volumes,VolumeMounts}` (and the top-level `volumes` /
-`volumeMounts`) at the chart's own nesting (valuesextras.py). `--strip` writes a values file
-without them, by splices (valuesstrip.py), so that rendering with the stripped values and
-injecting the config gives what the chart gave with the originals.
+later file's lists and scalars winning; `-` is stdin) and writes an AirflowSidecars config
+holding exactly their `extra{Containers,InitContainers,Volumes,VolumeMounts}` (and the
+top-level `volumes` / `volumeMounts`) at the chart's own nesting (valuesextras.py).
+
+Stripping (`--strip FILE` for one values file, `--strip-suffix` / `--strip-dir` for each of
+several) writes each values file without them, by splices (valuesstrip.py), so that rendering
+with the stripped values and injecting the config gives what the chart gave with the
+originals. Each file loses all of its own: where a later file replaces a list an earlier one
+set, Helm renders the later one's, which is what the merged config holds, and the earlier
+one's is dropped by Helm as by the stripping; what the stripped files merge to has none left.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from collections.abc import Callable
+from typing import NamedTuple
 
 import yaml
 
+from airflow_sidecars.charts.chart import EXTRA_KEYS, TOP_MOUNTS, TOP_VOLUMES
 from airflow_sidecars.commands.valuesextras import (
     NotValues,
+    check,
     config_spec,
     config_text,
     merged,
@@ -24,27 +34,58 @@ from airflow_sidecars.commands.valuesextras import (
     values_of,
 )
 from airflow_sidecars.commands.valuesstrip import stripped
+from airflow_sidecars.krmio import inputfiles
 from airflow_sidecars.text.yamlread import UnsupportedYaml
 
+WHO = "airflow-sidecars from-values"
+# The config's name for stdin's values and for `values.yaml` (every chart's own values file,
+# and the name this command gave every config before it named them after their file).
+DEFAULT_NAME = "sidecars"
+_NOT_IN_NAME = re.compile(r"[^-A-Za-z0-9_.]+")  # what an annotation name cannot hold
 
-def from_values(files: list[str], name: str, strip: str | None, say: Callable[[str], None]) -> int:
-    """Print the config; with `strip`, write the values without what it carries. Exit 0, 1
-    for a values file that cannot be read or written, 2 for --strip with several files."""
-    if strip is not None and len(files) != 1:
-        say("airflow-sidecars from-values: --strip takes one values file\n")
-        return 2
-    texts: list[str] = []
-    documents = []
+
+class Usage(Exception):
+    """A command line that cannot be done (exit 2, nothing read or written); the message says
+    why."""
+
+
+class Strip(NamedTuple):
+    """Where the stripped values go: one file, beside each values file with a suffix before
+    its extension, or into a folder under each one's own name (at most one of them)."""
+
+    file: str | None = None
+    suffix: str | None = None
+    folder: str | None = None
+
+
+def from_values(
+    files: list[str],
+    name: str | None,
+    strip: str | Strip | None,
+    say: Callable[[str], None],
+) -> int:
+    """Print the config named `name` (None: after the first file); with `strip` (a file, or
+    where each file's go), write the values without what it carries. Exit 0; 1 for values
+    that cannot be read, adopted or written; 2 for a command line that cannot be done. A
+    stripped file is written only once every one of them is made."""
+    labels = [label(file) for file in files]
+    strip = strip if isinstance(strip, Strip) else Strip(strip)
     try:
-        for file in files:
-            with open(file, encoding="utf-8") as handle:
-                texts.append(handle.read())
-            documents.append(values_of(texts[-1], file))
+        targets = strip_targets(files, strip)
+        texts = [_read(file, say) for file in files]
+        documents = [values_of(text, what) for text, what in zip(texts, labels, strict=True)]
+        for document, what in zip(documents, labels, strict=True):
+            check(document, what)
+        values = merged(documents)
+        if len(documents) > 1:  # one value under two names, each in a file of its own
+            check(values, "the merged values")
+    except Usage as error:
+        say(f"{WHO}: {error}\n")
+        return 2
     except (OSError, UnicodeDecodeError, UnsupportedYaml, yaml.YAMLError, NotValues) as error:
         for line in str(error).splitlines():
-            say(f"airflow-sidecars from-values: {line}\n")
+            say(f"{WHO}: {line}\n")
         return 1
-    values = merged(documents)
     spec, left_out = config_spec(values)
     for note in renamed(values):
         say(f"from-values: {note}\n")
@@ -53,17 +94,134 @@ def from_values(files: list[str], name: str, strip: str | None, say: Callable[[s
             f"from-values: warning: {path} is not carried over: no chart places it; it stays "
             "in the values\n"
         )
-    if strip is not None:
+    if not spec:
+        say(f"from-values: {nothing_to_adopt(labels)}\n")
+    written = []
+    for target, text, what in zip(targets, texts, labels, strict=True):
+        if target is None:
+            continue
         try:
-            without = stripped(texts[0], files[0])
+            written.append((target, stripped(text, what)))
         except UnsupportedYaml as error:  # a layout the splices cannot take a value out of
-            say(f"airflow-sidecars from-values: {files[0]}: cannot strip it: {error}\n")
+            say(f"{WHO}: {what}: cannot strip it: {error}\n")
             return 1
-        try:
-            with open(strip, "w", encoding="utf-8") as handle:
-                handle.write(without)
-        except OSError as error:
-            say(f"airflow-sidecars from-values: {error}\n")
-            return 1
-    sys.stdout.write(config_text(spec, name))
+    try:
+        if strip.folder is not None:
+            os.makedirs(strip.folder, exist_ok=True)
+        for target, text in written:
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(text)
+    except OSError as error:
+        say(f"{WHO}: {error}\n")
+        return 1
+    sys.stdout.write(config_text(spec, default_name(files) if name is None else name))
     return 0
+
+
+def label(file: str) -> str:
+    """A values file as messages name it."""
+    return "stdin" if file == inputfiles.STDIN else file
+
+
+def _read(file: str, say: Callable[[str], None]) -> str:
+    """A values file's text, or stdin's, with its line breaks read as Python reads a text
+    file (CR LF and CR as LF)."""
+    if file != inputfiles.STDIN:
+        with open(file, encoding="utf-8") as handle:
+            return handle.read()
+
+    def waiting() -> None:
+        say(
+            "from-values: waiting for values on stdin (a terminal): paste them and press "
+            "Ctrl-D, or give the values files: airflow-sidecars from-values VALUES.yaml\n"
+        )
+
+    text = inputfiles.read(file, waiting).decode("utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def strip_targets(files: list[str], strip: Strip) -> list[str | None]:
+    """The file each values file's stripped values go to (None: not stripped). Raises Usage
+    for a command line that cannot be done: stdin twice, several values files into one
+    stripped file, a stripped file that is a values file, two stripped files in one."""
+    if sum(option is not None for option in strip) > 1:
+        raise Usage("--strip, --strip-suffix and --strip-dir: give one of them")
+    if files.count(inputfiles.STDIN) > 1:
+        raise Usage("stdin ('-') can be read once")
+    if strip.file is not None:
+        if len(files) > 1:
+            raise Usage(
+                "--strip writes one file: for several values files write one stripped file "
+                "each, beside it (--strip-suffix SUFFIX) or in a folder (--strip-dir DIR)"
+            )
+        if strip.file == inputfiles.STDIN:
+            raise Usage("--strip -: stdout carries the config; name a file")
+        targets: list[str | None] = [strip.file]
+    elif strip.suffix is None and strip.folder is None:
+        return [None] * len(files)
+    elif inputfiles.STDIN in files:
+        raise Usage(
+            "the values on stdin have no file name to strip them beside or into a folder under: "
+            "give them as a file, or alone with --strip FILE"
+        )
+    elif strip.suffix is not None:
+        targets = [
+            os.path.splitext(file)[0] + strip.suffix + os.path.splitext(file)[1] for file in files
+        ]
+    else:
+        targets = [os.path.join(str(strip.folder), os.path.basename(file)) for file in files]
+    _check_targets(files, targets)
+    return targets
+
+
+def _check_targets(files: list[str], targets: list[str | None]) -> None:
+    inputs = [(file, _identity(file)) for file in files if file != inputfiles.STDIN]
+    seen: dict[tuple[object, ...], str] = {}
+    for file, target in zip(files, targets, strict=True):
+        if target is None:
+            continue
+        real = _identity(target)
+        same = next((given for given, path in inputs if path == real), None)
+        if same is not None:
+            raise Usage(
+                f"the stripped values would be written over the values file {same}: write them "
+                "to another file (nothing was written)"
+            )
+        if real in seen:
+            raise Usage(
+                f"{target} would hold the stripped values of both {label(seen[real])} and "
+                f"{label(file)}: write them to files of their own (nothing was written)"
+            )
+        seen[real] = file
+
+
+def _identity(path: str) -> tuple[object, ...]:
+    """The file a path names: a file that is there by its device and inode (a symbolic or
+    hard link is the file it links to), one that is not yet by its path, links resolved."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("file", status.st_dev, status.st_ino)
+
+
+def default_name(files: list[str]) -> str:
+    """The config's name when --name gives none: the first values file's name without its
+    extension, as an annotation name may be (`prod.yaml`: prod); `sidecars` for stdin and
+    for `values.yaml`."""
+    if files[0] == inputfiles.STDIN:
+        return DEFAULT_NAME
+    stem = os.path.splitext(os.path.basename(files[0]))[0]
+    name = _NOT_IN_NAME.sub("-", stem).strip("-_.")[:63].rstrip("-_.")
+    return name if name and name.lower() != "values" else DEFAULT_NAME
+
+
+def nothing_to_adopt(labels: list[str]) -> str:
+    """The line that says the values hold nothing a config carries, and what was looked for."""
+    where = ", ".join(labels) + (" (merged)" if len(labels) > 1 else "")
+    keys = ", ".join(EXTRA_KEYS[:-1]) + f" or {EXTRA_KEYS[-1]}"
+    tops = f"{TOP_VOLUMES[0]} or {TOP_MOUNTS[0]}"
+    return (
+        f"nothing to carry over: no {keys} that a chart places (nor a top-level {tops}) in "
+        f"{where}; the config's spec is empty"
+    )

@@ -25,7 +25,7 @@ from airflow_sidecars.charts.chart import (
     SECTION_ALIASES,
 )
 from airflow_sidecars.charts.valuenames import Reading, generic, readings, renamed_words
-from airflow_sidecars.configuration.config import API_VERSION, KIND
+from airflow_sidecars.configuration.config import API_VERSION, KIND, schema
 from airflow_sidecars.text import yamlemit
 from airflow_sidecars.text.yamlread import NotOneDocument, Path, dotted, load_one
 
@@ -40,10 +40,9 @@ class NotValues(Exception):
     """A values file whose values cannot become a config (the message says why)."""
 
 
-def values_of(text: str, file: str) -> Any:
+def values_of(text: str, file: str) -> dict[Any, Any]:
     """A values file's data; an empty file (or one of only comments) is no values, as for
-    Helm. Raises NotValues for a file that is not a mapping, or whose `extra*` values or
-    worker sets a config cannot carry."""
+    Helm. Raises NotValues for a file that is not a mapping."""
     try:
         data = load_one(text, file).data
     except NotOneDocument as error:
@@ -56,10 +55,15 @@ def values_of(text: str, file: str) -> Any:
         raise NotValues(
             f"{file}: chart values are a mapping, and this file holds {what_it_is(data)}"
         )
-    found = problems(data)
-    if found:
-        raise NotValues("\n".join(f"{file}: {problem}" for problem in found))
     return data
+
+
+def check(values: Any, what: str) -> None:
+    """Raises NotValues naming every value of the values `values` (of the file `what`) that a
+    config cannot carry (`problems`)."""
+    found = problems(values)
+    if found:
+        raise NotValues("\n".join(f"{what}: {problem}" for problem in found))
 
 
 def _reading(path: Path) -> Reading | None:
@@ -289,7 +293,11 @@ def _merge(base: Any, override: Any) -> Any:
 
 
 def config_text(spec: dict[str, Any], name: str) -> str:
-    """The config, written as block YAML (the same writer as inject's edits: no anchors)."""
+    """The config, written as block YAML (the same writer as inject's edits: no anchors),
+    after the line that points the YAML language server at its schema: the schema's `$id`,
+    which is where it is published (a path relative to the config would depend on where the
+    config is kept)."""
     document = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name}}
     document["spec"] = spec
-    return "\n".join(yamlemit.block_lines(document, 0, 2)) + "\n"
+    lines = [f"# yaml-language-server: $schema={schema()['$id']}"]
+    return "\n".join([*lines, *yamlemit.block_lines(document, 0, 2)]) + "\n"
