@@ -1,5 +1,5 @@
 """`airflow-sidecars from-values` through the real command line: values on stdin, one stripped
-file per values file, and the command lines it refuses (exit 2,
+file per values file, an umbrella chart's values, and the command lines it refuses (exit 2,
 nothing read or written). What it does with the values is tests/unit/test_from_values*.py.
 """
 
@@ -77,3 +77,30 @@ def test_several_files_stripped_beside_themselves_give_the_render_back(tmp_path:
     config_file.write_bytes(completed.stdout)
     injected = run_cli("inject", "--config", config_file, RENDER)
     assert "[config]" not in injected.stderr
+
+
+def test_an_umbrella_charts_values_are_read_under_its_key(tmp_path: Path) -> None:
+    (tmp_path / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: platform\nversion: 1.0.0\ndependencies:\n"
+        "  - name: airflow\n    alias: orchestrator\n    version: 1.15.0\n"
+        "    repository: https://airflow.apache.org\n"
+    )
+    values = tmp_path / "values.yaml"
+    values.write_text("# the platform\norchestrator:\n" + _indented(SEED) + "grafana: {}\n")
+    completed = run_cli("from-values", values, "--strip-dir", tmp_path / "stripped")
+    assert completed.returncode == 0, completed.stderr
+    assert "reading the Airflow chart's values under orchestrator" in completed.stderr
+    alone = tmp_path / "alone" / "values.yaml"  # no Chart.yaml beside it
+    alone.parent.mkdir()
+    alone.write_text(SEED)
+    plain = run_cli("from-values", alone, "--strip", tmp_path / "alone.stripped.yaml")
+    assert yaml.safe_load(completed.stdout)["spec"] == yaml.safe_load(plain.stdout)["spec"]
+    assert (tmp_path / "stripped" / "values.yaml").read_text() == (
+        "# the platform\norchestrator:\n"
+        + _indented((tmp_path / "alone.stripped.yaml").read_text())
+        + "grafana: {}\n"
+    )
+
+
+def _indented(text: str) -> str:
+    return "".join(f"  {line}" if line.strip() else line for line in text.splitlines(True))

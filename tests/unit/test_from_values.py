@@ -140,10 +140,11 @@ def _adopt(
     files: list[Path | str],
     name: str | None = None,
     strip: str | Strip | None = None,
+    subchart: str | None = None,
 ) -> tuple[int, str, str]:
     """`from-values` in this process: the exit code, stdout and stderr."""
     said: list[str] = []
-    code = from_values([str(file) for file in files], name, strip, said.append)
+    code = from_values([str(file) for file in files], name, strip, said.append, subchart)
     return code, capsys.readouterr().out, "".join(said)
 
 

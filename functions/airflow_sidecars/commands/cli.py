@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
             " volumeMounts) at the chart's own nesting. With --strip (one file), --strip-suffix "
             "or --strip-dir (each file), also write the values without them, comments and layout "
             "kept: `helm template -f STRIPPED | airflow-sidecars inject --config CONFIG` then "
-            "gives what the chart gave with the original values."
+            "gives what the chart gave with the original values. The values of an umbrella chart "
+            "that has the Airflow chart as a dependency are read under its key (--subchart)."
         ),
         epilog=helptext.FROM_VALUES_EPILOG,
         formatter_class=helptext.Formatter,
@@ -100,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--name",
         help="the config's metadata.name (default: the first values file's name without its "
         "extension; 'sidecars' for values.yaml and stdin)",
+    )
+    adopt.add_argument(
+        "--subchart",
+        metavar="KEY",
+        help="the key of a parent chart's values that holds the Airflow chart's (its alias in "
+        "Chart.yaml; dotted for a nested one; '.' for the top level). Default: the Airflow "
+        "dependency of a Chart.yaml beside the first file, else a top-level key holding the "
+        "chart's sections when the top level holds none",
     )
     stripping = adopt.add_mutually_exclusive_group()
     stripping.add_argument(
@@ -250,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from airflow_sidecars.commands.fromvalues import Strip, from_values  # noqa: PLC0415
 
         strip = Strip(args.strip, args.strip_suffix, args.strip_dir)
-        return from_values(args.values, args.name, strip, _say)
+        return from_values(args.values, args.name, strip, _say, args.subchart)
     show = _Show(
         getattr(args, "strict", False),
         args.output,

@@ -3,7 +3,8 @@
 `from-values` reads chart values files (merged as Helm merges `-f` files: maps key by key, the
 later file's lists and scalars winning; `-` is stdin) and writes an AirflowSidecars config
 holding exactly their `extra{Containers,InitContainers,Volumes,VolumeMounts}` (and the
-top-level `volumes` / `volumeMounts`) at the chart's own nesting (valuesextras.py).
+top-level `volumes` / `volumeMounts`) at the chart's own nesting (valuesextras.py). The
+Airflow chart's values may sit under a parent chart's key (subchart.py).
 
 Stripping (`--strip FILE` for one values file, `--strip-suffix` / `--strip-dir` for each of
 several) writes each values file without them, by splices (valuesstrip.py), so that rendering
@@ -24,6 +25,7 @@ from typing import NamedTuple
 import yaml
 
 from airflow_sidecars.charts.chart import EXTRA_KEYS, TOP_MOUNTS, TOP_VOLUMES
+from airflow_sidecars.commands.subchart import Ambiguous, airflow_values, place
 from airflow_sidecars.commands.valuesextras import (
     NotValues,
     check,
@@ -35,7 +37,7 @@ from airflow_sidecars.commands.valuesextras import (
 )
 from airflow_sidecars.commands.valuesstrip import stripped
 from airflow_sidecars.krmio import inputfiles
-from airflow_sidecars.text.yamlread import UnsupportedYaml
+from airflow_sidecars.text.yamlread import Path, UnsupportedYaml, dotted
 
 WHO = "airflow-sidecars from-values"
 # The config's name for stdin's values and for `values.yaml` (every chart's own values file,
@@ -63,6 +65,7 @@ def from_values(
     name: str | None,
     strip: str | Strip | None,
     say: Callable[[str], None],
+    subchart: str | None = None,
 ) -> int:
     """Print the config named `name` (None: after the first file); with `strip` (a file, or
     where each file's go), write the values without what it carries. Exit 0; 1 for values
@@ -74,34 +77,45 @@ def from_values(
         targets = strip_targets(files, strip)
         texts = [_read(file, say) for file in files]
         documents = [values_of(text, what) for text, what in zip(texts, labels, strict=True)]
-        for document, what in zip(documents, labels, strict=True):
-            check(document, what)
-        values = merged(documents)
-        if len(documents) > 1:  # one value under two names, each in a file of its own
-            check(values, "the merged values")
-    except Usage as error:
+        first = None if files[0] == inputfiles.STDIN else files[0]
+        where = place(subchart, first, merged(documents))
+        parts = [
+            airflow_values(document, where.base, what)
+            for document, what in zip(documents, labels, strict=True)
+        ]
+        for part, what in zip(parts, labels, strict=True):
+            check(part, what, where.base)
+        values = merged(parts)
+        if len(parts) > 1:  # one value under two names, each in a file of its own
+            check(values, "the merged values", where.base)
+    except (Usage, Ambiguous) as error:
         say(f"{WHO}: {error}\n")
         return 2
     except (OSError, UnicodeDecodeError, UnsupportedYaml, yaml.YAMLError, NotValues) as error:
         for line in str(error).splitlines():
             say(f"{WHO}: {line}\n")
         return 1
+    if where.warning:
+        say(f"from-values: warning: {where.warning}\n")
+    if where.why:
+        say(f"from-values: {where.why}\n")
     spec, left_out = config_spec(values)
-    for note in renamed(values):
+    for note in renamed(values, where.base):
         say(f"from-values: {note}\n")
     for path in left_out:
+        shown = f"{dotted(where.base)}.{path}" if where.base else path
         say(
-            f"from-values: warning: {path} is not carried over: no chart places it; it stays "
+            f"from-values: warning: {shown} is not carried over: no chart places it; it stays "
             "in the values\n"
         )
     if not spec:
-        say(f"from-values: {nothing_to_adopt(labels)}\n")
+        say(f"from-values: {nothing_to_adopt(labels, where.base)}\n")
     written = []
     for target, text, what in zip(targets, texts, labels, strict=True):
         if target is None:
             continue
         try:
-            written.append((target, stripped(text, what)))
+            written.append((target, stripped(text, what, where.base)))
         except UnsupportedYaml as error:  # a layout the splices cannot take a value out of
             say(f"{WHO}: {what}: cannot strip it: {error}\n")
             return 1
@@ -216,12 +230,13 @@ def default_name(files: list[str]) -> str:
     return name if name and name.lower() != "values" else DEFAULT_NAME
 
 
-def nothing_to_adopt(labels: list[str]) -> str:
+def nothing_to_adopt(labels: list[str], base: Path) -> str:
     """The line that says the values hold nothing a config carries, and what was looked for."""
     where = ", ".join(labels) + (" (merged)" if len(labels) > 1 else "")
+    under = f" under {dotted(base)}" if base else ""
     keys = ", ".join(EXTRA_KEYS[:-1]) + f" or {EXTRA_KEYS[-1]}"
     tops = f"{TOP_VOLUMES[0]} or {TOP_MOUNTS[0]}"
     return (
         f"nothing to carry over: no {keys} that a chart places (nor a top-level {tops}) in "
-        f"{where}; the config's spec is empty"
+        f"{where}{under}; the config's spec is empty"
     )

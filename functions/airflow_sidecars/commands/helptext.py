@@ -94,6 +94,10 @@ examples:
   # the same, into a folder: stripped/values.yaml, stripped/prod.yaml
   airflow-sidecars from-values values.yaml prod.yaml --strip-dir stripped/ \\
     > sidecars.yaml
+  # an umbrella chart's values, with the Airflow chart's under `airflow:` (found
+  # by Chart.yaml beside values.yaml, or by its keys, without --subchart)
+  airflow-sidecars from-values values.yaml --subchart airflow \\
+    --strip stripped.yaml > sidecars.yaml
   # the config is named after the first file (prod.yaml: prod; values.yaml and
   # stdin: sidecars), or --name
   helm get values airflow -o yaml |

@@ -58,10 +58,10 @@ def values_of(text: str, file: str) -> dict[Any, Any]:
     return data
 
 
-def check(values: Any, what: str) -> None:
-    """Raises NotValues naming every value of the values `values` (of the file `what`) that a
-    config cannot carry (`problems`)."""
-    found = problems(values)
+def check(values: Any, what: str, base: Path = ()) -> None:
+    """Raises NotValues naming every value of the Airflow chart's values `values` (at `base`
+    in the file `what`) that a config cannot carry (`problems`)."""
+    found = problems(values, base)
     if found:
         raise NotValues("\n".join(f"{what}: {problem}" for problem in found))
 
@@ -122,21 +122,22 @@ def _set_values(index: int, entry: Any) -> list[tuple[Path, Any]]:
     return [(path, value) for _, path, value in sorted(found, key=lambda one: one[0])]
 
 
-def problems(values: Any) -> list[str]:
+def problems(values: Any, base: Path = ()) -> list[str]:
     """What in a values file's tree keeps it from becoming a config: an `extra*` value the
     chart places that is not a list, and worker sets that a config could not name (the
-    config carries a set's values by its name). Each as a sentence naming the value."""
+    config carries a set's values by its name). Each as a sentence naming the value (at
+    `base`: the key of a parent chart's values that holds the Airflow chart's)."""
     found: list[str] = []
 
     def extra(here: Path, value: Any) -> None:
         if value is not None and not isinstance(value, list) and _reading(here) is not None:
-            found.append(f"{dotted(here)} is {what_it_is(value)}, not a list")
+            found.append(f"{dotted((*base, *here))} is {what_it_is(value)}, not a list")
 
-    _visit(values, (), extra, lambda _, value: found.extend(_set_problems(value)))
-    return found + _two_names(values)
+    _visit(values, (), extra, lambda _, value: found.extend(_set_problems(value, base)))
+    return found + _two_names(values, base)
 
 
-def _two_names(values: Any) -> list[str]:
+def _two_names(values: Any, base: Path) -> list[str]:
     """Values that the config would carry at one place: one value under the name of one chart
     version and under that of another. Which one the chart reads depends on its version,
     which the values do not say."""
@@ -151,8 +152,8 @@ def _two_names(values: Any) -> list[str]:
             row = reading.rename or first_reading.rename
             why = f" ({renamed_words(row)})" if row else ""
             found.append(
-                f"{dotted(first)} and {dotted(path)} are one value{why}: keep the one your chart "
-                "version reads"
+                f"{dotted((*base, *first))} and {dotted((*base, *path))} are one value{why}: keep "
+                "the one your chart version reads"
             )
     return found
 
@@ -178,8 +179,8 @@ def _visit(
             _visit(value, here, extra, sets)
 
 
-def _set_problems(sets: Any) -> list[str]:
-    where = dotted(_SETS)
+def _set_problems(sets: Any, base: Path) -> list[str]:
+    where = dotted((*base, *_SETS))
     if sets is None:
         return []
     if not isinstance(sets, list):
@@ -249,7 +250,7 @@ def config_spec(values: Any) -> tuple[dict[str, Any], list[str]]:
     return spec, left_out
 
 
-def renamed(values: Any) -> list[str]:
+def renamed(values: Any, base: Path = ()) -> list[str]:
     """The values that the config carries under another name than theirs (a chart version's
     rename, read backwards), each as a sentence: which name was taken as which."""
     notes = []
@@ -263,7 +264,8 @@ def renamed(values: Any) -> list[str]:
             place = f"the {written[-1]} of worker set {name!r}"
         else:
             place = f"spec.{dotted(written)}"
-        notes.append(f"{dotted(path)} is carried over as {place} ({renamed_words(reading.rename)})")
+        words = renamed_words(reading.rename)
+        notes.append(f"{dotted((*base, *path))} is carried over as {place} ({words})")
     return notes
 
 

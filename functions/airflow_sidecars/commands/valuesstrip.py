@@ -22,16 +22,20 @@ from airflow_sidecars.text.yamlread import (
 from airflow_sidecars.text.yamltext import detect_seq_indent
 
 
-def stripped(text: str, what: str) -> str:
+def stripped(text: str, what: str, base: Path = ()) -> str:
     """The values text without the `extra*` values a config carries, by splices: a mapping
-    left empty goes with its key (in Helm a null value would delete the chart's defaults)."""
+    left empty goes with its key (in Helm a null value would delete the chart's defaults).
+    `base`: the keys of a parent chart's values under which the Airflow chart's are."""
     try:
         document = load_one(text, what)
     except NotOneDocument as error:
         if error.count == 0:  # empty, or only comments: nothing to take out
             return text
         raise
-    paths = carried_paths(document.data)
+    values = document.data
+    for step in base:
+        values = values.get(step) if isinstance(values, dict) else None
+    paths = [(*base, *path) for path in carried_paths(values)]
     if not paths:
         return text
     editor = Editor(text, seq_indent=detect_seq_indent(document.node, text))
