@@ -169,7 +169,7 @@ def oracle_config(values_file: Path, target: Path) -> Path:
     """A config holding exactly the `extra*` values of a chart values file, at the chart's own
     nesting (the rule the chart-oracle issue states): what `airflow-sidecars from-values`
     writes, so that every oracle pair checks it too."""
-    from airflow_sidecars.commands.fromvalues import config_spec, config_text  # noqa: PLC0415
+    from airflow_sidecars.commands.valuesextras import config_spec, config_text  # noqa: PLC0415
 
     spec, left_out = config_spec(yaml.safe_load(values_file.read_text()) or {})
     assert not left_out, left_out  # every extra value of the matrix is one the table knows

@@ -35,6 +35,7 @@ def test_a_values_file_with_no_values_has_nothing_to_adopt(tmp_path: Path, text:
     assert completed.returncode == 0, completed.stderr
     assert yaml.safe_load(completed.stdout)["spec"] == {}
     assert out.read_text() == text  # nothing to take out: the file as it was
+    assert completed.stderr.startswith("from-values: nothing to carry over: no extraContainers")
 
 
 def _without_line(text: str, line: str) -> str:

@@ -8,20 +8,18 @@ they keep comments and layout, and the command line does it end to end.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from airflow_sidecars.commands.fromvalues import config_spec, merged, stripped
-from conftest import matrix_root, run_cli
-
-PAIRS = sorted(
-    (after.parent.name, after.name[:2], after.name[3:])
-    for after in matrix_root().glob("*/[0-9][0-9]b-*.values.yaml")
-    if (after.parent / f"{after.name[:2]}a{after.name[3:]}").exists()
-)
+from airflow_sidecars.commands.fromvalues import Strip, from_values
+from airflow_sidecars.commands.valuesextras import config_spec, merged
+from airflow_sidecars.commands.valuesstrip import stripped
+from airflow_sidecars.recording import records
+from conftest import ROOT, matrix_root, run_cli
+from support.adoption import PAIRS, without_extras
 
 
 @pytest.mark.parametrize(
@@ -35,31 +33,10 @@ def test_the_stripped_after_values_are_the_stripped_before_values(
     after = (folder / f"{number}b{rest}").read_text()
     stripped_after = yaml.safe_load(stripped(after, "after"))
     assert stripped_after == yaml.safe_load(stripped(before, "before"))
-    assert stripped_after == _without_extras(yaml.safe_load(after))  # an independent reading
+    assert stripped_after == without_extras(yaml.safe_load(after))  # an independent reading
     # nothing the config carries is left behind
     spec, _ = config_spec(yaml.safe_load(stripped(after, "after")) or {})
     assert spec == {}
-
-
-EXTRAS = ("extraContainers", "extraInitContainers", "extraVolumes", "extraVolumeMounts")
-
-
-def _without_extras(values: Any, top: bool = True) -> Any:
-    """The values with every non-empty extra* (and top-level volumes / volumeMounts) removed,
-    and mappings left empty by that removed too, on plain data."""
-    if isinstance(values, list):
-        return [_without_extras(entry, False) for entry in values]
-    if not isinstance(values, dict):
-        return values
-    out = {}
-    for key, value in values.items():
-        if value and (key in EXTRAS or (top and key in ("volumes", "volumeMounts"))):
-            continue
-        kept = _without_extras(value, False)
-        if isinstance(value, dict) and value and kept == {}:
-            continue
-        out[key] = kept
-    return out
 
 
 def test_there_are_pairs_of_every_chart() -> None:
@@ -156,3 +133,90 @@ def test_a_values_file_given_as_config_points_to_from_values(tmp_path: Path) -> 
     assert completed.returncode == 1
     assert "looks like a chart values file" in completed.stderr
     assert "airflow-sidecars from-values" in completed.stderr
+
+
+def _adopt(
+    capsys: pytest.CaptureFixture[str],
+    files: list[Path | str],
+    name: str | None = None,
+    strip: str | Strip | None = None,
+    subchart: str | None = None,
+) -> tuple[int, str, str]:
+    """`from-values` in this process: the exit code, stdout and stderr."""
+    said: list[str] = []
+    code = from_values([str(file) for file in files], name, strip, said.append, subchart)
+    return code, capsys.readouterr().out, "".join(said)
+
+
+def test_a_file_with_nothing_to_adopt_says_so_and_what_it_looked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text("scheduler:\n  replicas: 2\nredis:\n  extraVolumes: [{name: v}]\n")
+    code, out, said = _adopt(capsys, [values])
+    assert code == 0
+    assert yaml.safe_load(out)["spec"] == {}
+    assert said.splitlines()[-1] == (
+        "from-values: nothing to carry over: no extraContainers, extraInitContainers, "
+        "extraVolumes or extraVolumeMounts that a chart places (nor a top-level volumes or "
+        f"volumeMounts) in {values}; the config's spec is empty"
+    )
+    code, _, said = _adopt(capsys, [tmp_path / "values.yaml"] * 2)
+    assert f"in {values}, {values} (merged);" in said
+    values.write_text(VALUES)  # something to adopt: no such line
+    assert "nothing to carry over" not in _adopt(capsys, [values])[2]
+
+
+def test_the_config_points_the_editor_at_the_schema_by_its_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(VALUES)
+    _, out, _ = _adopt(capsys, [values])
+    schema = json.loads((ROOT / "schemas" / "airflow-sidecars.v1alpha1.json").read_text())
+    assert out.splitlines()[0] == f"# yaml-language-server: $schema={schema['$id']}"
+    assert schema["$id"].startswith("https://")
+    assert yaml.safe_load(out)["kind"] == "AirflowSidecars"
+
+
+@pytest.mark.parametrize(
+    ("file", "name"),
+    [
+        ("prod.yaml", "prod"),
+        ("values-prod.yml", "values-prod"),
+        ("team values (eu).yaml", "team-values-eu"),
+        ("values.yaml", "sidecars"),  # every chart's own values file: the name it always had
+        ("Values.yml", "sidecars"),
+        ("---.yaml", "sidecars"),  # nothing an annotation name can hold
+        ("x" * 80 + ".yaml", "x" * 63),
+    ],
+)
+def test_the_config_is_named_after_the_first_values_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], file: str, name: str
+) -> None:
+    first, second = tmp_path / file, tmp_path / "other.yaml"
+    first.write_text(VALUES)
+    second.write_text("scheduler: {replicas: 3}\n")
+    _, out, _ = _adopt(capsys, [first, second])
+    assert yaml.safe_load(out)["metadata"] == {"name": name}
+    assert records.key(name) == f"airflow-sidecars.dev/{name}"  # a name inject records under
+    _, out, _ = _adopt(capsys, [first, second], name="team")
+    assert yaml.safe_load(out)["metadata"] == {"name": "team"}
+
+
+@pytest.mark.parametrize("how", ["same", "dotted", "symlink", "hardlink"])
+def test_stripping_onto_a_values_file_is_refused_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(VALUES)
+    target = {"same": values, "dotted": tmp_path / "." / ".." / tmp_path.name / "values.yaml"}
+    if how == "symlink":
+        (tmp_path / "link.yaml").symlink_to(values)
+    if how == "hardlink":
+        (tmp_path / "link.yaml").hardlink_to(values)
+    code, out, said = _adopt(capsys, [values], strip=str(target.get(how, tmp_path / "link.yaml")))
+    assert code == 2
+    assert out == ""
+    assert "would be written over the values file" in said
+    assert values.read_text() == VALUES

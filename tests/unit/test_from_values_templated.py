@@ -21,7 +21,8 @@ import pytest
 import yaml
 from test_oracle_matrix import _documents, _identity
 
-from airflow_sidecars.commands.fromvalues import config_spec, config_text, stripped
+from airflow_sidecars.commands.valuesextras import config_spec, config_text
+from airflow_sidecars.commands.valuesstrip import stripped
 from airflow_sidecars.commands.valuetemplates import go_float
 from airflow_sidecars.configuration.config import load
 from airflow_sidecars.runs.api import ConfigSource, run_inject

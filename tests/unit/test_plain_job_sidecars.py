@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from airflow_sidecars.charts.chart import must_complete
-from airflow_sidecars.commands.fromvalues import config_spec, config_text, from_values
+from airflow_sidecars.commands.fromvalues import from_values
+from airflow_sidecars.commands.valuesextras import config_spec, config_text
 from airflow_sidecars.krmio.results import Result
 from airflow_sidecars.runs.api import ConfigSource, Outcome, run_validate
 from conftest import matrix_root, run_cli

@@ -20,7 +20,9 @@ import yaml
 from airflow_sidecars.charts import chart
 from airflow_sidecars.charts.chart import EXTRA_KEYS, SECTION_ALIASES, Chart, Rename
 from airflow_sidecars.charts.valuenames import Reading, chart_words, has_value, readings
-from airflow_sidecars.commands.fromvalues import config_spec, from_values, stripped
+from airflow_sidecars.commands.fromvalues import from_values
+from airflow_sidecars.commands.valuesextras import config_spec
+from airflow_sidecars.commands.valuesstrip import stripped
 
 SIDECARS = Rename(
     "official",

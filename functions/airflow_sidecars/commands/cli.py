@@ -82,19 +82,49 @@ def build_parser() -> argparse.ArgumentParser:
         "from-values",
         help="write a config holding the extra* values of chart values files",
         description=(
-            "Read chart values files (merged as Helm merges -f files) and print an "
-            "AirflowSidecars config holding exactly their extraContainers, extraInitContainers, "
-            "extraVolumes and extraVolumeMounts (and the top-level volumes / volumeMounts) at "
-            "the chart's own nesting. With --strip, also write the values without them: "
-            "`helm template -f STRIPPED | airflow-sidecars inject --config CONFIG` then gives "
-            "what the chart gave with the original values."
+            "Read chart values files (merged as Helm merges -f files; '-' reads stdin) and print "
+            "an AirflowSidecars config holding exactly their extraContainers, "
+            "extraInitContainers, extraVolumes and extraVolumeMounts (and the top-level volumes /"
+            " volumeMounts) at the chart's own nesting. With --strip (one file), --strip-suffix "
+            "or --strip-dir (each file), also write the values without them, comments and layout "
+            "kept: `helm template -f STRIPPED | airflow-sidecars inject --config CONFIG` then "
+            "gives what the chart gave with the original values. The values of an umbrella chart "
+            "that has the Airflow chart as a dependency are read under its key (--subchart)."
         ),
         epilog=helptext.FROM_VALUES_EPILOG,
         formatter_class=helptext.Formatter,
     )
-    adopt.add_argument("values", nargs="+", metavar="VALUES", help="chart values files")
-    adopt.add_argument("--name", default="sidecars", help="the config's metadata.name")
-    adopt.add_argument("--strip", metavar="FILE", help="write the values without them to FILE")
+    adopt.add_argument(
+        "values", nargs="+", metavar="VALUES", help="chart values files ('-' for stdin)"
+    )
+    adopt.add_argument(
+        "--name",
+        help="the config's metadata.name (default: the first values file's name without its "
+        "extension; 'sidecars' for values.yaml and stdin)",
+    )
+    adopt.add_argument(
+        "--subchart",
+        metavar="KEY",
+        help="the key of a parent chart's values that holds the Airflow chart's (its alias in "
+        "Chart.yaml; dotted for a nested one; '.' for the top level). Default: the Airflow "
+        "dependency of a Chart.yaml beside the first file, else a top-level key holding the "
+        "chart's sections when the top level holds none",
+    )
+    stripping = adopt.add_mutually_exclusive_group()
+    stripping.add_argument(
+        "--strip", metavar="FILE", help="write the values without them to FILE (one values file)"
+    )
+    stripping.add_argument(
+        "--strip-suffix",
+        metavar="SUFFIX",
+        help="write each values file without them beside it, SUFFIX before its extension "
+        "(.stripped: values.yaml to values.stripped.yaml)",
+    )
+    stripping.add_argument(
+        "--strip-dir",
+        metavar="DIR",
+        help="write each values file without them into DIR, under its own name",
+    )
     commands.add_parser(
         "schema",
         help="print the JSON Schema of the AirflowSidecars config",
@@ -226,9 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(f"{path}\n")
         return 0
     if args.command == "from-values":
-        from airflow_sidecars.commands.fromvalues import from_values  # noqa: PLC0415
+        from airflow_sidecars.commands.fromvalues import Strip, from_values  # noqa: PLC0415
 
-        return from_values(args.values, args.name, args.strip, _say)
+        strip = Strip(args.strip, args.strip_suffix, args.strip_dir)
+        return from_values(args.values, args.name, strip, _say, args.subchart)
     show = _Show(
         getattr(args, "strict", False),
         args.output,

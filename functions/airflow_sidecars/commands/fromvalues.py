@@ -1,453 +1,249 @@
 """`airflow-sidecars from-values`: the `extra*` values of chart values files, as a config.
 
 `from-values` reads chart values files (merged as Helm merges `-f` files: maps key by key, the
-later file's lists and scalars winning) and writes an AirflowSidecars config holding exactly
-their `extra{Containers,InitContainers,Volumes,VolumeMounts}` (and the top-level `volumes` /
-`volumeMounts`) at the chart's own nesting, worker sets by name. `--strip` writes a values file
-without them, by splices (comments and layout kept), so that rendering with the stripped values
-and injecting the config gives what the chart gave with the originals.
+later file's lists and scalars winning; `-` is stdin) and writes an AirflowSidecars config
+holding exactly their `extra{Containers,InitContainers,Volumes,VolumeMounts}` (and the
+top-level `volumes` / `volumeMounts`) at the chart's own nesting (valuesextras.py). The
+Airflow chart's values may sit under a parent chart's key (subchart.py).
 
-The chart adds extraContainers as plain containers, in Jobs and task pods too: a section that
-has some gets `allowPlainSidecars: true`, which keeps that meaning (and says it out loud).
-Values the chart table does not know are left in the values, and said.
-
-A values file does not say its chart version, so a value is taken under the name of any
-version (valuenames.readings): `workers.celery.X` under the config's name or under the one a
-row of chart.RENAMES gives it, said when it is the latter; both at once is an error, as the
-config could carry only one. The config is written in the config's words (keeping the
-community chart's `web`, which the config takes too).
+Stripping (`--strip FILE` for one values file, `--strip-suffix` / `--strip-dir` for each of
+several) writes each values file without them, by splices (valuesstrip.py), so that rendering
+with the stripped values and injecting the config gives what the chart gave with the
+originals. Each file loses all of its own: where a later file replaces a list an earlier one
+set, Helm renders the later one's, which is what the merged config holds, and the earlier
+one's is dropped by Helm as by the stripping; what the stripped files merge to has none left.
 """
 
 from __future__ import annotations
 
-import copy
+import os
+import re
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import NamedTuple
 
 import yaml
 
-from airflow_sidecars.charts import chart as table
-from airflow_sidecars.charts.chart import (
-    CHART_VALUES,
-    EXTRA_CONTAINERS,
-    EXTRA_KEYS,
-    SECTION_ALIASES,
+from airflow_sidecars.charts.chart import EXTRA_KEYS, TOP_MOUNTS, TOP_VOLUMES
+from airflow_sidecars.commands.subchart import Ambiguous, airflow_values, place
+from airflow_sidecars.commands.valuesextras import (
+    NotValues,
+    check,
+    config_spec,
+    config_text,
+    merged,
+    plain_sidecar_warnings,
+    renamed,
+    template_notes,
+    values_of,
 )
-from airflow_sidecars.charts.valuenames import Reading, generic, readings, renamed_words
-from airflow_sidecars.commands.valuetemplates import carried
-from airflow_sidecars.configuration.config import API_VERSION, KIND
-from airflow_sidecars.text import yamlemit
-from airflow_sidecars.text.yamledit import Editor
-from airflow_sidecars.text.yamlread import (
-    Node,
-    NotOneDocument,
-    Path,
-    UnsupportedYaml,
-    dotted,
-    load_one,
-    mapping_pairs,
-    node_at,
-)
-from airflow_sidecars.text.yamltext import detect_seq_indent
+from airflow_sidecars.commands.valuesstrip import stripped
+from airflow_sidecars.krmio import inputfiles
+from airflow_sidecars.text.yamlread import Path, UnsupportedYaml, dotted
 
-_SETS = ("workers", "celery", "sets")
-# The config paths a values file may carry (a worker set's as `workers.celery.sets.*.X`).
-KNOWN = {path for values in CHART_VALUES.values() for path in values} | {
-    (*_SETS, "*", key) for key in EXTRA_KEYS
-}
+WHO = "airflow-sidecars from-values"
+# The config's name for stdin's values and for `values.yaml` (every chart's own values file,
+# and the name this command gave every config before it named them after their file).
+DEFAULT_NAME = "sidecars"
+_NOT_IN_NAME = re.compile(r"[^-A-Za-z0-9_.]+")  # what an annotation name cannot hold
 
 
-class NotValues(Exception):
-    """A values file whose values cannot become a config (the message says why)."""
+class Usage(Exception):
+    """A command line that cannot be done (exit 2, nothing read or written); the message says
+    why."""
 
 
-# -- the command: files in, the config and the stripped values out ----------------------------
+class Strip(NamedTuple):
+    """Where the stripped values go: one file, beside each values file with a suffix before
+    its extension, or into a folder under each one's own name (at most one of them)."""
+
+    file: str | None = None
+    suffix: str | None = None
+    folder: str | None = None
 
 
-def from_values(files: list[str], name: str, strip: str | None, say: Callable[[str], None]) -> int:
-    """Print the config; with `strip`, write the values without what it carries. Exit 0, 1
-    for a values file that cannot be read or written, 2 for --strip with several files."""
-    if strip is not None and len(files) != 1:
-        say("airflow-sidecars from-values: --strip takes one values file\n")
-        return 2
-    texts: list[str] = []
-    documents = []
+def from_values(
+    files: list[str],
+    name: str | None,
+    strip: str | Strip | None,
+    say: Callable[[str], None],
+    subchart: str | None = None,
+) -> int:
+    """Print the config named `name` (None: after the first file); with `strip` (a file, or
+    where each file's go), write the values without what it carries. Exit 0; 1 for values
+    that cannot be read, adopted or written; 2 for a command line that cannot be done. A
+    stripped file is written only once every one of them is made."""
+    labels = [label(file) for file in files]
+    strip = strip if isinstance(strip, Strip) else Strip(strip)
     try:
-        for file in files:
-            with open(file, encoding="utf-8") as handle:
-                texts.append(handle.read())
-            documents.append(_values(texts[-1], file))
+        targets = strip_targets(files, strip)
+        texts = [_read(file, say) for file in files]
+        documents = [values_of(text, what) for text, what in zip(texts, labels, strict=True)]
+        first = None if files[0] == inputfiles.STDIN else files[0]
+        where = place(subchart, first, merged(documents))
+        parts = [
+            airflow_values(document, where.base, what)
+            for document, what in zip(documents, labels, strict=True)
+        ]
+        for part, what in zip(parts, labels, strict=True):
+            check(part, what, where.base)
+        values = merged(parts)
+        if len(parts) > 1:  # one value under two names, each in a file of its own
+            check(values, "the merged values", where.base)
+    except (Usage, Ambiguous) as error:
+        say(f"{WHO}: {error}\n")
+        return 2
     except (OSError, UnicodeDecodeError, UnsupportedYaml, yaml.YAMLError, NotValues) as error:
         for line in str(error).splitlines():
-            say(f"airflow-sidecars from-values: {line}\n")
+            say(f"{WHO}: {line}\n")
         return 1
-    values = merged(documents)
+    if where.warning:
+        say(f"from-values: warning: {where.warning}\n")
+    if where.why:
+        say(f"from-values: {where.why}\n")
     spec, left_out = config_spec(values)
-    for note in renamed(values):
+    for note in renamed(values, where.base):
         say(f"from-values: {note}\n")
     for path in left_out:
+        shown = f"{dotted(where.base)}.{path}" if where.base else path
         say(
-            f"from-values: warning: {path} is not carried over: no chart places it; it stays "
+            f"from-values: warning: {shown} is not carried over: no chart places it; it stays "
             "in the values\n"
         )
-    for line in carried(values, found_values(values), _reading).said:  # `{{ }}` in values
+    notes = template_notes(values)  # `{{ }}` in the values: each evaluated, each left
+    for line in notes:
         say(f"from-values: {line}\n")
-    for warning in plain_sidecar_warnings(values):
+    for warning in plain_sidecar_warnings(values, where.base):
         say(f"from-values: warning: {warning}\n")
-    if strip is not None:
+    if not (spec or notes):  # else the lines about `{{ }}` say why the config is empty
+        say(f"from-values: {nothing_to_adopt(labels, where.base)}\n")
+    written = []
+    for target, text, what in zip(targets, texts, labels, strict=True):
+        if target is None:
+            continue
         try:
-            without = stripped(texts[0], files[0])
+            written.append((target, stripped(text, what, where.base, values)))
         except UnsupportedYaml as error:  # a layout the splices cannot take a value out of
-            say(f"airflow-sidecars from-values: {files[0]}: cannot strip it: {error}\n")
+            say(f"{WHO}: {what}: cannot strip it: {error}\n")
             return 1
-        try:
-            with open(strip, "w", encoding="utf-8") as handle:
-                handle.write(without)
-        except OSError as error:
-            say(f"airflow-sidecars from-values: {error}\n")
-            return 1
-    sys.stdout.write(config_text(spec, name))
+    try:
+        if strip.folder is not None:
+            os.makedirs(strip.folder, exist_ok=True)
+        for target, text in written:
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(text)
+    except OSError as error:
+        say(f"{WHO}: {error}\n")
+        return 1
+    sys.stdout.write(config_text(spec, default_name(files) if name is None else name))
     return 0
 
 
-def _values(text: str, file: str) -> Any:
-    """A values file's data; an empty file (or one of only comments) is no values, as for
-    Helm. Raises NotValues for a file that is not a mapping, or whose `extra*` values or
-    worker sets a config cannot carry."""
-    try:
-        data = load_one(text, file).data
-    except NotOneDocument as error:
-        if error.count == 0:
-            return {}
-        raise
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise NotValues(
-            f"{file}: chart values are a mapping, and this file holds {what_it_is(data)}"
+def label(file: str) -> str:
+    """A values file as messages name it."""
+    return "stdin" if file == inputfiles.STDIN else file
+
+
+def _read(file: str, say: Callable[[str], None]) -> str:
+    """A values file's text, or stdin's, with its line breaks read as Python reads a text
+    file (CR LF and CR as LF)."""
+    if file != inputfiles.STDIN:
+        with open(file, encoding="utf-8") as handle:
+            return handle.read()
+
+    def waiting() -> None:
+        say(
+            "from-values: waiting for values on stdin (a terminal): paste them and press "
+            "Ctrl-D, or give the values files: airflow-sidecars from-values VALUES.yaml\n"
         )
-    found = problems(data)
-    if found:
-        raise NotValues("\n".join(f"{file}: {problem}" for problem in found))
-    return data
+
+    text = inputfiles.read(file, waiting).decode("utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-# -- reading the values: which are the config's, and where it carries them ---------------------
-
-
-def _reading(path: Path) -> Reading | None:
-    """The config path a values path stands for, in whichever chart's words it is: its first
-    reading (valuenames.readings) that is a value some chart places; None for none."""
-    words = tuple(str(step) for step in path)
-    return next((found for found in readings(words) if generic(found.path) in KNOWN), None)
-
-
-def _written(path: Path, reading: Reading) -> Path:
-    """Where the config carries a value: at its config path, in the values' own section word
-    where the config takes that word too (`web`), a worker set by its index in the values."""
-    written: list[str | int] = list(reading.path)
-    if SECTION_ALIASES.get(str(path[0])) == written[0]:
-        written[0] = path[0]
-    if path[:3] == _SETS and len(path) == len(written) == 5:
-        written[3] = path[3]
-    return tuple(written)
-
-
-def found_values(values: Any) -> list[tuple[Path, Any]]:
-    """Every non-empty `extra*` value of a values tree, with its path (a worker set's by its
-    index in `workers.celery.sets`)."""
-    found: list[tuple[Path, Any]] = []
-
-    def extra(here: Path, value: Any) -> None:
-        if value:
-            found.append((here, value))
-
-    def sets(here: Path, value: Any) -> None:
-        if not isinstance(value, list):
-            _visit(value, here, extra, sets)
-            return
-        for index, entry in enumerate(value):
-            found.extend(_set_values(index, entry))
-
-    _visit(values, (), extra, sets)
-    return found
-
-
-def _set_values(index: int, entry: Any) -> list[tuple[Path, Any]]:
-    """A worker set's non-empty `extra*` values, in any chart's words, in the config's order."""
-    if not isinstance(entry, dict):
-        return []
-    found: list[tuple[int, Path, Any]] = []
-    for key, value in entry.items():
-        path = (*_SETS, index, str(key))
-        reading = _reading(path)
-        if reading is not None and value:
-            found.append((EXTRA_KEYS.index(reading.path[-1]), path, value))
-    return [(path, value) for _, path, value in sorted(found, key=lambda one: one[0])]
-
-
-def problems(values: Any) -> list[str]:
-    """What in a values file's tree keeps it from becoming a config: an `extra*` value the
-    chart places that is not a list, and worker sets that a config could not name (the
-    config carries a set's values by its name). Each as a sentence naming the value."""
-    found: list[str] = []
-
-    def extra(here: Path, value: Any) -> None:
-        if value is not None and not isinstance(value, list) and _reading(here) is not None:
-            found.append(f"{dotted(here)} is {what_it_is(value)}, not a list")
-
-    _visit(values, (), extra, lambda _, value: found.extend(_set_problems(value)))
-    return found + _two_names(values)
-
-
-def _two_names(values: Any) -> list[str]:
-    """Values that the config would carry at one place: one value under the name of one chart
-    version and under that of another. Which one the chart reads depends on its version,
-    which the values do not say."""
-    seen: dict[Path, tuple[Path, Reading]] = {}
-    found: list[str] = []
-    for path, _ in found_values(values):
-        reading = _reading(path)
-        if reading is None:
-            continue
-        first, first_reading = seen.setdefault(_written(path, reading), (path, reading))
-        if first != path:
-            row = reading.rename or first_reading.rename
-            why = f" ({renamed_words(row)})" if row else ""
-            found.append(
-                f"{dotted(first)} and {dotted(path)} are one value{why}: keep the one your chart "
-                "version reads"
+def strip_targets(files: list[str], strip: Strip) -> list[str | None]:
+    """The file each values file's stripped values go to (None: not stripped). Raises Usage
+    for a command line that cannot be done: stdin twice, several values files into one
+    stripped file, a stripped file that is a values file, two stripped files in one."""
+    if sum(option is not None for option in strip) > 1:
+        raise Usage("--strip, --strip-suffix and --strip-dir: give one of them")
+    if files.count(inputfiles.STDIN) > 1:
+        raise Usage("stdin ('-') can be read once")
+    if strip.file is not None:
+        if len(files) > 1:
+            raise Usage(
+                "--strip writes one file: for several values files write one stripped file "
+                "each, beside it (--strip-suffix SUFFIX) or in a folder (--strip-dir DIR)"
             )
-    return found
+        if strip.file == inputfiles.STDIN:
+            raise Usage("--strip -: stdout carries the config; name a file")
+        targets: list[str | None] = [strip.file]
+    elif strip.suffix is None and strip.folder is None:
+        return [None] * len(files)
+    elif inputfiles.STDIN in files:
+        raise Usage(
+            "the values on stdin have no file name to strip them beside or into a folder under: "
+            "give them as a file, or alone with --strip FILE"
+        )
+    elif strip.suffix is not None:
+        targets = [
+            os.path.splitext(file)[0] + strip.suffix + os.path.splitext(file)[1] for file in files
+        ]
+    else:
+        targets = [os.path.join(str(strip.folder), os.path.basename(file)) for file in files]
+    _check_targets(files, targets)
+    return targets
 
 
-def _visit(
-    node: Any,
-    path: Path,
-    extra: Callable[[Path, Any], None],
-    sets: Callable[[Path, Any], None],
-) -> None:
-    """Walk a values tree: `extra` for each `extra*` value (and the top-level `volumes` and
-    `volumeMounts`, in any chart's words), `sets` for `workers.celery.sets`; nothing else is
-    the config's."""
-    if not isinstance(node, dict):
-        return
-    for key, value in node.items():
-        here = (*path, str(key))
-        if here == _SETS:
-            sets(here, value)
-        elif key in EXTRA_KEYS or _reading(here) is not None:
-            extra(here, value)
-        else:
-            _visit(value, here, extra, sets)
-
-
-def _set_problems(sets: Any) -> list[str]:
-    where = dotted(_SETS)
-    if sets is None:
-        return []
-    if not isinstance(sets, list):
-        return [f"{where} is {what_it_is(sets)}, not a list of worker sets"]
-    found: list[str] = []
-    named: dict[str, int] = {}
-    for index, entry in enumerate(sets):
-        here = f"{where}[{index}]"
-        if not isinstance(entry, dict):
-            found.append(f"{here} is {what_it_is(entry)}, not a worker set (a mapping)")
+def _check_targets(files: list[str], targets: list[str | None]) -> None:
+    inputs = [(file, _identity(file)) for file in files if file != inputfiles.STDIN]
+    seen: dict[tuple[object, ...], str] = {}
+    for file, target in zip(files, targets, strict=True):
+        if target is None:
             continue
-        if not _set_values(index, entry):
-            continue  # nothing of it goes into the config
-        name = entry.get("name")
-        if not isinstance(name, str) or not name:
-            what = "has no name" if name is None else f"has the name {name!r}, not a string"
-            found.append(
-                f"{here} {what}: a config carries a worker set's values by its name; name it "
-                "as the chart renders it"
+        real = _identity(target)
+        same = next((given for given, path in inputs if path == real), None)
+        if same is not None:
+            raise Usage(
+                f"the stripped values would be written over the values file {same}: write them "
+                "to another file (nothing was written)"
             )
-        elif name in named:
-            found.append(f"{here} has the name {name!r} of {where}[{named[name]}]")
-        else:
-            named[name] = index
-    return found
-
-
-def what_it_is(value: Any) -> str:
-    """What a value is, in words."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    return "null" if value is None else f"the {type(value).__name__} {value!r}"
-
-
-def config_spec(values: Any) -> tuple[dict[str, Any], list[str]]:
-    """The config's spec, and the values left out (dotted paths the chart table lacks)."""
-    spec: dict[str, Any] = {}
-    left_out: list[str] = []
-    for path, value in carried(values, found_values(values), _reading).found:
-        reading = _reading(path)
-        if reading is None:
-            left_out.append(dotted(path))
-            continue
-        written = _written(path, reading)
-        if path[:3] == _SETS:
-            index, key = int(path[3]), str(written[4])
-            name = values["workers"]["celery"]["sets"][index].get("name")
-            target = spec.setdefault("workers", {}).setdefault("celery", {})
-            sets = target.setdefault("sets", [])
-            entry = next((s for s in sets if s["name"] == name), None)
-            if entry is None:
-                entry = {"name": name}
-                sets.append(entry)
-            entry[key] = value
-            continue
-        target = spec
-        for step in written[:-1]:
-            target = target.setdefault(str(step), {})
-        target[str(written[-1])] = value
-    for section in spec.values():
-        if isinstance(section, dict) and _holds_containers(section):
-            section["allowPlainSidecars"] = True
-    return spec, left_out
-
-
-def renamed(values: Any) -> list[str]:
-    """The values that the config carries under another name than theirs (a chart version's
-    rename, read backwards), each as a sentence: which name was taken as which."""
-    notes = []
-    for path, _ in found_values(values):
-        reading = _reading(path)
-        if reading is None or reading.rename is None or _written(path, reading) == path:
-            continue
-        written = _written(path, reading)
-        if path[:3] == _SETS:
-            name = values["workers"]["celery"]["sets"][int(path[3])].get("name")
-            place = f"the {written[-1]} of worker set {name!r}"
-        else:
-            place = f"spec.{dotted(written)}"
-        notes.append(f"{dotted(path)} is carried over as {place} ({renamed_words(reading.rename)})")
-    return notes
-
-
-def plain_sidecar_warnings(values: Any) -> list[str]:
-    """One warning for each container the config carries, as the chart adds it, as a plain
-    container (`allowPlainSidecars: true`) into a pod that must complete: a Job, or the
-    KubernetesExecutor pod template. Such a pod completes only when every container in it has
-    exited. The chart's own render hangs the same way, so it is said, not refused: the values
-    path, the container, and the two ways out."""
-    reaches = table.must_complete()
-    found = []
-    for path, value in found_values(values):
-        reading = _reading(path)
-        if reading is None or reading.path not in reaches or not isinstance(value, list):
-            continue
-        section = str(_written(path, reading)[0])
-        task_pods, only = reaches[reading.path]
-        if task_pods:  # from-values knows neither the chart nor the executor: it says so
-            which = f"with the {only} chart, " if only else ""
-            where, main = "the KubernetesExecutor pod template", "the task's"
-            hangs = (
-                f"{which}if the release runs the KubernetesExecutor and it does not exit on its "
-                "own, its task pods never complete"
+        if real in seen:
+            raise Usage(
+                f"{target} would hold the stripped values of both {label(seen[real])} and "
+                f"{label(file)}: write them to files of their own (nothing was written)"
             )
-        else:
-            where, main = "a Job", "the Job's"
-            hangs = (
-                "if it does not exit on its own, the Job never completes (nor a `helm upgrade` "
-                "waiting on it)"
-            )
-        for index, entry in enumerate(value):
-            name = entry.get("name") if isinstance(entry, dict) else None
-            what = repr(name) if isinstance(name, str) else f"[{index}]"
-            found.append(
-                f"{dotted(path)}: container {what} is carried over as the chart adds it, a plain "
-                f"container in {where} (spec.{section}.allowPlainSidecars: true): {hangs}, as "
-                f"with the chart's own render. Set spec.{section}.nativeSidecars: true in the "
-                "config to add it as a native sidecar (an init container with restartPolicy: "
-                f"Always), or make it exit when {main} own container does"
-            )
-    return found
+        seen[real] = file
 
 
-def _holds_containers(node: Any) -> bool:
-    if isinstance(node, dict):
-        return EXTRA_CONTAINERS in node or any(_holds_containers(v) for v in node.values())
-    if isinstance(node, list):
-        return any(_holds_containers(v) for v in node)
-    return False
-
-
-def merged(documents: list[Any]) -> Any:
-    """Values files merged as Helm merges them: maps key by key, anything else replaced."""
-    result: Any = {}
-    for document in documents:
-        result = _merge(result, document)
-    return result
-
-
-def _merge(base: Any, override: Any) -> Any:
-    if isinstance(base, dict) and isinstance(override, dict):
-        out = dict(base)
-        for key, value in override.items():
-            out[key] = _merge(out[key], value) if key in out else value
-        return out
-    return override
-
-
-def config_text(spec: dict[str, Any], name: str) -> str:
-    """The config, written as block YAML (the same writer as inject's edits: no anchors)."""
-    document = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name}}
-    document["spec"] = spec
-    return "\n".join(yamlemit.block_lines(document, 0, 2)) + "\n"
-
-
-def stripped(text: str, what: str) -> str:
-    """The values text without the `extra*` values a config carries, by splices: a mapping
-    left empty goes with its key (in Helm a null value would delete the chart's defaults)."""
+def _identity(path: str) -> tuple[object, ...]:
+    """The file a path names: a file that is there by its device and inode (a symbolic or
+    hard link is the file it links to), one that is not yet by its path, links resolved."""
     try:
-        document = load_one(text, what)
-    except NotOneDocument as error:
-        if error.count == 0:  # empty, or only comments: nothing to take out
-            return text
-        raise
-    # --strip takes one file, so its values are the merged values carried() evaluates with
-    found = carried(document.data, found_values(document.data), _reading).found
-    paths = [path for path, _ in found if _reading(path) is not None]
-    if not paths:
-        return text
-    editor = Editor(text, seq_indent=detect_seq_indent(document.node, text))
-    expected = copy.deepcopy(document.data)
-    for path in _whole(document.node, paths):
-        if path:
-            editor.remove(document.node, path)
-            holder = expected
-            for step in path[:-1]:
-                holder = holder[step]
-            del holder[path[-1]]
-        else:
-            editor.replace(document.node, (), {})
-            expected = {}
-    result = editor.apply()
-    # Verify before output: the stripped values must read as the values without them.
-    if load_one(result, what).data != expected:
-        raise UnsupportedYaml("internal: the stripped values do not read as planned")
-    return result
+        status = os.stat(path)
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("file", status.st_dev, status.st_ino)
 
 
-def _whole(root: Node, paths: list[Path]) -> list[Path]:
-    """The keys to remove: a mapping all of whose keys go is removed as one key of its parent,
-    up to the document (the empty path: it becomes `{}`)."""
-    gone = set(paths)
-    changed = True
-    while changed:
-        changed = False
-        for parent in {path[:-1] for path in gone if path}:
-            node = node_at(root, parent)
-            keys = {(*parent, key.value) for key, _ in mapping_pairs(node)}
-            if isinstance(node, yaml.MappingNode) and keys and keys <= gone:
-                gone = (gone - keys) | {parent}
-                changed = True
-    return sorted(gone, key=lambda path: tuple(str(step) for step in path))
+def default_name(files: list[str]) -> str:
+    """The config's name when --name gives none: the first values file's name without its
+    extension, as an annotation name may be (`prod.yaml`: prod); `sidecars` for stdin and
+    for `values.yaml`."""
+    if files[0] == inputfiles.STDIN:
+        return DEFAULT_NAME
+    stem = os.path.splitext(os.path.basename(files[0]))[0]
+    name = _NOT_IN_NAME.sub("-", stem).strip("-_.")[:63].rstrip("-_.")
+    return name if name and name.lower() != "values" else DEFAULT_NAME
+
+
+def nothing_to_adopt(labels: list[str], base: Path) -> str:
+    """The line that says the values hold nothing a config carries, and what was looked for."""
+    where = ", ".join(labels) + (" (merged)" if len(labels) > 1 else "")
+    under = f" under {dotted(base)}" if base else ""
+    keys = ", ".join(EXTRA_KEYS[:-1]) + f" or {EXTRA_KEYS[-1]}"
+    tops = f"{TOP_VOLUMES[0]} or {TOP_MOUNTS[0]}"
+    return (
+        f"nothing to carry over: no {keys} that a chart places (nor a top-level {tops}) in "
+        f"{where}{under}; the config's spec is empty"
+    )

@@ -87,8 +87,21 @@ FROM_VALUES_EPILOG = """\
 examples:
   # a config from the values, and the values without those parts
   airflow-sidecars from-values values.yaml --strip stripped.yaml > sidecars.yaml
-  # several files merge as `helm -f values.yaml -f prod.yaml` merges them
-  airflow-sidecars from-values values.yaml prod.yaml --name prod > sidecars.yaml
+  # several files merge as `helm -f values.yaml -f prod.yaml` merges them; each
+  # is stripped beside itself (values.stripped.yaml, prod.stripped.yaml)
+  airflow-sidecars from-values values.yaml prod.yaml --strip-suffix .stripped \\
+    > sidecars.yaml
+  # the same, into a folder: stripped/values.yaml, stripped/prod.yaml
+  airflow-sidecars from-values values.yaml prod.yaml --strip-dir stripped/ \\
+    > sidecars.yaml
+  # an umbrella chart's values, with the Airflow chart's under `airflow:` (found
+  # by Chart.yaml beside values.yaml, or by its keys, without --subchart)
+  airflow-sidecars from-values values.yaml --subchart airflow \\
+    --strip stripped.yaml > sidecars.yaml
+  # the config is named after the first file (prod.yaml: prod; values.yaml and
+  # stdin: sidecars), or --name
+  helm get values airflow -o yaml |
+    airflow-sidecars from-values - --name prod > sidecars.yaml
   # then the chart with the stripped values and inject give what the chart
   # gave with the original values
   helm template airflow apache-airflow/airflow -f stripped.yaml |
