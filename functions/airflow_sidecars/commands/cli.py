@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from airflow_sidecars import __version__
-from airflow_sidecars.commands import helptext
+from airflow_sidecars.commands import fromvaluescli, helptext
 from airflow_sidecars.commands.stdio import say as _say
 from airflow_sidecars.commands.stdio import write_stdout
 from airflow_sidecars.krmio import inputfiles
@@ -78,53 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(remove)
     _add_in_place(remove)
     _add_inputs(remove)
-    adopt = commands.add_parser(
-        "from-values",
-        help="write a config holding the extra* values of chart values files",
-        description=(
-            "Read chart values files (merged as Helm merges -f files; '-' reads stdin) and print "
-            "an AirflowSidecars config holding exactly their extraContainers, "
-            "extraInitContainers, extraVolumes and extraVolumeMounts (and the top-level volumes /"
-            " volumeMounts) at the chart's own nesting. With --strip (one file), --strip-suffix "
-            "or --strip-dir (each file), also write the values without them, comments and layout "
-            "kept: `helm template -f STRIPPED | airflow-sidecars inject --config CONFIG` then "
-            "gives what the chart gave with the original values. The values of an umbrella chart "
-            "that has the Airflow chart as a dependency are read under its key (--subchart)."
-        ),
-        epilog=helptext.FROM_VALUES_EPILOG,
-        formatter_class=helptext.Formatter,
-    )
-    adopt.add_argument(
-        "values", nargs="+", metavar="VALUES", help="chart values files ('-' for stdin)"
-    )
-    adopt.add_argument(
-        "--name",
-        help="the config's metadata.name (default: the first values file's name without its "
-        "extension; 'sidecars' for values.yaml and stdin)",
-    )
-    adopt.add_argument(
-        "--subchart",
-        metavar="KEY",
-        help="the key of a parent chart's values that holds the Airflow chart's (its alias in "
-        "Chart.yaml; dotted for a nested one; '.' for the top level). Default: the Airflow "
-        "dependency of a Chart.yaml beside the first file, else a top-level key holding the "
-        "chart's sections when the top level holds none",
-    )
-    stripping = adopt.add_mutually_exclusive_group()
-    stripping.add_argument(
-        "--strip", metavar="FILE", help="write the values without them to FILE (one values file)"
-    )
-    stripping.add_argument(
-        "--strip-suffix",
-        metavar="SUFFIX",
-        help="write each values file without them beside it, SUFFIX before its extension "
-        "(.stripped: values.yaml to values.stripped.yaml)",
-    )
-    stripping.add_argument(
-        "--strip-dir",
-        metavar="DIR",
-        help="write each values file without them into DIR, under its own name",
-    )
+    fromvaluescli.add_parser(commands)
     commands.add_parser(
         "schema",
         help="print the JSON Schema of the AirflowSidecars config",
@@ -256,10 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(f"{path}\n")
         return 0
     if args.command == "from-values":
-        from airflow_sidecars.commands.fromvalues import Strip, from_values  # noqa: PLC0415
-
-        strip = Strip(args.strip, args.strip_suffix, args.strip_dir)
-        return from_values(args.values, args.name, strip, _say, args.subchart)
+        return fromvaluescli.run(args, _say)
     show = _Show(
         getattr(args, "strict", False),
         args.output,
