@@ -156,7 +156,7 @@ def test_a_plain_sidecar_allowed_or_made_native_goes_in(switch: str, where: byte
     assert b"fluent/fluent-bit:3.1" in outcome.output and where in outcome.output
     config = ConfigSource("config.yaml", config_yaml(spec, "test"))
     checked = run_validate([("out.yaml", outcome.output)], config)
-    # made native: nothing to say; allowed: said all the same, as a warning (issue #25)
+    # made native: nothing to say; allowed: said all the same, as a warning
     expected = ["warning"] if switch == "allowPlainSidecars" else []
     assert [s for s, _ in found(checked, "plain-sidecar")] == expected, checked.results
     assert checked.exit_code == 0

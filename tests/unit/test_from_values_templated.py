@@ -1,4 +1,4 @@
-"""`from-values` on values with `{{ }}` in them (issue #25): what the chart's `tpl` would make
+"""`from-values` on values with `{{ }}` in them: what the chart's `tpl` would make
 of a `.Values` reference is evaluated from the values; what inject evaluates (`.Release.*`,
 `.Chart.*`, the fullname) goes into the config as written; anything else keeps its value in
 the values (and in the stripped values), with a warning naming the field. Whatever goes into

@@ -1,4 +1,4 @@
-"""One verdict for plain sidecars in pods that must complete (issue #25).
+"""One verdict for plain sidecars in pods that must complete.
 
 The chart adds `extraContainers` as plain containers, in Jobs and KubernetesExecutor task pods
 too, where one that never exits (`sleep infinity`) keeps the pod running. `from-values` keeps

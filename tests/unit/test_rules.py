@@ -118,7 +118,7 @@ def test_severity_of_a_rule(rule: str, function: str, expected: str) -> None:
         ("template", "inject"),
         ("added", "validate"),
         ("no-match", "inject"),
-        ("plain-sidecar", "validate"),  # a warning where the config allows it (issue #25)
+        ("plain-sidecar", "validate"),  # a warning where the config allows it
     ],
 )
 def test_a_rule_without_one_verdict_has_no_severity(rule: str, function: str) -> None:

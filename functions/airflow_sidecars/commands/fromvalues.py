@@ -28,13 +28,13 @@ from airflow_sidecars.charts.chart import EXTRA_KEYS, TOP_MOUNTS, TOP_VOLUMES
 from airflow_sidecars.commands.subchart import Ambiguous, airflow_values, place
 from airflow_sidecars.commands.valuesextras import (
     NotValues,
+    adopted,
     check,
     config_spec,
     config_text,
     merged,
     plain_sidecar_warnings,
     renamed,
-    template_notes,
     values_of,
 )
 from airflow_sidecars.commands.valuesstrip import stripped
@@ -101,7 +101,8 @@ def from_values(
         say(f"from-values: warning: {where.warning}\n")
     if where.why:
         say(f"from-values: {where.why}\n")
-    spec, left_out = config_spec(values)
+    adoption = adopted(values)
+    spec, left_out = config_spec(values, adoption)
     for note in renamed(values, where.base):
         say(f"from-values: {note}\n")
     for path in left_out:
@@ -110,10 +111,10 @@ def from_values(
             f"from-values: warning: {shown} is not carried over: no chart places it; it stays "
             "in the values\n"
         )
-    notes = template_notes(values)  # `{{ }}` in the values: each evaluated, each left
+    notes = adoption.said  # `{{ }}` in the values: each evaluated, each left
     for line in notes:
         say(f"from-values: {line}\n")
-    for warning in plain_sidecar_warnings(values, where.base):
+    for warning in plain_sidecar_warnings(adoption.found, where.base):
         say(f"from-values: warning: {warning}\n")
     if not (spec or notes):  # else the lines about `{{ }}` say why the config is empty
         say(f"from-values: {nothing_to_adopt(labels, where.base)}\n")

@@ -17,7 +17,7 @@ import os
 from typing import Any, NamedTuple
 
 from airflow_sidecars.charts.chart import CHART_VALUES, SECTION_ALIASES
-from airflow_sidecars.commands.valuesextras import NotValues, carried_paths, what_it_is
+from airflow_sidecars.commands.valuesextras import NotValues, carried_paths
 from airflow_sidecars.text.yamlread import (
     InvalidYaml,
     NotOneDocument,
@@ -25,6 +25,7 @@ from airflow_sidecars.text.yamlread import (
     UnsupportedYaml,
     dotted,
     load_one,
+    what_it_is,
 )
 
 TOP = "."

@@ -26,10 +26,10 @@ from airflow_sidecars.charts.chart import (
     SECTION_ALIASES,
 )
 from airflow_sidecars.charts.valuenames import Reading, generic, readings, renamed_words
-from airflow_sidecars.commands.valuetemplates import carried
+from airflow_sidecars.commands.valuetemplates import Carried, carried
 from airflow_sidecars.configuration.config import API_VERSION, KIND, schema
 from airflow_sidecars.text import yamlemit
-from airflow_sidecars.text.yamlread import NotOneDocument, Path, dotted, load_one
+from airflow_sidecars.text.yamlread import NotOneDocument, Path, dotted, load_one, what_it_is
 
 _SETS = ("workers", "celery", "sets")
 # The config paths a values file may carry (a worker set's as `workers.celery.sets.*.X`).
@@ -106,30 +106,28 @@ def found_values(values: Any) -> list[tuple[Path, Any]]:
     return found
 
 
+def adopted(values: Any, merged: Any = None) -> Carried:
+    """The `extra*` values of a values tree as the config carries them (`{{ .Values.* }}`
+    evaluated from `merged`, the values of every file; default: this tree), the ones that stay,
+    and what to say of them."""
+    return carried(values if merged is None else merged, found_values(values), _reading)
+
+
 def carried_paths(values: Any, merged: Any = None) -> list[Path]:
-    """The paths of the `extra*` values of a values tree that the config carries; `merged`:
-    the values of every file, which `{{ .Values.* }}` in them are evaluated from (default:
-    this tree)."""
-    everything = values if merged is None else merged
-    found = carried(everything, found_values(values), _reading).found
-    return [path for path, _ in found if _reading(path) is not None]
+    """The paths of the `extra*` values of a values tree that the config carries."""
+    return [path for path, _ in adopted(values, merged).found if _reading(path) is not None]
 
 
-def template_notes(values: Any) -> list[str]:
-    """What from-values says of the `{{ }}` in the values: each evaluated, each left."""
-    return carried(values, found_values(values), _reading).said
-
-
-def plain_sidecar_warnings(values: Any, base: Path = ()) -> list[str]:
+def plain_sidecar_warnings(found: list[tuple[Path, Any]], base: Path = ()) -> list[str]:
     """One warning for each container the config carries, as the chart adds it, as a plain
     container (`allowPlainSidecars: true`) into a pod that must complete: a Job, or the
     KubernetesExecutor pod template. Such a pod completes only when every container in it has
     exited. The chart's own render hangs the same way, so it is said, not refused: the values
     path (under `base`, a parent chart's key, as the file has it), the container, and the two
-    ways out."""
+    ways out. `found`: the values the config carries (`adopted(...).found`)."""
     reaches = table.must_complete()
-    found = []
-    for path, value in carried(values, found_values(values), _reading).found:
+    warnings = []
+    for path, value in found:
         reading = _reading(path)
         if reading is None or reading.path not in reaches or not isinstance(value, list):
             continue
@@ -151,14 +149,14 @@ def plain_sidecar_warnings(values: Any, base: Path = ()) -> list[str]:
         for index, entry in enumerate(value):
             name = entry.get("name") if isinstance(entry, dict) else None
             what = repr(name) if isinstance(name, str) else f"[{index}]"
-            found.append(
+            warnings.append(
                 f"{dotted((*base, *path))}: container {what} is carried over as the chart adds "
                 f"it, a plain container in {where} (spec.{section}.allowPlainSidecars: true): "
                 f"{hangs}, as with the chart's own render. Set spec.{section}.nativeSidecars: "
                 "true in the config to add it as a native sidecar (an init container with "
                 f"restartPolicy: Always), or make it exit when {main} own container does"
             )
-    return found
+    return warnings
 
 
 def _set_values(index: int, entry: Any) -> list[tuple[Path, Any]]:
@@ -260,22 +258,12 @@ def _set_problems(sets: Any, base: Path) -> list[str]:
     return found
 
 
-def what_it_is(value: Any) -> str:
-    """What a value is, in words."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    return "null" if value is None else f"the {type(value).__name__} {value!r}"
-
-
-def config_spec(values: Any) -> tuple[dict[str, Any], list[str]]:
-    """The config's spec, and the values left out (dotted paths the chart table lacks)."""
+def config_spec(values: Any, adoption: Carried | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The config's spec, and the values left out (dotted paths the chart table lacks);
+    `adoption`: `adopted(values)`, when the caller has it already."""
     spec: dict[str, Any] = {}
     left_out: list[str] = []
-    for path, value in carried(values, found_values(values), _reading).found:
+    for path, value in (adoption or adopted(values)).found:
         reading = _reading(path)
         if reading is None:
             left_out.append(dotted(path))

@@ -47,7 +47,7 @@ import yaml
 from airflow_sidecars.charts.chart import OLDEST_SUPPORTED, TESTED_UP_TO, Chart, templated
 from airflow_sidecars.charts.valuenames import Reading, has_value, version_text
 from airflow_sidecars.renders.templating import normal_form, text_problems
-from airflow_sidecars.text.yamlread import Path, UnsupportedYaml, dotted, load_one
+from airflow_sidecars.text.yamlread import Path, UnsupportedYaml, dotted, load_one, what_it_is
 
 # A Go template action, `{{ expr }}`, with a trimming marker (`{{- `, ` -}}`) on either side.
 _ACTION = re.compile(r"\{\{(-[ \t\r\n])?(.*?)([ \t\r\n]-)?\}\}", re.DOTALL)
@@ -205,7 +205,7 @@ class _Value:
             )
         if printed is None:
             return _Problem(
-                f"{reference}: {key} is {_what(node)}, which from-values does not print as "
+                f"{reference}: {key} is {what_it_is(node)}, which from-values does not print as "
                 "the chart would"
             )
         return printed
@@ -345,13 +345,3 @@ def go_float(number: float) -> str:
     else:
         text = f"{digits[:point]}.{digits[point:]}"
     return ("-" if sign else "") + text
-
-
-def _what(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"the {type(value).__name__} {value!r}"

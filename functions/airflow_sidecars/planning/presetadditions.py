@@ -5,13 +5,22 @@ additions.py; inject plans both together."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from airflow_sidecars.configuration.config import Config
 from airflow_sidecars.planning import serviceaccounts
 from airflow_sidecars.planning.edits import Run, result
 from airflow_sidecars.pods.podspec import Additions
-from airflow_sidecars.presets import REGISTRY, PodFacts, Preset, expand, sections_for, targets
+from airflow_sidecars.presets import (
+    REGISTRY,
+    Expansion,
+    PodFacts,
+    Preset,
+    expand,
+    sections_for,
+    targets,
+)
 from airflow_sidecars.renders.airflow import Workload
 from airflow_sidecars.renders.release import Release, ReleaseKey
 
@@ -33,13 +42,20 @@ def presets_for(
     return found
 
 
+def _expansions(
+    presets: Presets, workload: Workload, pod: dict[str, Any]
+) -> Iterator[tuple[Preset, Expansion]]:
+    """Each preset, expanded from the pod's facts."""
+    for preset, params, release in presets:
+        yield preset, expand(preset, params, PodFacts(workload, pod, release, workload.is_job))
+
+
 def quietly(
     presets: Presets, workload: Workload, pod: dict[str, Any]
 ) -> tuple[Additions, dict[str, str]]:
     """What the presets give the pod and the annotations they ask for; nothing is reported."""
     additions, annotations = Additions(), {}
-    for preset, params, release in presets:
-        expansion = expand(preset, params, PodFacts(workload, pod, release, workload.is_job))
+    for _, expansion in _expansions(presets, workload, pod):
         additions.extend(expansion.additions)
         annotations.update(expansion.annotations)
     return additions, annotations
@@ -50,8 +66,7 @@ def add(
 ) -> None:
     """Add what the presets give the pod to `additions`, and report what they say."""
     base = workload.pod_path if not workload.is_pod_template else ("data",)
-    for preset, params, release in presets:
-        expansion = expand(preset, params, PodFacts(workload, pod, release, workload.is_job))
+    for preset, expansion in _expansions(presets, workload, pod):
         if expansion.reached:
             run.presets.add(preset.name)
         additions.extend(expansion.additions)

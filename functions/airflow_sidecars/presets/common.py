@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
+from functools import cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -131,13 +132,19 @@ def env_var(name: str, value: str) -> dict[str, Any]:
     return {"name": name, "value": value}
 
 
+@cache
+def _main_env_of_every_preset() -> frozenset[str]:
+    """Every variable some preset sets on Airflow containers: once, from the registry."""
+    from . import REGISTRY  # noqa: PLC0415 - the registry imports every preset, which import this
+
+    return frozenset(name for preset in REGISTRY.values() for name in preset.main_env)
+
+
 def airflow_env(main: dict[str, Any]) -> list[Any]:
     """The Airflow container's own `env`, as a sidecar running Airflow needs it: without the
     variables presets add to Airflow containers (each record's `main_env`), so that the
     sidecar is the same container on a second run, when the Airflow container has them."""
-    from . import REGISTRY  # noqa: PLC0415 - the registry imports every preset, which import this
-
-    added = {name for preset in REGISTRY.values() for name in preset.main_env}
+    added = _main_env_of_every_preset()
     return [
         copy.deepcopy(entry)
         for entry in main.get("env") or []

@@ -381,3 +381,14 @@ def dotted(path: Path) -> str:
     for step in path:
         out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
     return out or "."
+
+
+def what_it_is(value: Any) -> str:
+    """What a value is, in words, for messages (`the int 5`, `a mapping`, `null`)."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return "null" if value is None else f"the {type(value).__name__} {value!r}"
