@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_sidecars.commands.fromvalues import Strip, from_values
+from airflow_sidecars.commands.fromvalues import How, Strip, from_values
 from airflow_sidecars.commands.valuesextras import config_spec, merged
 from airflow_sidecars.commands.valuesstrip import stripped
 from airflow_sidecars.recording import records
@@ -144,7 +144,7 @@ def _adopt(
 ) -> tuple[int, str, str]:
     """`from-values` in this process: the exit code, stdout and stderr."""
     said: list[str] = []
-    code = from_values([str(file) for file in files], name, strip, said.append, subchart)
+    code = from_values([str(file) for file in files], name, strip, said.append, How(subchart))
     return code, capsys.readouterr().out, "".join(said)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.commands.fromvalues import from_values
+from airflow_sidecars.commands.fromvalues import How, from_values
 from airflow_sidecars.commands.subchart import SECTIONS
 from airflow_sidecars.commands.valuesextras import config_spec
 from airflow_sidecars.commands.valuesstrip import stripped
@@ -63,14 +63,14 @@ def _adopt(
     """`from-values chart/values.yaml --strip stripped.yaml`, with the files `beside` (by
     name) in chart/."""
     folder = tmp_path / "chart"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for name, content in beside.items():
         (folder / name).write_text(content)
     values, out = folder / "values.yaml", tmp_path / "stripped.yaml"
     values.write_text(text)
     out.unlink(missing_ok=True)
     said: list[str] = []
-    code = from_values([str(values)], None, str(out), said.append, subchart)
+    code = from_values([str(values)], None, str(out), said.append, How(subchart))
     printed = capsys.readouterr().out
     return Adopted(code, printed, "".join(said), out.read_text() if out.exists() else None)
 
@@ -286,9 +286,10 @@ def test_each_oracle_values_file_as_a_subcharts(
     by_keys = bool(SECTIONS & set(yaml.safe_load(text)))
     subchart = None if by_keys else "airflow"
     adopted = _adopt(tmp_path, capsys, "global: {}\n" + indented(text, "airflow"), subchart)
-    spec, alone = _alone(text)
-    assert adopted.code == 0, adopted.said
+    plain = _adopt(tmp_path / "alone", capsys, text)  # the same values at the top
+    assert adopted.code == plain.code == 0, adopted.said
     assert ("it holds the chart's sections" in adopted.said) == by_keys
-    assert adopted.config["spec"] == spec
-    left = "" if yaml.safe_load(alone) == {} else indented(alone, "airflow")
+    assert adopted.config["spec"] == plain.config["spec"]
+    alone = plain.stripped or ""
+    left = "" if not yaml.safe_load(alone) else indented(alone, "airflow")
     assert adopted.stripped == "global: {}\n" + left

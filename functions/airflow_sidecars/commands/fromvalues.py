@@ -20,12 +20,12 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import yaml
 
 from airflow_sidecars.charts.chart import EXTRA_KEYS, TOP_MOUNTS, TOP_VOLUMES
-from airflow_sidecars.commands.subchart import Ambiguous, airflow_values, place
+from airflow_sidecars.commands.subchart import Ambiguous, Place, airflow_values, place
 from airflow_sidecars.commands.valuesextras import (
     NotValues,
     adopted,
@@ -37,8 +37,12 @@ from airflow_sidecars.commands.valuesextras import (
     renamed,
     values_of,
 )
+from airflow_sidecars.commands.valuesroutes import DEFAULT_ROUTE, hook_values, said, staying
 from airflow_sidecars.commands.valuesstrip import stripped
 from airflow_sidecars.krmio import inputfiles
+from airflow_sidecars.krmio.krm import InputError
+from airflow_sidecars.krmio.krmread import parse
+from airflow_sidecars.renders.airflow import Workload, find_workloads
 from airflow_sidecars.text.yamlread import Path, UnsupportedYaml, dotted
 
 WHO = "airflow-sidecars from-values"
@@ -62,38 +66,47 @@ class Strip(NamedTuple):
     folder: str | None = None
 
 
+class How(NamedTuple):
+    """Where the Airflow chart's values are and where the config goes: `subchart`, the key
+    of a parent chart's values (subchart.py; None: found); `route`, the way the release's
+    render reaches inject, and `render`, the file of a render of these values that says what
+    the release runs (valuesroutes.py)."""
+
+    subchart: str | None = None
+    route: str = DEFAULT_ROUTE
+    render: str | None = None
+
+
 def from_values(
     files: list[str],
     name: str | None,
     strip: str | Strip | None,
     say: Callable[[str], None],
-    subchart: str | None = None,
+    how: How = How(),  # noqa: B008 - a NamedTuple, immutable
 ) -> int:
-    """Print the config named `name` (None: after the first file); with `strip` (a file, or
-    where each file's go), write the values without what it carries. Exit 0; 1 for values
-    that cannot be read, adopted or written; 2 for a command line that cannot be done. A
-    stripped file is written only once every one of them is made."""
+    """Print the config named `name` (None: after the first file) that `how` asks for; with
+    `strip` (a file, or where each file's go), write the values without what it carries.
+    Exit 0; 1 for values (or a render) that cannot be read, adopted or written; 2 for a
+    command line that cannot be done. A stripped file is written only once every one of them
+    is made."""
     labels = [label(file) for file in files]
     strip = strip if isinstance(strip, Strip) else Strip(strip)
     try:
         targets = strip_targets(files, strip)
         texts = [_read(file, say) for file in files]
-        documents = [values_of(text, what) for text, what in zip(texts, labels, strict=True)]
-        first = None if files[0] == inputfiles.STDIN else files[0]
-        where = place(subchart, first, merged(documents))
-        parts = [
-            airflow_values(document, where.base, what)
-            for document, what in zip(documents, labels, strict=True)
-        ]
-        for part, what in zip(parts, labels, strict=True):
-            check(part, what, where.base)
-        values = merged(parts)
-        if len(parts) > 1:  # one value under two names, each in a file of its own
-            check(values, "the merged values", where.base)
+        where, values = _airflow_values(files, texts, labels, how.subchart)
+        workloads = None if how.render is None else rendered_workloads(how.render)
     except (Usage, Ambiguous) as error:
         say(f"{WHO}: {error}\n")
         return 2
-    except (OSError, UnicodeDecodeError, UnsupportedYaml, yaml.YAMLError, NotValues) as error:
+    except (
+        OSError,
+        UnicodeDecodeError,
+        UnsupportedYaml,
+        yaml.YAMLError,
+        NotValues,
+        InputError,
+    ) as error:
         for line in str(error).splitlines():
             say(f"{WHO}: {line}\n")
         return 1
@@ -101,29 +114,15 @@ def from_values(
         say(f"from-values: warning: {where.warning}\n")
     if where.why:
         say(f"from-values: {where.why}\n")
-    adoption = adopted(values)
-    spec, left_out = config_spec(values, adoption)
-    for note in renamed(values, where.base):
-        say(f"from-values: {note}\n")
-    for path in left_out:
-        shown = f"{dotted(where.base)}.{path}" if where.base else path
-        say(
-            f"from-values: warning: {shown} is not carried over: no chart places it; it stays "
-            "in the values\n"
-        )
-    notes = adoption.said  # `{{ }}` in the values: each evaluated, each left
-    for line in notes:
-        say(f"from-values: {line}\n")
-    for warning in plain_sidecar_warnings(adoption.found, where.base):
-        say(f"from-values: warning: {warning}\n")
-    if not (spec or notes):  # else the lines about `{{ }}` say why the config is empty
+    spec, keep = _adopted(values, where.base, how, workloads, say)
+    if not spec and not keep:  # else the lines said why the config is empty
         say(f"from-values: {nothing_to_adopt(labels, where.base)}\n")
     written = []
     for target, text, what in zip(targets, texts, labels, strict=True):
         if target is None:
             continue
         try:
-            written.append((target, stripped(text, what, where.base, values)))
+            written.append((target, stripped(text, what, where.base, values, keep)))
         except UnsupportedYaml as error:  # a layout the splices cannot take a value out of
             say(f"{WHO}: {what}: cannot strip it: {error}\n")
             return 1
@@ -138,6 +137,79 @@ def from_values(
         return 1
     sys.stdout.write(config_text(spec, default_name(files) if name is None else name))
     return 0
+
+
+def _airflow_values(
+    files: list[str], texts: list[str], labels: list[str], subchart: str | None
+) -> tuple[Place, Any]:
+    """Where the Airflow chart's values are in the files, and their merge (as Helm merges
+    them). Raises NotValues for values a config cannot carry, Ambiguous for an open key."""
+    documents = [values_of(text, what) for text, what in zip(texts, labels, strict=True)]
+    first = None if files[0] == inputfiles.STDIN else files[0]
+    where = place(subchart, first, merged(documents))
+    parts = [
+        airflow_values(document, where.base, what)
+        for document, what in zip(documents, labels, strict=True)
+    ]
+    for part, what in zip(parts, labels, strict=True):
+        check(part, what, where.base)
+    values = merged(parts)
+    if len(parts) > 1:  # one value under two names, each in a file of its own
+        check(values, "the merged values", where.base)
+    return where, values
+
+
+def _adopted(
+    values: Any,
+    base: Path,
+    how: How,
+    workloads: list[Workload] | None,
+    say: Callable[[str], None],
+) -> tuple[dict[str, Any], frozenset[Path]]:
+    """The config's spec for the route, and the values that stay (each said, with why; "" when
+    there is nothing, which is the caller's to say)."""
+    adoption = adopted(values)
+    stays = staying(adoption.found, values, how.route, workloads)
+    keep = frozenset(stay.path for stay in stays)
+    adoption = adoption._replace(
+        found=[(path, value) for path, value in adoption.found if path not in keep],
+        kept=[*adoption.kept, *keep],
+    )
+    spec, left_out = config_spec(values, adoption)
+    for note in renamed(values, base):
+        say(f"from-values: {note}\n")
+    for path in left_out:
+        shown = f"{dotted(base)}.{path}" if base else path
+        say(
+            f"from-values: warning: {shown} is not carried over: no chart places it; it stays "
+            "in the values\n"
+        )
+    for line in [*adoption.said, *said(stays, how.route, base, how.render)]:
+        say(f"from-values: {line}\n")  # `{{ }}` evaluated or left; values that stay, and why
+    hooks = hook_values(adoption.found, values, workloads) if how.route == "stream" else ""
+    if hooks:
+        say(
+            f"from-values: {hooks} reach Helm hooks, which the stream route carries; with "
+            "`helm --post-renderer` on Helm 3, which post-renders no hooks, adopt with --route "
+            "helm3\n"
+        )
+    for warning in plain_sidecar_warnings(adoption.found, base):
+        say(f"from-values: warning: {warning}\n")
+    return spec, frozenset([*keep, *adoption.kept])
+
+
+def rendered_workloads(render: str) -> list[Workload]:
+    """The Airflow workloads of a render of the values (a file). Raises
+    NotValues for a render that holds none: it cannot say what the release runs."""
+    with open(render, "rb") as handle:
+        text = handle.read().decode("utf-8")
+    workloads = find_workloads(parse([(render, text)]).items)
+    if not workloads:
+        raise NotValues(
+            f"{render} holds no workload of the Airflow chart: give a render of these values "
+            "(`helm template RELEASE CHART -f VALUES...`, hooks included)"
+        )
+    return workloads
 
 
 def label(file: str) -> str:

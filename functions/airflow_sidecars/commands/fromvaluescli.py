@@ -44,6 +44,23 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
         "dependency of a Chart.yaml beside the first file, else a top-level key holding the "
         "chart's sections when the top level holds none",
     )
+    adopt.add_argument(
+        "--route",
+        choices=("stream", "helm3", "helm4"),
+        default="stream",
+        help="how the release's render reaches inject: stream (the default: helm template, "
+        "kustomize, kpt; the Helm hooks are in the stream), helm3 (helm --post-renderer on Helm "
+        "3, which post-renders no hooks: values that reach a hook Job stay in the values), "
+        "helm4 (Helm 4's CLI, which post-renders hooks with the rest: as stream)",
+    )
+    adopt.add_argument(
+        "--render",
+        metavar="FILE",
+        help="a render of these values (helm template, hooks included): values that reach no "
+        "workload of it stay out of the config (in the values), and which Jobs are hooks is "
+        "read off it. Without it, from the values: a section with enabled: false reaches "
+        "nothing",
+    )
     stripping = adopt.add_mutually_exclusive_group()
     stripping.add_argument(
         "--strip", metavar="FILE", help="write the values without them to FILE (one values file)"
@@ -62,7 +79,8 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
-    from airflow_sidecars.commands.fromvalues import Strip, from_values  # noqa: PLC0415
+    from airflow_sidecars.commands.fromvalues import How, Strip, from_values  # noqa: PLC0415
 
     strip = Strip(args.strip, args.strip_suffix, args.strip_dir)
-    return from_values(args.values, args.name, strip, say, args.subchart)
+    how = How(args.subchart, args.route, args.render)
+    return from_values(args.values, args.name, strip, say, how)

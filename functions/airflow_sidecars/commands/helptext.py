@@ -102,10 +102,16 @@ examples:
   # stdin: sidecars), or --name
   helm get values airflow -o yaml |
     airflow-sidecars from-values - --name prod > sidecars.yaml
+  # for `helm upgrade --post-renderer` on Helm 3 (no hooks post-rendered): the
+  # values that reach hook Jobs stay; with today's render, the values that
+  # reach nothing (a component left off) stay out of the config
+  helm template airflow apache-airflow/airflow -f values.yaml > today.yaml
+  airflow-sidecars from-values values.yaml --route helm3 --render today.yaml \\
+    --strip stripped.yaml > sidecars.yaml
   # then the chart with the stripped values and inject give what the chart
   # gave with the original values
   helm template airflow apache-airflow/airflow -f stripped.yaml |
-    airflow-sidecars inject --config sidecars.yaml"""
+    airflow-sidecars inject --strict --config sidecars.yaml"""
 
 SCHEMA_DESCRIPTION = (
     "Print the JSON Schema (draft 2020-12) that inject and validate check an AirflowSidecars "

@@ -86,6 +86,19 @@ def _written(path: Path, reading: Reading) -> Path:
     return tuple(written)
 
 
+def config_path(values: Any, path: Path) -> tuple[str, ...] | None:
+    """The config path (in the config's words, as the chart table keys its values) of a
+    values path, a worker set by its name (None for a set without one); None for a value no
+    chart places."""
+    reading = _reading(path)
+    if reading is None:
+        return None
+    if path[:3] != _SETS:
+        return tuple(reading.path)
+    name = values["workers"]["celery"]["sets"][int(path[3])].get("name")
+    return (*_SETS, name, str(reading.path[4])) if isinstance(name, str) else None
+
+
 def found_values(values: Any) -> list[tuple[Path, Any]]:
     """Every non-empty `extra*` value of a values tree, with its path (a worker set's by its
     index in `workers.celery.sets`)."""

@@ -23,11 +23,15 @@ from airflow_sidecars.text.yamlread import (
 from airflow_sidecars.text.yamltext import detect_seq_indent
 
 
-def stripped(text: str, what: str, base: Path = (), merged: Any = None) -> str:
+def stripped(
+    text: str, what: str, base: Path = (), merged: Any = None, keep: frozenset[Path] = frozenset()
+) -> str:
     """The values text without the `extra*` values a config carries, by splices: a mapping
     left empty goes with its key (in Helm a null value would delete the chart's defaults).
     `base`: the keys of a parent chart's values under which the Airflow chart's are; `merged`:
-    the Airflow chart's values of every file, which `{{ .Values.* }}` are evaluated from."""
+    the Airflow chart's values of every file, which `{{ .Values.* }}` are evaluated from;
+    `keep`: the values (paths under `base`) that stay although a config could carry them
+    (valuesroutes.py)."""
     try:
         document = load_one(text, what)
     except NotOneDocument as error:
@@ -37,7 +41,7 @@ def stripped(text: str, what: str, base: Path = (), merged: Any = None) -> str:
     values = document.data
     for step in base:
         values = values.get(step) if isinstance(values, dict) else None
-    paths = [(*base, *path) for path in carried_paths(values, merged)]
+    paths = [(*base, *path) for path in carried_paths(values, merged) if path not in keep]
     if not paths:
         return text
     editor = Editor(text, seq_indent=detect_seq_indent(document.node, text))

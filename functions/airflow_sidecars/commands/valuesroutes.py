@@ -1,0 +1,232 @@
+"""Which `extra*` values a config carries on the route the release takes, and which stay.
+
+A route is the way the chart's render reaches inject:
+
+- `stream` (the default): `helm template`, kustomize, kpt, CI pipes: every resource of the
+  release, the Helm hooks too, in one stream;
+- `helm3`: `helm install|upgrade --post-renderer` on Helm 3, which hands the post-renderer
+  the release's resources without its hooks (docs/krm-contract.md, 2.7): a value that reaches
+  a hook Job can only be placed by the chart, so it stays in the values;
+- `helm4`: Helm 4's CLI, whose post-render strategy is `combined` (hooks in the same stream as
+  the rest): as `stream`.
+
+On every route a value that reaches no workload (a component the release leaves off, a value
+the chart version does not read) stays out of the config: `inject --strict` would refuse it. It
+stays in the values, where the chart ignores it as before.
+
+What reaches what is read off a render of the original values when one is given
+(`--render`): the workloads it has, their chart version, which of them are Helm hooks, and the
+chart table's placement. Without one, from the values alone: a section whose `enabled` is
+false reaches nothing, and the official chart's `createUserJob` / `migrateDatabaseJob` are
+hooks unless `useHelmHooks: false` (the community chart's migrations and sync Jobs when the
+values make them Jobs). Where the values cannot tell, the value is carried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from airflow_sidecars.charts.chart import (
+    EXTRA_MOUNTS,
+    EXTRA_VOLUMES,
+    JOB_SECTIONS,
+    TOP_MOUNTS,
+    TOP_VOLUMES,
+    Chart,
+    Placement,
+    Source,
+    ValuePath,
+    placement,
+)
+from airflow_sidecars.charts.valuenames import chart_words, generic, has_value
+from airflow_sidecars.commands.valuesextras import config_path, found_values
+from airflow_sidecars.renders.airflow import Workload
+from airflow_sidecars.text.yamlread import Path, dotted
+from airflow_sidecars.transforms.unmatched import HOOK_ANNOTATION
+
+ROUTES = ("stream", "helm3", "helm4")
+DEFAULT_ROUTE = "stream"
+# The community chart's Jobs that are Helm hooks, and the values that make them Jobs: the
+# database migrations (`airflow.dbMigrations.runAsJob`), and each sync Job when its list is
+# set and its `*Update` (a Deployment that keeps syncing, the default) is false.
+_COMMUNITY_SYNC = ("users", "connections", "pools", "variables")
+_TOP = (TOP_VOLUMES, TOP_MOUNTS)
+# The official chart's hook Jobs, by the name the chart gives them after its fullname.
+_OFFICIAL_JOBS = {"createUserJob": "create-user", "migrateDatabaseJob": "run-airflow-migrations"}
+
+
+class Stay(NamedTuple):
+    """A value that stays in the values, and why (`hook`: it reaches a Helm hook; else it
+    reaches nothing), in words for the line that says so."""
+
+    path: Path
+    hook: bool
+    why: str
+
+
+def staying(
+    found: list[tuple[Path, Any]], values: Any, route: str, render: list[Workload] | None
+) -> list[Stay]:
+    """The values of `found` (the ones the config would carry, at their values paths) that
+    stay in the values on `route`: given a render's workloads, by what they reach there; else
+    by what the values say."""
+    paths = {path: config_path(values, path) for path, _ in found}
+    # Every value the chart sees, the ones that stay for their `{{ }}` too.
+    present = {config_path(values, path) for path, _ in found_values(values)}
+    stays: list[Stay] = []
+    for path, where in paths.items():
+        if where is None:
+            continue
+        if render is not None:
+            reached = [w for w in render if _reaches(w, path, where, present)]
+            hooks = [w for w in reached if w.item.annotation(HOOK_ANNOTATION)]
+            if not reached:
+                stays.append(Stay(path, False, _nothing_in(render, where)))
+            elif route == "helm3" and hooks:
+                stays.append(Stay(path, True, _named(hooks)))
+            continue
+        off = _turned_off(values, path)
+        if off is not None:
+            stays.append(Stay(path, False, off))
+        elif route == "helm3":
+            hook = _values_hook(values, where)
+            if hook is not None:
+                stays.append(Stay(path, True, hook))
+    return stays
+
+
+def hook_values(found: list[tuple[Path, Any]], values: Any, render: list[Workload] | None) -> str:
+    """The values that reach a Helm hook, for the line the stream route says of them ("": none)."""
+    reach = staying(found, values, "helm3", render)
+    return ", ".join(dotted(stay.path) for stay in reach if stay.hook)
+
+
+def said(stays: list[Stay], route: str, base: Path, render_name: str | None) -> list[str]:
+    """One line per reason: the values that stay, and why."""
+    groups: dict[tuple[bool, str], list[str]] = {}
+    for stay in stays:
+        groups.setdefault((stay.hook, stay.why), []).append(dotted((*base, *stay.path)))
+    lines = []
+    for (hook, why), names in groups.items():
+        one = len(names) == 1
+        verb, they = ("stays", "it reaches") if one else ("stay", "they reach")
+        if hook:
+            lines.append(
+                f"route {route}: {', '.join(names)} {verb} in the values (the chart places "
+                f"{'it' if one else 'them'}): {they} {why}, and Helm 3 passes no hook to a "
+                "post-renderer"
+            )
+        else:
+            source = f"no workload of {render_name}" if render_name else "no workload"
+            lines.append(
+                f"{', '.join(names)} {verb} in the values, out of the config: {they} {source} "
+                f"({why}), and inject --strict refuses a value that reaches nothing"
+            )
+    return lines
+
+
+def _reaches(
+    workload: Workload, path: Path, where: ValuePath, present: set[ValuePath | None]
+) -> bool:
+    """Whether the chart gives the value at `path` (config path `where`) to this workload:
+    the chart version reads it under that name, and it is the first set value of a chain of
+    the workload's placement (`present`: the config paths that hold a value)."""
+    chart = workload.chart
+    if workload.users_template or not _chart_reads(chart, path, where):
+        return False
+    template = workload.template_key is not None
+    laid = placement(chart, workload.slot, workload.worker_set, template)
+    for source in _sources(laid):
+        for step in source.chain:
+            if step == where:
+                return True
+            if step in present:
+                break  # an earlier value of the chain is set: the chart takes that one
+    return False
+
+
+def _chart_reads(chart: Chart, path: Path, where: ValuePath) -> bool:
+    """Whether this chart version reads the values path `path` as the config path `where`:
+    it has the value, and calls it so (a values file in another version's words, or the
+    official top-level `volumes` in community values, is a value the chart ignores)."""
+    if chart.flavour == "community" and where in _TOP:
+        return False
+    if has_value(chart, where) is not None:
+        return False
+    return chart_words(chart, generic(where)) == generic(tuple(str(step) for step in path))
+
+
+def _sources(laid: Placement) -> Iterator[Source]:
+    yield from laid.containers
+    yield from laid.init_containers
+    yield from laid.volumes
+    for mounts in laid.mounts:
+        yield mounts.source
+
+
+def _named(workloads: list[Workload]) -> str:
+    return _hook_jobs(sorted({str(w.item.name) for w in workloads}))
+
+
+def _hook_jobs(names: list[str]) -> str:
+    """`the hook Job X`, `the hook Jobs X and Y`."""
+    return f"the hook Job{'s' if len(names) > 1 else ''} {' and '.join(names)}"
+
+
+def _nothing_in(render: list[Workload], where: ValuePath) -> str:
+    charts = sorted({w.chart for w in render}, key=lambda chart: chart.name)
+    unread = [reason for chart in charts if (reason := has_value(chart, where)) is not None]
+    if charts and len(unread) == len(charts):
+        return "; ".join(sorted(set(unread)))
+    sections = sorted({w.slot.section for w in render if w.slot.section})
+    return f"the release runs {', '.join(sections) or 'no Airflow component'}"
+
+
+def _turned_off(values: Any, path: Path) -> str | None:
+    """`X.enabled is false` for the nearest mapping above the value that turns it off (a
+    section, `dags.gitSync`, an exporter); None where none does."""
+    node = values
+    for depth, step in enumerate(path[:-1]):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(step) if not isinstance(step, int) else None
+        if isinstance(node, dict) and node.get("enabled") is False:
+            return f"{dotted(path[: depth + 1])}.enabled is false"
+    return None
+
+
+def _values_hook(values: Any, where: ValuePath) -> str | None:
+    """The hook Jobs a value reaches, as far as the values tell (None: none)."""
+    jobs = [section for section in sorted(JOB_SECTIONS) if _hooked(values, section)]
+    if where[0] in JOB_SECTIONS:
+        return _hook_jobs([_OFFICIAL_JOBS[where[0]]]) if where[0] in jobs else None
+    if where in _TOP and jobs:
+        return _hook_jobs([_OFFICIAL_JOBS[section] for section in jobs])
+    if where[:1] == ("airflow",) and where[1] in (EXTRA_VOLUMES, EXTRA_MOUNTS):
+        community = list(_community_jobs(values.get("airflow")))
+        return _hook_jobs(community) if community else None
+    return None
+
+
+def _hooked(values: Any, section: str) -> bool:
+    """An official Job section that renders a hook: not turned off, `useHelmHooks` not false."""
+    own = values.get(section)
+    if not isinstance(own, dict):
+        return True
+    return own.get("useHelmHooks") is not False and own.get("enabled") is not False
+
+
+def _community_jobs(airflow: Any) -> Iterator[str]:
+    if not isinstance(airflow, dict):
+        return
+    migrations = airflow.get("dbMigrations")
+    if (
+        isinstance(migrations, dict)
+        and migrations.get("runAsJob") is True
+        and migrations.get("enabled") is not False
+    ):
+        yield "db-migrations"
+    for name in _COMMUNITY_SYNC:
+        if airflow.get(name) and airflow.get(f"{name}Update") is False:
+            yield f"sync-{name}"
