@@ -137,7 +137,7 @@ def _from_values(
     case: Case, route: str, into: Path, render: Path | None
 ) -> tuple[bytes, dict[str, str], str]:
     """(config, stripped values by file name, stderr) of from-values on the case's files."""
-    given = ["--render", render] if render else []
+    given: list[str | Path] = ["--render", render] if render else []
     files = [case.folder / name for name in case.files]
     adopted = run_cli("from-values", "--route", route, *given, *files, "--strip-dir", into)
     assert adopted.returncode == 0, adopted.stderr
