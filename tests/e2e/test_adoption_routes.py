@@ -46,8 +46,21 @@ NEEDS_RENDER = {
     "public/nic-avant-airflow-sandbox": "airflow.extraInitContainers: the community chart's",
     "public/nic-avant-airflow-sandbox-community": "airflow.extraInitContainers: new in 8.9.0",
 }
+# Public values that warn, rightly: the official chart has no top-level extraVolumes.
+WARNED = {
+    "public/frozenwolf-crypto-mlops": (
+        "warning: extraVolumes is not carried over",
+        "warning: extraVolumeMounts is not carried over",
+    ),
+}
 # Public values that do not adopt, and why (public/README.md): the test says so until they do.
 NOT_ADOPTED = {
+    "public/chcho67-airflow-on-k8s": (
+        "airflow.kubernetesPodTemplate.extraVolumeMounts mounts the logs path: the community "
+        "chart then leaves its own logs volume out of the pod template, and puts it back in "
+        "the render of the stripped values, where inject refuses a second mount at the same "
+        "path (name-conflict)"
+    ),
     "public/davidaschonfeld-data-pipeline-archive": (
         "web.extraVolumeMounts and scheduler/triggerer mounts of a volume only the top-level "
         "extraVolumes (which the official chart ignores) defines: the chart renders the "
@@ -163,8 +176,10 @@ def test_the_route_gives_the_original_render_back(case: Case, route: str, tmp_pa
     for name, text in stripped.items():
         committed = case.folder / name.replace(".yaml", f".{as_route}.yaml")
         assert text == committed.read_text(), f"{committed}: {STALE}"
-    if case.name.startswith("public/"):  # real values adopt without a word of warning
-        assert "warning" not in said, said
+    if case.name.startswith("public/"):  # real values adopt without a warning, or the known ones
+        expected = WARNED.get(case.name, ())
+        warned = [line for line in said.splitlines() if "warning" in line]
+        assert all(any(known in line for known in expected) for line in warned), said
     if case.name not in NEEDS_RENDER:  # the values alone tell the same
         assert _from_values(case, route, tmp_path / "unrendered", None)[:2] == (config, stripped)
     config_file = tmp_path / "config.yaml"
