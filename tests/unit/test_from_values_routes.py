@@ -214,3 +214,16 @@ def test_a_render_with_no_airflow_workload_is_refused(
     assert (code, config) == (1, "") and said and "Traceback" not in "".join(said)
     code, *_ = _adopt(tmp_path, capsys, values, "stream", tmp_path / "missing.yaml")
     assert code == 1
+
+
+def test_a_render_without_its_hooks_is_named_as_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = matrix_root() / "official-1.22.0"
+    values = folder / "01b-celery-default.values.yaml"
+    render = folder / "01b-celery-default.yaml"  # the manifest alone, as `helm get manifest`
+    code, config, said, _ = _adopt(tmp_path, capsys, values, "stream", render)
+    assert code == 0
+    assert "createUserJob" not in yaml.safe_load(config)["spec"]
+    (line,) = [line for line in said if "createUserJob.extraContainers" in line]
+    assert "the render holds no Helm hook: `helm template` prints them" in line

@@ -180,7 +180,11 @@ def _nothing_in(render: list[Workload], where: ValuePath) -> str:
     if charts and len(unread) == len(charts):
         return "; ".join(sorted(set(unread)))
     sections = sorted({w.slot.section for w in render if w.slot.section})
-    return f"the release runs {', '.join(sections) or 'no Airflow component'}"
+    runs = f"the release runs {', '.join(sections) or 'no Airflow component'}"
+    if where[0] in JOB_SECTIONS and not any(w.item.annotation(HOOK_ANNOTATION) for w in render):
+        # `helm get manifest` and Helm 3's post-renderer stream leave the hooks out
+        runs += "; the render holds no Helm hook: `helm template` prints them"
+    return runs
 
 
 def _turned_off(values: Any, path: Path) -> str | None:
