@@ -168,7 +168,7 @@ def _adopted(
 ) -> tuple[dict[str, Any], frozenset[Path]]:
     """The config's spec for the route, and the values that stay (each said, with why; "" when
     there is nothing, which is the caller's to say)."""
-    adoption = adopted(values)
+    adoption = adopted(values, base=base)
     stays = staying(adoption.found, values, how.route, workloads)
     keep = frozenset(stay.path for stay in stays)
     adoption = adoption._replace(
