@@ -1,0 +1,180 @@
+"""Adoption end to end, per route, on real renders (tests/fixtures/adoption/README.md).
+
+For each case (an umbrella chart's values: the official chart under its own name and under an
+alias, the community chart; real public values files) and each route, `from-values --route R
+--render ORIGINAL` must write the stripped values committed beside the case (else they are
+stale: re-render with make_adoption.py), and the same without `--render` (where the values
+alone tell what reaches a workload); and `inject --strict` with the config it prints, on what
+the route hands a post-renderer of the stripped values' render, must exit 0 and give the
+original render:
+
+- stream and helm4 (Helm 4 post-renders hooks with the rest): the manifest and the hooks, as
+  one stream, give the original manifest and hooks;
+- helm3 (Helm 3's post-renderer never sees the hooks): the manifest alone gives the original
+  manifest, and the hooks, which no post-renderer touches, must be the original hooks already.
+
+Compared as the chart-oracle matrix compares (tests/unit/test_oracle_matrix.py): object by
+object, volumes and mounts as sets, `checksum/*` annotations and inject's records aside.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+import yaml
+
+from conftest import FIXTURES, run_cli
+
+ADOPTION = FIXTURES / "adoption"
+STALE = "the committed stripped values are stale: re-render with make_adoption.py"
+# The stripped values and renders each route is checked against: Helm 4 post-renders hooks
+# with the rest, as the stream route assumes, so it strips what the stream route strips.
+RENDERED_AS = {"stream": "stream", "helm3": "helm3", "helm4": "stream"}
+HOOKS_HANDED_OVER = {"stream": True, "helm3": False, "helm4": True}
+# Public values with extras the chart does not use (a component the executor does not run, a
+# key of the other chart): only the render tells from-values that they reach no workload.
+# Without it they go into the config, which inject --strict refuses.
+NEEDS_RENDER = {
+    "public/davidaschonfeld-data-pipeline": "workers.* with the LocalExecutor: no worker",
+    "public/nic-avant-airflow-sandbox": "airflow.extraInitContainers: the community chart's",
+    "public/nic-avant-airflow-sandbox-community": "airflow.extraInitContainers: new in 8.9.0",
+}
+# Public values that do not adopt, and why (public/README.md): the test says so until they do.
+NOT_ADOPTED = {
+    "public/davidaschonfeld-data-pipeline-archive": (
+        "web.extraVolumeMounts and scheduler/triggerer mounts of a volume only the top-level "
+        "extraVolumes (which the official chart ignores) defines: the chart renders the "
+        "dangling mounts, inject --strict refuses them (missing-volume)"
+    ),
+}
+
+
+class Case(NamedTuple):
+    folder: Path
+    files: tuple[str, ...]  # values files, in the order Helm takes them
+
+    @property
+    def name(self) -> str:
+        return str(self.folder.relative_to(ADOPTION))
+
+
+def _cases() -> list[Case]:
+    found = []
+    for values in sorted(ADOPTION.glob("**/values.yaml")):
+        others = sorted(
+            file.name for file in values.parent.glob("values-*.yaml") if file.name.count(".") == 1
+        )
+        found.append(Case(values.parent, ("values.yaml", *others)))
+    return found
+
+
+CASES = _cases()
+PARAMS = [
+    pytest.param(
+        case,
+        id=case.name,
+        marks=[pytest.mark.xfail(strict=True, reason=NOT_ADOPTED[case.name])]
+        if case.name in NOT_ADOPTED
+        else [],
+    )
+    for case in CASES
+]
+
+
+def _normalised(node: Any, key: str = "") -> Any:
+    if isinstance(node, list):
+        items = [_normalised(entry) for entry in node]
+        if key == "volumes":
+            return sorted(items, key=lambda volume: str(volume.get("name")))
+        if key == "volumeMounts":
+            return sorted(items, key=lambda mount: (mount.get("mountPath"), mount.get("name")))
+        return items
+    if not isinstance(node, dict):
+        if key in ("pod_template_file.yaml", "pod_template.yaml") and isinstance(node, str):
+            return _normalised(yaml.safe_load(node))
+        return node
+    out = {}
+    for name, value in node.items():
+        kept = _normalised(_without_ours(value) if name == "annotations" else value, str(name))
+        # an annotations mapping that held only a checksum or a record counts as none
+        if name in ("annotations", "metadata") and kept in ({}, None):
+            continue
+        out[name] = kept
+    return out
+
+
+def _without_ours(annotations: Any) -> Any:
+    """Annotations without the chart's checksums (it hashes its templates, inject the data)
+    and inject's records."""
+    if not isinstance(annotations, dict):
+        return annotations
+    ours = ("checksum/", "airflow-sidecars.dev/")
+    return {key: value for key, value in annotations.items() if not key.startswith(ours)}
+
+
+def _objects(text: str | bytes) -> list[Any]:
+    return [_normalised(document) for document in yaml.safe_load_all(text) if document]
+
+
+def _identity(document: Any) -> tuple[str, str]:
+    return document["kind"], document["metadata"]["name"]
+
+
+def assert_same_objects(ours: str | bytes, charts: str | bytes) -> None:
+    mine, theirs = _objects(ours), _objects(charts)
+    assert [_identity(d) for d in mine] == [_identity(d) for d in theirs]
+    different = [_identity(a) for a, b in zip(mine, theirs, strict=True) if a != b]
+    assert not different, f"differs from the chart's render: {different}"
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def _from_values(
+    case: Case, route: str, into: Path, render: Path | None
+) -> tuple[bytes, dict[str, str], str]:
+    """(config, stripped values by file name, stderr) of from-values on the case's files."""
+    given: list[str | Path] = ["--render", render] if render else []
+    files = [case.folder / name for name in case.files]
+    adopted = run_cli("from-values", "--route", route, *given, *files, "--strip-dir", into)
+    assert adopted.returncode == 0, adopted.stderr
+    stripped = {name: (into / name).read_text() for name in case.files}
+    return adopted.stdout, stripped, adopted.stderr
+
+
+@pytest.mark.parametrize("route", list(RENDERED_AS))
+@pytest.mark.parametrize("case", PARAMS)
+def test_the_route_gives_the_original_render_back(case: Case, route: str, tmp_path: Path) -> None:
+    as_route = RENDERED_AS[route]
+    original = _text(case.folder / "render.yaml")
+    original_hooks = _text(case.folder / "render.hooks.yaml")
+    helm_template = tmp_path / "original.yaml"
+    helm_template.write_text(original + original_hooks)
+
+    config, stripped, said = _from_values(case, route, tmp_path / "stripped", helm_template)
+    for name, text in stripped.items():
+        committed = case.folder / name.replace(".yaml", f".{as_route}.yaml")
+        assert text == committed.read_text(), f"{committed}: {STALE}"
+    if case.name.startswith("public/"):  # real values adopt without a word of warning
+        assert "warning" not in said, said
+    if case.name not in NEEDS_RENDER:  # the values alone tell the same
+        assert _from_values(case, route, tmp_path / "unrendered", None)[:2] == (config, stripped)
+    config_file = tmp_path / "config.yaml"
+    config_file.write_bytes(config)
+
+    render = _text(case.folder / f"render.{as_route}.yaml")
+    hooks = _text(case.folder / f"render.{as_route}.hooks.yaml")
+    handed = tmp_path / "stream.yaml"
+    if HOOKS_HANDED_OVER[route]:
+        handed.write_text(render + hooks)
+        wanted = original + original_hooks
+    else:
+        assert hooks == original_hooks, "the stripped values changed a hook no post-renderer sees"
+        handed.write_text(render)
+        wanted = original
+    injected = run_cli("inject", "--strict", "--config", config_file, handed)
+    assert injected.returncode == 0, injected.stderr
+    assert_same_objects(injected.stdout, wanted)
