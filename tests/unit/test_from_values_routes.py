@@ -227,3 +227,31 @@ def test_a_render_without_its_hooks_is_named_as_the_reason(
     assert "createUserJob" not in yaml.safe_load(config)["spec"]
     (line,) = [line for line in said if "createUserJob.extraContainers" in line]
     assert "the render holds no Helm hook: `helm template` prints them" in line
+
+
+def test_without_a_render_the_airflow_version_the_values_name_decides_the_ui(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "airflowVersion: 3.1.8\n"
+        "webserver: {extraContainers: [{name: w, image: busybox:1.36}]}\n"
+        "apiServer: {extraContainers: [{name: a, image: busybox:1.36}]}\n"
+        "flower: {extraVolumes: [{name: f, emptyDir: {}}]}\n"
+    )
+    code, config, said, stripped = _adopt(tmp_path, capsys, values, "stream", None)
+    assert code == 0
+    assert set(yaml.safe_load(config)["spec"]) == {"apiServer", "flower"}
+    assert "webserver" in yaml.safe_load(stripped.read_text())
+    (line,) = [line for line in said if "webserver.extraContainers stays" in line]
+    assert "airflowVersion is Airflow 3, whose UI is the api-server" in line
+    # flower is off by the official chart's default, on by the community chart's: said once
+    (doubt,) = [line for line in said if "do not say whether" in line]
+    assert "runs flower (" in doubt and "--render" in doubt
+    # with a render there is no doubt to speak of
+    folder = matrix_root() / "official-1.22.0"
+    render = folder / "01b-celery-default.yaml"
+    *_, said, _ = _adopt(
+        tmp_path, capsys, folder / "01b-celery-default.values.yaml", "stream", render
+    )
+    assert not [line for line in said if "do not say whether" in line]

@@ -24,6 +24,7 @@ values make them Jobs). Where the values cannot tell, the value is carried.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -52,6 +53,14 @@ DEFAULT_ROUTE = "stream"
 # set and its `*Update` (a Deployment that keeps syncing, the default) is false.
 _COMMUNITY_SYNC = ("users", "connections", "pools", "variables")
 _TOP = (TOP_VOLUMES, TOP_MOUNTS)
+# Components that a release runs or not by its chart's defaults or its Airflow version, where
+# the values do not turn them on: flower and pgbouncer (off by default in the official chart),
+# the webserver (Airflow 2) and the api-server (Airflow 3), the dag-processor (off by default
+# on Airflow 2).
+_DEFAULT_DEPENDENT = frozenset({"flower", "pgbouncer", "webserver", "apiServer", "dagProcessor"})
+# What a release runs for sure once the values name its Airflow major version: on Airflow 3
+# the api-server and the dag-processor (unless turned off), on Airflow 2 the webserver.
+_RUN_ON = {3: frozenset({"apiServer", "dagProcessor"}), 2: frozenset({"webserver"})}
 # The official chart's hook Jobs, by the name the chart gives them after its fullname.
 _OFFICIAL_JOBS = {"createUserJob": "create-user", "migrateDatabaseJob": "run-airflow-migrations"}
 
@@ -94,6 +103,30 @@ def staying(
             if hook is not None:
                 stays.append(Stay(path, True, hook))
     return stays
+
+
+def unsure(found: list[tuple[Path, Any]], values: Any, base: Path) -> str | None:
+    """Without a render: the line that names the carried values whose component the values
+    do not say the release runs (a default that differs by chart, an Airflow version that
+    decides the UI component), and how to know (None: none)."""
+    unknown = sorted(
+        {
+            dotted((*base, step))
+            for path, _ in found
+            if (step := str(path[0])) in _DEFAULT_DEPENDENT
+            and _turned_off(values, path) is None
+            and not (isinstance(values.get(step), dict) and values[step].get("enabled") is True)
+            and step not in _RUN_ON.get(_airflow_major(values) or 0, ())
+        }
+    )
+    if not unknown:
+        return None
+    return (
+        f"the values do not say whether the release runs {', '.join(unknown)} (the chart's "
+        "default and the Airflow version decide): their values are carried; give --render "
+        "with a render of these values to leave out what reaches nothing (inject --strict "
+        "refuses it)"
+    )
 
 
 def hook_values(found: list[tuple[Path, Any]], values: Any, render: list[Workload] | None) -> str:
@@ -187,9 +220,26 @@ def _nothing_in(render: list[Workload], where: ValuePath) -> str:
     return runs
 
 
+def _airflow_major(values: Any) -> int | None:
+    """The Airflow major version the values name (the official chart's `airflowVersion`, else
+    `defaultAirflowTag`); None where they name none."""
+    for key in ("airflowVersion", "defaultAirflowTag"):
+        found = re.match(r"v?(\d+)\.", str(values.get(key) or ""))
+        if found:
+            return int(found[1])
+    return None
+
+
 def _turned_off(values: Any, path: Path) -> str | None:
     """`X.enabled is false` for the nearest mapping above the value that turns it off (a
-    section, `dags.gitSync`, an exporter); None where none does."""
+    section, `dags.gitSync`, an exporter), or the Airflow version the values name for the UI
+    component of the other version; None where none does."""
+    major = _airflow_major(values)
+    ui = {"webserver": 3, "apiServer": 2}  # the component and the major version without it
+    if major is not None and ui.get(str(path[0])) == major:
+        word = "airflowVersion" if values.get("airflowVersion") else "defaultAirflowTag"
+        runs = "api-server" if major == 3 else "webserver"
+        return f"{word} is Airflow {major}, whose UI is the {runs}"
     node = values
     for depth, step in enumerate(path[:-1]):
         if not isinstance(node, dict):
