@@ -78,6 +78,8 @@ def test_the_routes_config_passes_strict_inject_and_gives_the_charts_render(
 
     # inject --strict on what the route hands over: the render of the stripped values is `a`
     # there when what stays reaches no stream inject edits (hooks under Helm 3, or nothing).
+    if route == "helm3" and _stays_in_the_manifest(tmp_path, capsys, values, render, left):
+        return  # not `a`: the chart's render of these stripped values is in routes-*.tar.xz
     streams = _streams(folder, before, route)
     source = ConfigSource("config.yaml", config.encode())
     outcome = run_inject(
@@ -87,8 +89,6 @@ def test_the_routes_config_passes_strict_inject_and_gives_the_charts_render(
     assert outcome.exit_code == 0 and not errors, errors
     if not carried:
         assert outcome.output == b"".join(file.read_bytes() for file in streams)
-    if route == "helm3" and _stays_in_the_manifest(tmp_path, capsys, values, render, left):
-        return  # the manifest of the stripped values is not `a`'s: the matrix has no render
     assert outcome.files is not None
     for mine, file in zip(outcome.files, streams, strict=True):
         wanted = folder / file.name.replace(before, after)

@@ -28,6 +28,8 @@ import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+import yaml
+
 from airflow_sidecars.charts.chart import (
     EXTRA_MOUNTS,
     EXTRA_VOLUMES,
@@ -42,8 +44,9 @@ from airflow_sidecars.charts.chart import (
 )
 from airflow_sidecars.charts.valuenames import chart_words, generic, has_value
 from airflow_sidecars.commands.valuesextras import config_path, found_values
+from airflow_sidecars.planning import podtemplate
 from airflow_sidecars.renders.airflow import Workload
-from airflow_sidecars.text.yamlread import Path, dotted
+from airflow_sidecars.text.yamlread import Node, Path, dotted, mapping_get, node_at, scalar_at
 from airflow_sidecars.transforms.unmatched import HOOK_ANNOTATION
 
 ROUTES = ("stream", "helm3", "helm4")
@@ -83,12 +86,13 @@ def staying(
     paths = {path: config_path(values, path) for path, _ in found}
     # Every value the chart sees, the ones that stay for their `{{ }}` too.
     present = {config_path(values, path) for path, _ in found_values(values)}
+    pods = [(workload, _container_names(workload)) for workload in render or []]
     stays: list[Stay] = []
     for path, where in paths.items():
         if where is None:
             continue
         if render is not None:
-            reached = [w for w in render if _reaches(w, path, where, present)]
+            reached = [w for w, names in pods if _reaches(w, names, path, where, present)]
             hooks = [w for w in reached if w.item.annotation(HOOK_ANNOTATION)]
             if not reached:
                 stays.append(Stay(path, False, _nothing_in(render, where)))
@@ -160,17 +164,24 @@ def said(stays: list[Stay], route: str, base: Path, render_name: str | None) -> 
 
 
 def _reaches(
-    workload: Workload, path: Path, where: ValuePath, present: set[ValuePath | None]
+    workload: Workload,
+    names: frozenset[str],
+    path: Path,
+    where: ValuePath,
+    present: set[ValuePath | None],
 ) -> bool:
-    """Whether the chart gives the value at `path` (config path `where`) to this workload:
-    the chart version reads it under that name, and it is the first set value of a chain of
-    the workload's placement (`present`: the config paths that hold a value)."""
+    """Whether the chart gives the value at `path` (config path `where`) to this workload,
+    whose containers are `names`: the chart version reads it under that name, it is the first
+    set value of a chain of the workload's placement (`present`: the config paths that hold a
+    value), and, for mounts, the pod has a container they go into (git-sync's reach no Job)."""
     chart = workload.chart
     if workload.users_template or not _chart_reads(chart, path, where):
         return False
     template = workload.template_key is not None
     laid = placement(chart, workload.slot, workload.worker_set, template)
-    for source in _sources(laid):
+    for source, into in _sources(laid):
+        if into is not None and not into & names:
+            continue
         for step in source.chain:
             if step == where:
                 return True
@@ -190,12 +201,34 @@ def _chart_reads(chart: Chart, path: Path, where: ValuePath) -> bool:
     return chart_words(chart, generic(where)) == generic(tuple(str(step) for step in path))
 
 
-def _sources(laid: Placement) -> Iterator[Source]:
-    yield from laid.containers
-    yield from laid.init_containers
-    yield from laid.volumes
+def _sources(laid: Placement) -> Iterator[tuple[Source, frozenset[str] | None]]:
+    """Each source of a placement, with the containers it goes into (None: the pod)."""
+    for source in (*laid.containers, *laid.init_containers, *laid.volumes):
+        yield source, None
     for mounts in laid.mounts:
-        yield mounts.source
+        yield mounts.source, mounts.containers | mounts.init_containers
+
+
+def _container_names(workload: Workload) -> frozenset[str]:
+    """The names of the pod's containers and init containers."""
+    pod: Node | None
+    if workload.template_key is not None:
+        template = podtemplate.load(workload)
+        pod = (
+            None
+            if isinstance(template, podtemplate.Unreadable)
+            else node_at(template.root, ("spec",))
+        )
+    else:
+        pod = node_at(workload.item.node, workload.pod_path)
+    names = set()
+    for field in ("containers", "initContainers"):
+        listed = mapping_get(pod, field)
+        for entry in listed.value if isinstance(listed, yaml.SequenceNode) else []:
+            name = scalar_at(entry, "name")
+            if name is not None:
+                names.add(name)
+    return frozenset(names)
 
 
 def _named(workloads: list[Workload]) -> str:
