@@ -13,6 +13,9 @@ original render:
 - helm3 (Helm 3's post-renderer never sees the hooks): the manifest alone gives the original
   manifest, and the hooks, which no post-renderer touches, must be the original hooks already.
 
+The chart-oracle pairs' `b` values are checked the same way, in-process, against the renders
+of their stripped values in tests/fixtures/matrix/routes-*.tar.xz (made by make_adoption.py).
+
 Compared as the chart-oracle matrix compares (tests/unit/test_oracle_matrix.py): object by
 object, volumes and mounts as sets, `checksum/*` annotations and inject's records aside.
 """
@@ -25,7 +28,9 @@ from typing import Any, NamedTuple
 import pytest
 import yaml
 
-from conftest import FIXTURES, run_cli
+from airflow_sidecars.commands.fromvalues import How, Strip, from_values
+from airflow_sidecars.runs.api import ConfigSource, run_inject
+from conftest import FIXTURES, matrix_root, run_cli
 
 ADOPTION = FIXTURES / "adoption"
 STALE = "the committed stripped values are stale: re-render with make_adoption.py"
@@ -178,3 +183,51 @@ def test_the_route_gives_the_original_render_back(case: Case, route: str, tmp_pa
     injected = run_cli("inject", "--strict", "--config", config_file, handed)
     assert injected.returncode == 0, injected.stderr
     assert_same_objects(injected.stdout, wanted)
+
+
+def _matrix_pairs() -> list[tuple[str, str]]:
+    """(flavour, `NNb-name`) for every pair of the routes archives."""
+    return sorted(
+        (folder.name.removeprefix("routes-"), values.name.removesuffix(".values.yaml"))
+        for folder in matrix_root().glob("routes-*")
+        for values in (folder / "stream").glob("[0-9][0-9]b-*.values.yaml")
+    )
+
+
+MATRIX_PAIRS = _matrix_pairs()
+
+
+@pytest.mark.parametrize("route", list(RENDERED_AS))
+@pytest.mark.parametrize(("flavour", "stem"), MATRIX_PAIRS, ids=["/".join(p) for p in MATRIX_PAIRS])
+def test_the_route_gives_the_matrix_pairs_render_back(
+    flavour: str, stem: str, route: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same on the chart-oracle pairs' `b` values (in-process: 123 pairs), with the real
+    render of the stripped values (tests/fixtures/matrix/routes-*.tar.xz)."""
+    folder, routed = (
+        matrix_root() / flavour,
+        matrix_root() / f"routes-{flavour}" / RENDERED_AS[route],
+    )
+    original = _text(folder / f"{stem}.yaml")
+    original_hooks = _text(folder / f"{stem}.hooks.yaml")
+    helm_template = tmp_path / "original.yaml"
+    helm_template.write_text(original + original_hooks)
+    stripped = tmp_path / "stripped.yaml"
+    said: list[str] = []
+    how = How(None, route, str(helm_template))
+    values = [str(folder / f"{stem}.values.yaml")]
+    assert from_values(values, "adopted", Strip(str(stripped)), said.append, how) == 0, said
+    committed = routed / f"{stem}.values.yaml"
+    assert stripped.read_text() == committed.read_text(), f"{committed}: {STALE}"
+    config = capsys.readouterr().out.encode()
+
+    render = _text(routed / f"{stem}.yaml")
+    hooks = _text(routed / f"{stem}.hooks.yaml")
+    if HOOKS_HANDED_OVER[route]:
+        handed, wanted = render + hooks, original + original_hooks
+    else:
+        assert hooks == original_hooks, "the stripped values changed a hook no post-renderer sees"
+        handed, wanted = render, original
+    result = run_inject([(None, handed.encode())], ConfigSource("adopted", config), strict=True)
+    assert result.exit_code == 0, [r.message for r in result.results]
+    assert_same_objects(result.output, wanted)
