@@ -106,7 +106,7 @@ def test_strict_validate_reports_the_same_as_errors() -> None:
     assert {s for s, _ in found(strict, "no-match")} == {"error"}
 
 
-# -- Helm 4: the hooks as a stream of their own -------------------------------------------
+# -- Helm 4 (`separate`): the hooks as a stream of their own----------------------------------------
 
 
 def test_a_hooks_stream_is_quiet_about_what_it_cannot_hold() -> None:
@@ -121,7 +121,8 @@ def test_a_hooks_stream_is_quiet_about_what_it_cannot_hold() -> None:
     main = inject(RENDER_15, spec)
     assert main.exit_code == 0
     (warning,) = [m for _, m in found(main, "no-match")]
-    assert "Helm 4 passes them in a stream of their own" in warning
+    assert "Helm 3's --post-renderer passes no hooks" in warning
+    assert "from-values --route helm3" in warning
 
 
 def test_a_hooks_stream_with_nothing_for_hooks_changes_nothing_quietly() -> None:

@@ -78,6 +78,8 @@ def test_the_routes_config_passes_strict_inject_and_gives_the_charts_render(
 
     # inject --strict on what the route hands over: the render of the stripped values is `a`
     # there when what stays reaches no stream inject edits (hooks under Helm 3, or nothing).
+    if route == "helm3" and _stays_in_the_manifest(tmp_path, capsys, values, render, left):
+        return  # not `a`: the chart's render of these stripped values is in routes-*.tar.xz
     streams = _streams(folder, before, route)
     source = ConfigSource("config.yaml", config.encode())
     outcome = run_inject(
@@ -87,8 +89,6 @@ def test_the_routes_config_passes_strict_inject_and_gives_the_charts_render(
     assert outcome.exit_code == 0 and not errors, errors
     if not carried:
         assert outcome.output == b"".join(file.read_bytes() for file in streams)
-    if route == "helm3" and _stays_in_the_manifest(tmp_path, capsys, values, render, left):
-        return  # the manifest of the stripped values is not `a`'s: the matrix has no render
     assert outcome.files is not None
     for mine, file in zip(outcome.files, streams, strict=True):
         wanted = folder / file.name.replace(before, after)
@@ -214,3 +214,44 @@ def test_a_render_with_no_airflow_workload_is_refused(
     assert (code, config) == (1, "") and said and "Traceback" not in "".join(said)
     code, *_ = _adopt(tmp_path, capsys, values, "stream", tmp_path / "missing.yaml")
     assert code == 1
+
+
+def test_a_render_without_its_hooks_is_named_as_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = matrix_root() / "official-1.22.0"
+    values = folder / "01b-celery-default.values.yaml"
+    render = folder / "01b-celery-default.yaml"  # the manifest alone, as `helm get manifest`
+    code, config, said, _ = _adopt(tmp_path, capsys, values, "stream", render)
+    assert code == 0
+    assert "createUserJob" not in yaml.safe_load(config)["spec"]
+    (line,) = [line for line in said if "createUserJob.extraContainers" in line]
+    assert "the render holds no Helm hook: `helm template` prints them" in line
+
+
+def test_without_a_render_the_airflow_version_the_values_name_decides_the_ui(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "airflowVersion: 3.1.8\n"
+        "webserver: {extraContainers: [{name: w, image: busybox:1.36}]}\n"
+        "apiServer: {extraContainers: [{name: a, image: busybox:1.36}]}\n"
+        "flower: {extraVolumes: [{name: f, emptyDir: {}}]}\n"
+    )
+    code, config, said, stripped = _adopt(tmp_path, capsys, values, "stream", None)
+    assert code == 0
+    assert set(yaml.safe_load(config)["spec"]) == {"apiServer", "flower"}
+    assert "webserver" in yaml.safe_load(stripped.read_text())
+    (line,) = [line for line in said if "webserver.extraContainers stays" in line]
+    assert "airflowVersion is Airflow 3, whose UI is the api-server" in line
+    # flower is off by the official chart's default, on by the community chart's: said once
+    (doubt,) = [line for line in said if "do not say whether" in line]
+    assert "runs flower (" in doubt and "--render" in doubt
+    # with a render there is no doubt to speak of
+    folder = matrix_root() / "official-1.22.0"
+    render = folder / "01b-celery-default.yaml"
+    *_, said, _ = _adopt(
+        tmp_path, capsys, folder / "01b-celery-default.values.yaml", "stream", render
+    )
+    assert not [line for line in said if "do not say whether" in line]

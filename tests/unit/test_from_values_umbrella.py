@@ -272,6 +272,29 @@ def test_messages_name_the_values_by_their_path_in_the_file(
     assert "values.yaml: airflow is the bool True, not the Airflow chart's values" in adopted.said
 
 
+def test_template_notes_name_the_values_by_their_path_in_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = indented(
+        "dags: {gitSync: {sshKeySecret: git-ssh}}\n"
+        "scheduler:\n"
+        "  extraVolumes:\n"
+        "    - name: ssh\n"
+        "      secret: {secretName: '{{ .Values.dags.gitSync.sshKeySecret }}'}\n"
+        "  extraContainers:\n"
+        "    - name: x\n"
+        "      image: '{{ .Values.images.sync | default \"busybox\" }}'\n",
+        "airflow",
+    )
+    adopted = _adopt(tmp_path, capsys, text)
+    assert adopted.config["spec"]["scheduler"]["extraVolumes"][0]["secret"] == {
+        "secretName": "git-ssh"
+    }
+    notes = [line for line in adopted.said.splitlines() if "{{" in line or "evaluated" in line]
+    assert notes and all("airflow.scheduler.extra" in line for line in notes), notes
+    assert "airflow.scheduler.extraContainers is not carried over" in adopted.said
+
+
 @pytest.mark.parametrize(
     ("chart", "number", "rest"), PAIRS, ids=[f"{c}/{n}b{r}" for c, n, r in PAIRS]
 )

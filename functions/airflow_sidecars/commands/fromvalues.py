@@ -37,7 +37,13 @@ from airflow_sidecars.commands.valuesextras import (
     renamed,
     values_of,
 )
-from airflow_sidecars.commands.valuesroutes import DEFAULT_ROUTE, hook_values, said, staying
+from airflow_sidecars.commands.valuesroutes import (
+    DEFAULT_ROUTE,
+    hook_values,
+    said,
+    staying,
+    unsure,
+)
 from airflow_sidecars.commands.valuesstrip import stripped
 from airflow_sidecars.krmio import inputfiles
 from airflow_sidecars.krmio.krm import InputError
@@ -168,7 +174,7 @@ def _adopted(
 ) -> tuple[dict[str, Any], frozenset[Path]]:
     """The config's spec for the route, and the values that stay (each said, with why; "" when
     there is nothing, which is the caller's to say)."""
-    adoption = adopted(values)
+    adoption = adopted(values, base=base)
     stays = staying(adoption.found, values, how.route, workloads)
     keep = frozenset(stay.path for stay in stays)
     adoption = adoption._replace(
@@ -186,6 +192,9 @@ def _adopted(
         )
     for line in [*adoption.said, *said(stays, how.route, base, how.render)]:
         say(f"from-values: {line}\n")  # `{{ }}` evaluated or left; values that stay, and why
+    doubt = unsure(adoption.found, values, base) if workloads is None else None
+    if doubt:
+        say(f"from-values: {doubt}\n")
     hooks = hook_values(adoption.found, values, workloads) if how.route == "stream" else ""
     if hooks:
         say(

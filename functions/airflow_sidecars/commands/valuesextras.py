@@ -119,11 +119,12 @@ def found_values(values: Any) -> list[tuple[Path, Any]]:
     return found
 
 
-def adopted(values: Any, merged: Any = None) -> Carried:
+def adopted(values: Any, merged: Any = None, base: Path = ()) -> Carried:
     """The `extra*` values of a values tree as the config carries them (`{{ .Values.* }}`
     evaluated from `merged`, the values of every file; default: this tree), the ones that stay,
-    and what to say of them."""
-    return carried(values if merged is None else merged, found_values(values), _reading)
+    and what to say of them (naming values under `base`, a parent chart's key)."""
+    found = found_values(values)
+    return carried(values if merged is None else merged, found, _reading, base)
 
 
 def carried_paths(values: Any, merged: Any = None) -> list[Path]:

@@ -24,8 +24,11 @@ values make them Jobs). Where the values cannot tell, the value is carried.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
+
+import yaml
 
 from airflow_sidecars.charts.chart import (
     EXTRA_MOUNTS,
@@ -41,8 +44,9 @@ from airflow_sidecars.charts.chart import (
 )
 from airflow_sidecars.charts.valuenames import chart_words, generic, has_value
 from airflow_sidecars.commands.valuesextras import config_path, found_values
+from airflow_sidecars.planning import podtemplate
 from airflow_sidecars.renders.airflow import Workload
-from airflow_sidecars.text.yamlread import Path, dotted
+from airflow_sidecars.text.yamlread import Node, Path, dotted, mapping_get, node_at, scalar_at
 from airflow_sidecars.transforms.unmatched import HOOK_ANNOTATION
 
 ROUTES = ("stream", "helm3", "helm4")
@@ -52,6 +56,14 @@ DEFAULT_ROUTE = "stream"
 # set and its `*Update` (a Deployment that keeps syncing, the default) is false.
 _COMMUNITY_SYNC = ("users", "connections", "pools", "variables")
 _TOP = (TOP_VOLUMES, TOP_MOUNTS)
+# Components that a release runs or not by its chart's defaults or its Airflow version, where
+# the values do not turn them on: flower and pgbouncer (off by default in the official chart),
+# the webserver (Airflow 2) and the api-server (Airflow 3), the dag-processor (off by default
+# on Airflow 2).
+_DEFAULT_DEPENDENT = frozenset({"flower", "pgbouncer", "webserver", "apiServer", "dagProcessor"})
+# What a release runs for sure once the values name its Airflow major version: on Airflow 3
+# the api-server and the dag-processor (unless turned off), on Airflow 2 the webserver.
+_RUN_ON = {3: frozenset({"apiServer", "dagProcessor"}), 2: frozenset({"webserver"})}
 # The official chart's hook Jobs, by the name the chart gives them after its fullname.
 _OFFICIAL_JOBS = {"createUserJob": "create-user", "migrateDatabaseJob": "run-airflow-migrations"}
 
@@ -74,12 +86,13 @@ def staying(
     paths = {path: config_path(values, path) for path, _ in found}
     # Every value the chart sees, the ones that stay for their `{{ }}` too.
     present = {config_path(values, path) for path, _ in found_values(values)}
+    pods = [(workload, _container_names(workload)) for workload in render or []]
     stays: list[Stay] = []
     for path, where in paths.items():
         if where is None:
             continue
         if render is not None:
-            reached = [w for w in render if _reaches(w, path, where, present)]
+            reached = [w for w, names in pods if _reaches(w, names, path, where, present)]
             hooks = [w for w in reached if w.item.annotation(HOOK_ANNOTATION)]
             if not reached:
                 stays.append(Stay(path, False, _nothing_in(render, where)))
@@ -94,6 +107,30 @@ def staying(
             if hook is not None:
                 stays.append(Stay(path, True, hook))
     return stays
+
+
+def unsure(found: list[tuple[Path, Any]], values: Any, base: Path) -> str | None:
+    """Without a render: the line that names the carried values whose component the values
+    do not say the release runs (a default that differs by chart, an Airflow version that
+    decides the UI component), and how to know (None: none)."""
+    unknown = sorted(
+        {
+            dotted((*base, step))
+            for path, _ in found
+            if (step := str(path[0])) in _DEFAULT_DEPENDENT
+            and _turned_off(values, path) is None
+            and not (isinstance(values.get(step), dict) and values[step].get("enabled") is True)
+            and step not in _RUN_ON.get(_airflow_major(values) or 0, ())
+        }
+    )
+    if not unknown:
+        return None
+    return (
+        f"the values do not say whether the release runs {', '.join(unknown)} (the chart's "
+        "default and the Airflow version decide): their values are carried; give --render "
+        "with a render of these values to leave out what reaches nothing (inject --strict "
+        "refuses it)"
+    )
 
 
 def hook_values(found: list[tuple[Path, Any]], values: Any, render: list[Workload] | None) -> str:
@@ -127,17 +164,24 @@ def said(stays: list[Stay], route: str, base: Path, render_name: str | None) -> 
 
 
 def _reaches(
-    workload: Workload, path: Path, where: ValuePath, present: set[ValuePath | None]
+    workload: Workload,
+    names: frozenset[str],
+    path: Path,
+    where: ValuePath,
+    present: set[ValuePath | None],
 ) -> bool:
-    """Whether the chart gives the value at `path` (config path `where`) to this workload:
-    the chart version reads it under that name, and it is the first set value of a chain of
-    the workload's placement (`present`: the config paths that hold a value)."""
+    """Whether the chart gives the value at `path` (config path `where`) to this workload,
+    whose containers are `names`: the chart version reads it under that name, it is the first
+    set value of a chain of the workload's placement (`present`: the config paths that hold a
+    value), and, for mounts, the pod has a container they go into (git-sync's reach no Job)."""
     chart = workload.chart
     if workload.users_template or not _chart_reads(chart, path, where):
         return False
     template = workload.template_key is not None
     laid = placement(chart, workload.slot, workload.worker_set, template)
-    for source in _sources(laid):
+    for source, into in _sources(laid):
+        if into is not None and not into & names:
+            continue
         for step in source.chain:
             if step == where:
                 return True
@@ -157,12 +201,34 @@ def _chart_reads(chart: Chart, path: Path, where: ValuePath) -> bool:
     return chart_words(chart, generic(where)) == generic(tuple(str(step) for step in path))
 
 
-def _sources(laid: Placement) -> Iterator[Source]:
-    yield from laid.containers
-    yield from laid.init_containers
-    yield from laid.volumes
+def _sources(laid: Placement) -> Iterator[tuple[Source, frozenset[str] | None]]:
+    """Each source of a placement, with the containers it goes into (None: the pod)."""
+    for source in (*laid.containers, *laid.init_containers, *laid.volumes):
+        yield source, None
     for mounts in laid.mounts:
-        yield mounts.source
+        yield mounts.source, mounts.containers | mounts.init_containers
+
+
+def _container_names(workload: Workload) -> frozenset[str]:
+    """The names of the pod's containers and init containers."""
+    pod: Node | None
+    if workload.template_key is not None:
+        template = podtemplate.load(workload)
+        pod = (
+            None
+            if isinstance(template, podtemplate.Unreadable)
+            else node_at(template.root, ("spec",))
+        )
+    else:
+        pod = node_at(workload.item.node, workload.pod_path)
+    names = set()
+    for field in ("containers", "initContainers"):
+        listed = mapping_get(pod, field)
+        for entry in listed.value if isinstance(listed, yaml.SequenceNode) else []:
+            name = scalar_at(entry, "name")
+            if name is not None:
+                names.add(name)
+    return frozenset(names)
 
 
 def _named(workloads: list[Workload]) -> str:
@@ -180,12 +246,33 @@ def _nothing_in(render: list[Workload], where: ValuePath) -> str:
     if charts and len(unread) == len(charts):
         return "; ".join(sorted(set(unread)))
     sections = sorted({w.slot.section for w in render if w.slot.section})
-    return f"the release runs {', '.join(sections) or 'no Airflow component'}"
+    runs = f"the release runs {', '.join(sections) or 'no Airflow component'}"
+    if where[0] in JOB_SECTIONS and not any(w.item.annotation(HOOK_ANNOTATION) for w in render):
+        # `helm get manifest` and Helm 3's post-renderer stream leave the hooks out
+        runs += "; the render holds no Helm hook: `helm template` prints them"
+    return runs
+
+
+def _airflow_major(values: Any) -> int | None:
+    """The Airflow major version the values name (the official chart's `airflowVersion`, else
+    `defaultAirflowTag`); None where they name none."""
+    for key in ("airflowVersion", "defaultAirflowTag"):
+        found = re.match(r"v?(\d+)\.", str(values.get(key) or ""))
+        if found:
+            return int(found[1])
+    return None
 
 
 def _turned_off(values: Any, path: Path) -> str | None:
     """`X.enabled is false` for the nearest mapping above the value that turns it off (a
-    section, `dags.gitSync`, an exporter); None where none does."""
+    section, `dags.gitSync`, an exporter), or the Airflow version the values name for the UI
+    component of the other version; None where none does."""
+    major = _airflow_major(values)
+    ui = {"webserver": 3, "apiServer": 2}  # the component and the major version without it
+    if major is not None and ui.get(str(path[0])) == major:
+        word = "airflowVersion" if values.get("airflowVersion") else "defaultAirflowTag"
+        runs = "api-server" if major == 3 else "webserver"
+        return f"{word} is Airflow {major}, whose UI is the {runs}"
     node = values
     for depth, step in enumerate(path[:-1]):
         if not isinstance(node, dict):

@@ -85,25 +85,29 @@ class Carried(NamedTuple):
 
 
 def carried(
-    values: Any, found: list[tuple[Path, Any]], reading: Callable[[Path], Reading | None]
+    values: Any,
+    found: list[tuple[Path, Any]],
+    reading: Callable[[Path], Reading | None],
+    base: Path = (),
 ) -> Carried:
     """`found` (fromvalues.found_values) without the values that stay, the others with their
     `.Values` references evaluated from `values` (the merged values files). A value that no
-    chart places (`reading` gives None) is passed on as it is: the caller says it stays."""
+    chart places (`reading` gives None) is passed on as it is: the caller says it stays.
+    Messages name values by their path in the file: under `base`, a parent chart's key."""
     out = Carried([], [], [])
     for path, value in found:
         where = reading(path)
         if where is None:
             out.found.append((path, value))
             continue
-        one = _Value(values, path, where)
+        one = _Value(values, path, where, base)
         evaluated = one.evaluated(value, ())
         if one.why is None:
             out.found.append((path, evaluated))
             out.said.extend(one.notes)
         else:
             out.kept.append(path)
-            stays = f"{dotted(path)} is not carried over: it stays in the values"
+            stays = f"{dotted((*base, *path))} is not carried over: it stays in the values"
             out.said.append(f"warning: {one.why}; {stays}")
     return out
 
@@ -111,8 +115,9 @@ def carried(
 class _Value:
     """One `extra*` value, evaluated; `why` (naming the field) when it stays in the values."""
 
-    def __init__(self, values: Any, path: Path, reading: Reading) -> None:
+    def __init__(self, values: Any, path: Path, reading: Reading, base: Path) -> None:
         self.values, self.path, self.reading = values, path, reading
+        self.shown = (*base, *path)  # as messages name it
         self.why: str | None = None
         self.notes: list[str] = []
 
@@ -130,7 +135,7 @@ class _Value:
 
     def _stays(self, inner: Path, why: str) -> None:
         if self.why is None:
-            self.why = f"{dotted((*self.path, *inner))}: {why}"
+            self.why = f"{dotted((*self.shown, *inner))}: {why}"
 
     def _string(self, text: str, inner: Path) -> str:
         keys = []
@@ -167,7 +172,7 @@ class _Value:
             names = ", ".join(f"{{{{ {expression} }}}}" for expression in printed)
             sources = ", ".join(dict.fromkeys(key for _, key in keys))
             self.notes.append(
-                f"{dotted((*self.path, *inner))}: {names} is evaluated from these values, as "
+                f"{dotted((*self.shown, *inner))}: {names} is evaluated from these values, as "
                 f"the official chart's tpl does (the config keeps the result: it does not follow "
                 f"later changes to {sources})"
             )

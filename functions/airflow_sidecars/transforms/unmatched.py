@@ -41,7 +41,8 @@ def unmatched(
         *unmatched_presets(config, used_presets),
     ]
     if hooks_stream(every):
-        # Helm 4 post-renders the hooks apart: what a hooks stream cannot hold is not missing.
+        # Helm 4's `separate` strategy post-renders the hooks apart: what a hooks stream
+        # cannot hold is not missing.
         sections = {w.section for w in every}
         results = [r for r in results if _section(r.field_path) in sections]
     elif every and not (used_values or used_presets) and (config.values or config.presets):
@@ -57,8 +58,8 @@ def unmatched(
 
 
 def hooks_stream(every: list[Workload]) -> bool:
-    """A stream whose Airflow workloads are all Helm hooks: what Helm 4 post-renders apart
-    from the rest (Helm 3 does not post-render hooks at all)."""
+    """A stream whose Airflow workloads are all Helm hooks: what Helm 4's `separate` post-render
+    strategy hands over apart from the rest (Helm 3 does not post-render hooks at all)."""
     return bool(every) and all(w.item.annotation(HOOK_ANNOTATION) for w in every)
 
 
@@ -184,9 +185,10 @@ def _why_missing(section: str, present: set[str]) -> str:
         return "no Celery worker and no KubernetesExecutor pod template in this render"
     if section in JOB_SECTIONS:
         return (
-            "the chart renders this Job as a Helm hook, which this stream does not hold: Helm 3 "
-            "does not pass hooks to post-renderers, Helm 4 passes them in a stream of their own "
-            "(where this value goes), `helm template` prints them with the rest"
+            "the chart renders this Job as a Helm hook, which this stream does not hold: Helm "
+            "3's --post-renderer passes no hooks (adopt with `from-values --route helm3`, which "
+            "leaves their values to the chart); `helm template` and Helm 4's CLI pass them with "
+            "the rest"
         )
     found = ", ".join(sorted(s for s in present if s)) or "none"
     return f"the render has no such component (Airflow components found: {found})"
