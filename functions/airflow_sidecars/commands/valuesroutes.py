@@ -31,6 +31,8 @@ from typing import Any, NamedTuple
 import yaml
 
 from airflow_sidecars.charts.chart import (
+    EXTRA_CONTAINERS,
+    EXTRA_INIT_CONTAINERS,
     EXTRA_MOUNTS,
     EXTRA_VOLUMES,
     JOB_SECTIONS,
@@ -45,7 +47,7 @@ from airflow_sidecars.charts.chart import (
 from airflow_sidecars.charts.valuenames import chart_words, generic, has_value
 from airflow_sidecars.commands.valuesextras import config_path, found_values
 from airflow_sidecars.planning import podtemplate
-from airflow_sidecars.renders.airflow import Workload
+from airflow_sidecars.renders.airflow import Workload, volume_claim_names
 from airflow_sidecars.text.yamlread import Node, Path, dotted, mapping_get, node_at, scalar_at
 from airflow_sidecars.transforms.unmatched import HOOK_ANNOTATION
 
@@ -69,12 +71,25 @@ _OFFICIAL_JOBS = {"createUserJob": "create-user", "migrateDatabaseJob": "run-air
 
 
 class Stay(NamedTuple):
-    """A value that stays in the values, and why (`hook`: it reaches a Helm hook; else it
-    reaches nothing), in words for the line that says so."""
+    """A value that stays in the values, and why, in words for the line that says so: `kind`
+    is `hook` (it reaches a Helm hook), `nothing` (it reaches no workload) or `dangling` (it
+    mounts a volume the release's pods do not have: a warning)."""
 
     path: Path
-    hook: bool
+    kind: str
     why: str
+
+    @property
+    def hook(self) -> bool:
+        return self.kind == "hook"
+
+
+class _Pod(NamedTuple):
+    """A workload of the render, and the names its pod has."""
+
+    workload: Workload
+    containers: frozenset[str]  # containers and init containers
+    volumes: frozenset[str]
 
 
 def staying(
@@ -83,30 +98,70 @@ def staying(
     """The values of `found` (the ones the config would carry, at their values paths) that
     stay in the values on `route`: given a render's workloads, by what they reach there; else
     by what the values say."""
-    paths = {path: config_path(values, path) for path, _ in found}
     # Every value the chart sees, the ones that stay for their `{{ }}` too.
     present = {config_path(values, path) for path, _ in found_values(values)}
-    pods = [(workload, _container_names(workload)) for workload in render or []]
+    pods = [_pod(workload) for workload in render or []]
     stays: list[Stay] = []
-    for path, where in paths.items():
+    for path, value in found:
+        where = config_path(values, path)
         if where is None:
             continue
         if render is not None:
-            reached = [w for w, names in pods if _reaches(w, names, path, where, present)]
-            hooks = [w for w in reached if w.item.annotation(HOOK_ANNOTATION)]
+            reached = [pod for pod in pods if _reaches(pod, path, where, present)]
+            hooks = [
+                pod.workload for pod in reached if pod.workload.item.annotation(HOOK_ANNOTATION)
+            ]
+            missing = _missing_volumes(value, where, reached)
             if not reached:
-                stays.append(Stay(path, False, _nothing_in(render, where)))
+                stays.append(Stay(path, "nothing", _nothing_in(render, where)))
+            elif missing:
+                stays.append(Stay(path, "dangling", missing))
             elif route == "helm3" and hooks:
-                stays.append(Stay(path, True, _named(hooks)))
+                stays.append(Stay(path, "hook", _named(hooks)))
             continue
         off = _turned_off(values, path)
         if off is not None:
-            stays.append(Stay(path, False, off))
+            stays.append(Stay(path, "nothing", off))
         elif route == "helm3":
             hook = _values_hook(values, where)
             if hook is not None:
-                stays.append(Stay(path, True, hook))
+                stays.append(Stay(path, "hook", hook))
     return stays
+
+
+def _missing_volumes(value: Any, where: ValuePath, reached: list[_Pod]) -> str:
+    """What a value mounts that a pod it reaches does not have, in the release's own render
+    (where the value's volumes are already in place): a mount the chart renders dangling, and
+    the API server refuses; inject would refuse to add it ("": none)."""
+    names = _mounted(value, where)
+    for pod in reached:
+        missing = sorted(names - pod.volumes)
+        if missing:
+            item = pod.workload.item
+            volumes = ", ".join(repr(name) for name in missing)
+            return (
+                f"it mounts {volumes}, which {item.kind} {item.name} has no volume of in the "
+                "render: the chart renders the mount without it, and the API server refuses "
+                "the pod"
+            )
+    return ""
+
+
+def _mounted(value: Any, where: ValuePath) -> frozenset[str]:
+    """The volume names a mount list, or the containers of a container list, mount."""
+    entries = value if isinstance(value, list) else []
+    if where[-1] in (EXTRA_CONTAINERS, EXTRA_INIT_CONTAINERS):
+        entries = [
+            mount
+            for container in entries
+            if isinstance(container, dict) and isinstance(container.get("volumeMounts"), list)
+            for mount in container["volumeMounts"]
+        ]
+    elif where[-1] != EXTRA_MOUNTS and where != TOP_MOUNTS:
+        return frozenset()
+    return frozenset(
+        str(entry["name"]) for entry in entries if isinstance(entry, dict) and "name" in entry
+    )
 
 
 def unsure(found: list[tuple[Path, Any]], values: Any, base: Path) -> str | None:
@@ -140,47 +195,49 @@ def hook_values(found: list[tuple[Path, Any]], values: Any, render: list[Workloa
 
 
 def said(stays: list[Stay], route: str, base: Path, render_name: str | None) -> list[str]:
-    """One line per reason: the values that stay, and why."""
-    groups: dict[tuple[bool, str], list[str]] = {}
+    """One line per reason: the values that stay, and why (a `warning:` for a dangling
+    mount, which the release's pods have as the chart renders them)."""
+    groups: dict[tuple[str, str], list[str]] = {}
     for stay in stays:
-        groups.setdefault((stay.hook, stay.why), []).append(dotted((*base, *stay.path)))
+        groups.setdefault((stay.kind, stay.why), []).append(dotted((*base, *stay.path)))
     lines = []
-    for (hook, why), names in groups.items():
+    for (kind, why), names in groups.items():
         one = len(names) == 1
         verb, they = ("stays", "it reaches") if one else ("stay", "they reach")
-        if hook:
+        listed = ", ".join(names)
+        if kind == "hook":
             lines.append(
-                f"route {route}: {', '.join(names)} {verb} in the values (the chart places "
+                f"route {route}: {listed} {verb} in the values (the chart places "
                 f"{'it' if one else 'them'}): {they} {why}, and Helm 3 passes no hook to a "
                 "post-renderer"
+            )
+        elif kind == "dangling":
+            lines.append(
+                f"warning: {listed} {verb} in the values, out of the config: {why}; inject "
+                "would refuse to add it. Define the volume (extraVolumes) or drop the mount"
             )
         else:
             source = f"no workload of {render_name}" if render_name else "no workload"
             lines.append(
-                f"{', '.join(names)} {verb} in the values, out of the config: {they} {source} "
+                f"{listed} {verb} in the values, out of the config: {they} {source} "
                 f"({why}), and inject --strict refuses a value that reaches nothing"
             )
     return lines
 
 
-def _reaches(
-    workload: Workload,
-    names: frozenset[str],
-    path: Path,
-    where: ValuePath,
-    present: set[ValuePath | None],
-) -> bool:
-    """Whether the chart gives the value at `path` (config path `where`) to this workload,
-    whose containers are `names`: the chart version reads it under that name, it is the first
-    set value of a chain of the workload's placement (`present`: the config paths that hold a
-    value), and, for mounts, the pod has a container they go into (git-sync's reach no Job)."""
+def _reaches(pod: _Pod, path: Path, where: ValuePath, present: set[ValuePath | None]) -> bool:
+    """Whether the chart gives the value at `path` (config path `where`) to this pod: the
+    chart version reads it under that name, it is the first set value of a chain of the
+    workload's placement (`present`: the config paths that hold a value), and, for mounts,
+    the pod has a container they go into (git-sync's reach no Job)."""
+    workload = pod.workload
     chart = workload.chart
     if workload.users_template or not _chart_reads(chart, path, where):
         return False
     template = workload.template_key is not None
     laid = placement(chart, workload.slot, workload.worker_set, template)
     for source, into in _sources(laid):
-        if into is not None and not into & names:
+        if into is not None and not into & pod.containers:
             continue
         for step in source.chain:
             if step == where:
@@ -209,26 +266,30 @@ def _sources(laid: Placement) -> Iterator[tuple[Source, frozenset[str] | None]]:
         yield mounts.source, mounts.containers | mounts.init_containers
 
 
-def _container_names(workload: Workload) -> frozenset[str]:
-    """The names of the pod's containers and init containers."""
+def _pod(workload: Workload) -> _Pod:
+    """The names of the pod's containers and init containers, and of its volumes."""
     pod: Node | None
     if workload.template_key is not None:
         template = podtemplate.load(workload)
-        pod = (
-            None
-            if isinstance(template, podtemplate.Unreadable)
-            else node_at(template.root, ("spec",))
-        )
+        if isinstance(template, podtemplate.Unreadable):
+            pod = None
+        else:
+            pod = node_at(template.root, ("spec",))
     else:
         pod = node_at(workload.item.node, workload.pod_path)
-    names = set()
-    for field in ("containers", "initContainers"):
-        listed = mapping_get(pod, field)
-        for entry in listed.value if isinstance(listed, yaml.SequenceNode) else []:
-            name = scalar_at(entry, "name")
-            if name is not None:
-                names.add(name)
-    return frozenset(names)
+    # A StatefulSet's volumeClaimTemplates are volumes of its pods too.
+    claims = volume_claim_names(workload.item) if workload.template_key is None else frozenset()
+    return _Pod(
+        workload,
+        _names(pod, "containers") | _names(pod, "initContainers"),
+        _names(pod, "volumes") | claims,
+    )
+
+
+def _names(pod: Node | None, field: str) -> frozenset[str]:
+    listed = mapping_get(pod, field)
+    entries = listed.value if isinstance(listed, yaml.SequenceNode) else []
+    return frozenset(name for entry in entries if (name := scalar_at(entry, "name")) is not None)
 
 
 def _named(workloads: list[Workload]) -> str:
