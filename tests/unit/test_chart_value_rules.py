@@ -269,3 +269,14 @@ def test_a_record_keeps_took_through_dumps_and_loads() -> None:
     record = records.Record({item}, digests={item: "1" * 16}, took={item: "name: a\n  b: c  \n"})
     again = records.loads(record.dumps())
     assert again is not None and again.took == record.took
+
+
+def test_the_chart_refuses_a_global_mount_over_the_logs_claim() -> None:
+    # logs.persistence on: `logs-data` is the logs claim, and the chart refuses a mount of
+    # airflow.extraVolumeMounts over it (a pod's own mount it renders: the probe 06 pair)
+    before = _render("community-8.9.0-probes", "06a-logs-persistence-worker-own.yaml")
+    for spec in (GLOBAL_LOGS, {"volumes": [LOGS_VOLUME], "volumeMounts": [LOGS_MOUNT]}):
+        outcome = _inject(before, spec)
+        refused = [m for _, m in _errors(outcome) if "refuses" in m]
+        assert refused and "logs.persistence.enabled" in refused[0], _errors(outcome)
+        assert outcome.output == before

@@ -11,7 +11,8 @@ supported charts (docs/charts.md has the table, with the templates read for each
   cleaned as Go's `path.Clean` does; a prefix of the string, so `/opt/airflow/lo` counts), the
   pod has no `logs-data` volume and none of the chart's `logs-data` mounts. Any other chart
   container that mounts `logs-data` (the `log-cleanup` sidecar) makes the chart refuse the
-  values (`_helpers/validate-values.tpl`).
+  values (`_helpers/validate-values.tpl`), and so does such a mount in `airflow.
+  extraVolumeMounts` while `logs-data` is the logs claim (`logs.persistence.enabled`).
 
 The official chart (1.15.0-1.22.0) has none: its `logs`, `dags` and `config` volumes and
 mounts follow `logs.persistence`, `dags.persistence` / `dags.gitSync` and
@@ -23,7 +24,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from airflow_sidecars.charts.chart import EXTRA_MOUNTS, Chart, Flavour, Version
+from airflow_sidecars.charts.chart import (
+    EXTRA_MOUNTS,
+    TOP_MOUNTS,
+    Chart,
+    Flavour,
+    ValuePath,
+    Version,
+)
 
 
 class ValueRule(NamedTuple):
@@ -36,6 +44,9 @@ class ValueRule(NamedTuple):
     volume: str
     what: str  # the trigger, in the chart's words
     template: str  # where the chart says it
+    # values whose covering mount the chart refuses while its volume is a persistentVolumeClaim
+    refused_over_claim: tuple[ValuePath, ...] = ()
+    claim: str = ""  # the value that makes the volume a claim, for messages
 
 
 RULES: tuple[ValueRule, ...] = (
@@ -47,6 +58,9 @@ RULES: tuple[ValueRule, ...] = (
         "a prefix of `logs.path`",
         "templates/_helpers/pods.tpl (airflow.volumes, airflow.volumeMounts), "
         "templates/_helpers/common.tpl (airflow._has_logs_path)",
+        # the config's top-level mounts are `airflow.extraVolumeMounts` there
+        (("airflow", EXTRA_MOUNTS), TOP_MOUNTS),
+        "logs.persistence.enabled",
     ),
 )
 

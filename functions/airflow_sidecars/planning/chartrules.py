@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_sidecars.charts.valuerules import covers, rules_for
+from airflow_sidecars.charts.valuerules import ValueRule, covers, rules_for
+from airflow_sidecars.configuration.config import Config
 from airflow_sidecars.planning.podtemplate import Template
 from airflow_sidecars.pods.leftout import LeftOut, take
 from airflow_sidecars.pods.podspec import Additions, Op, Plan, containers, entries, plan
@@ -23,7 +24,9 @@ from airflow_sidecars.text.yamlread import Node, Path
 __all__ = ["LeftOut", "left_out", "plan_pod", "text_of", "took_texts"]
 
 
-def left_out(workload: Workload, pod: dict[str, Any], additions: Additions) -> LeftOut | None:
+def left_out(
+    config: Config, workload: Workload, pod: dict[str, Any], additions: Additions
+) -> LeftOut | None:
     """The chart volume that the chart leaves out of this pod for the config's chart values
     (`additions`, before any preset's: only chart values count), if any."""
     for rule in rules_for(workload.chart):
@@ -32,8 +35,33 @@ def left_out(workload: Workload, pod: dict[str, Any], additions: Additions) -> L
             continue
         triggers = tuple(t for t in additions.mounts if covers(t[0].value.get("mountPath"), at))
         if triggers:
-            return LeftOut(rule.volume, triggers, f"{workload.chart.name}: {rule.what}")
+            why = f"{workload.chart.name}: {rule.what}"
+            return LeftOut(rule.volume, triggers, why, _refused(config, rule, pod, at))
     return None
+
+
+def _refused(config: Config, rule: ValueRule, pod: dict[str, Any], at: str) -> str:
+    """Why the chart refuses these values: a mount of a value it refuses over its volume while
+    that is a claim ("": it renders them)."""
+    volume = next((v for v in entries(pod, "volumes") if _named(v, rule.volume)), None)
+    if not (isinstance(volume, dict) and "persistentVolumeClaim" in volume):
+        return ""
+    for path in rule.refused_over_claim:
+        found = config.values.get(path)
+        if found is None:
+            continue
+        for number, mount in enumerate(found.entries):
+            if covers(mount.get("mountPath"), at):
+                return (
+                    f"{found.origin}[{number}] mounts at {mount.get('mountPath')!r}, over "
+                    f"{at!r}, while the chart's {rule.volume} is a claim ({rule.claim}): the "
+                    f"chart refuses these values"
+                )
+    return ""
+
+
+def _named(entry: Any, name: str) -> bool:
+    return isinstance(entry, dict) and entry.get("name") == name
 
 
 def plan_pod(  # noqa: PLR0913 - podspec.plan's, and the rule

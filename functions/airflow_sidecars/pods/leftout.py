@@ -36,6 +36,7 @@ class LeftOut(NamedTuple):
     volume: str
     triggers: tuple[Targeted, ...]
     why: str  # the chart's rule, for messages
+    refused: str = ""  # why the chart refuses these values ("": it renders them)
 
 
 class Taken(NamedTuple):
@@ -54,6 +55,9 @@ def take(pod: dict[str, Any], additions: Additions, left_out: LeftOut, pod_path:
     index = next((n for n, v in enumerate(volumes) if _name(v) == volume), None)
     if index is None:
         return Taken(pod, additions, [], [], [])
+    if left_out.refused:
+        refused = Finding("error", left_out.refused, ("volumes", index), _RULE)
+        return Taken(pod, additions, [], [refused], [])
     first = left_out.triggers[0][0]
     mounted = first.value["name"]
     wanted = next((w for w in additions.volumes if w.value["name"] == mounted), None)

@@ -154,7 +154,7 @@ def _inject_pod(
     target = _read_pod(run, workload)
     if target is None or malformed(run, workload, target.pod):
         return False
-    rule = chartrules.left_out(workload, target.pod, additions)  # chart values only
+    rule = chartrules.left_out(config, workload, target.pod, additions)  # chart values only
     presetadditions.add(run, workload, target.pod, additions, presets)
     pod_plan = chartrules.plan_pod(
         target.pod,
