@@ -266,7 +266,9 @@ def test_a_record_whose_took_is_not_inject_s_is_refused(took: dict[str, Any]) ->
 
 def test_a_record_keeps_took_through_dumps_and_loads() -> None:
     item = ("mount", "base", "/opt/airflow/logs")
-    record = records.Record({item}, digests={item: "1" * 16}, took={item: "name: a\n  b: c  \n"})
+    record = records.Record(
+        {item}, digests={item: "1" * 16}, took={item: "name: logs-data\n  mountPath: /l  \n"}
+    )
     again = records.loads(record.dumps())
     assert again is not None and again.took == record.took
 
@@ -280,3 +282,18 @@ def test_the_chart_refuses_a_global_mount_over_the_logs_claim() -> None:
         refused = [m for _, m in _errors(outcome) if "refuses" in m]
         assert refused and "logs.persistence.enabled" in refused[0], _errors(outcome)
         assert outcome.output == before
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: evil\n  hostPath:\n    path: /\n",  # not the chart's entry
+        "name: logs-data\n---\nkind: Secret\n",  # not one entry
+        "- a\n",
+    ],
+)
+def test_a_took_text_is_only_ever_a_chart_entry_a_rule_takes(text: str) -> None:
+    item = ("volume", "v")
+    record = records.Record({item}, digests={item: "2" * 16}, took={item: text})
+    with pytest.raises(RecordError):
+        records.loads(record.dumps())

@@ -65,6 +65,10 @@ RULES: tuple[ValueRule, ...] = (
 )
 
 
+# The chart volumes a rule leaves out: the only entries a take-back writes back.
+LEFT_OUT = frozenset(rule.volume for rule in RULES)
+
+
 def rules_for(chart: Chart) -> tuple[ValueRule, ...]:
     """The rules of the chart version that rendered a pod."""
     return tuple(r for r in RULES if r.flavour == chart.flavour and chart.at_least(*r.since))

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from airflow_sidecars.charts.valuerules import LEFT_OUT
 from airflow_sidecars.pods.podspec import Additions, Op, Restore, containers, find_container
 from airflow_sidecars.recording.recordshape import RecordError, decode
 from airflow_sidecars.text.yamlemit import NULL_SPELLINGS, Null
@@ -167,7 +168,21 @@ def loads(text: str | None) -> Record | None:
             took[("mount", container, path)] = replaced
     if set(took) - set(digests):
         raise RecordError("took names an item the record does not")
+    for item, replaced in took.items():
+        _check_took(item, replaced)
     return Record(digests, data.get("lists", {}), data.get("checksum"), digests, took)
+
+
+def _check_took(item: Item, text: str) -> None:
+    """A text a take-back writes into the pod: only ever one of the chart entries that a value
+    rule leaves out (a volume or a mount of that name), never what a hand-edited record says."""
+    try:
+        value = entry_value(text, "a record's took text")
+    except UnsupportedYaml as error:
+        raise RecordError(f"took for {describe({item})} is not an entry's text ({error})") from None
+    keys = {"name", "mountPath"} if item[0] == "mount" else {"name"}
+    if not (isinstance(value, dict) and keys <= value.keys() and value["name"] in LEFT_OUT):
+        raise RecordError(f"took for {describe({item})} is not a chart entry a value rule takes")
 
 
 def _read_names(digests: dict[Item, str], prefix: Item, names: list[str] | dict[str, str]) -> None:
