@@ -46,9 +46,10 @@ PAIRS = _pairs()
 
 def test_the_matrix_is_all_there() -> None:
     # community 8.8.0 and 8.9.0: 10 pairs each; official 1.18.0, 1.20.0 and 1.22.0: 23, 29 and
-    # 29 pairs, each with a hooks file; the probes: 5 + 7 + 7 official pairs with hooks, and
-    # 3 community pairs, one with hooks (its sync Jobs)
-    assert len(PAIRS) == 2 * 10 + 2 * (23 + 29 + 29) + 2 * (5 + 7 + 7) + 4
+    # 29 pairs, each with a hooks file; the probes: 4 + 5 + 7 + 7 official pairs with hooks
+    # (1.15.0, 1.18.0, 1.20.0, 1.22.0), and 6 community pairs on 8.8.0 and on 8.9.0, one of
+    # them with hooks (its sync Jobs)
+    assert len(PAIRS) == 2 * 10 + 2 * (23 + 29 + 29) + 2 * (4 + 5 + 7 + 7) + 2 * (6 + 1)
 
 
 def _normalised(node: Any) -> Any:

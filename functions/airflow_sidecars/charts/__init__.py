@@ -1,3 +1,4 @@
 """The chart table: what each version of each Airflow chart does with its values (chart),
-and what it calls them (valuenames). Pure data and lookups; every layer above reads it.
+what it calls them (valuenames), and the chart volumes a value makes it leave out
+(valuerules). Pure data and lookups; every layer above reads it.
 """

@@ -247,11 +247,19 @@ _OFFICIAL_MOUNTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 _OFFICIAL_NO_INIT = frozenset({"flower", "pgbouncer"})
 
 
+# Workloads that take the top-level `volumes` / `volumeMounts` only from a version on (others:
+# in every version; docs/charts.md has the table): 1.15.0's cleanup CronJob has none of them.
+TOP_LEVEL_SINCE: dict[str, Version] = {"airflow-cleanup-pods": (1, 16, 0)}
+
+
 def official_placement(
     chart: Chart, slot: Slot, worker_set: str | None, template: bool
 ) -> Placement:
     """The official chart's placement for one workload (`template`: the pod template)."""
-    if not slot.section:  # the cleanup CronJobs: the top-level values only
+    if not slot.section:  # the cleanup CronJobs: the top-level values only, from a version on
+        since = TOP_LEVEL_SINCE.get(slot.component)
+        if since is not None and not chart.at_least(*since):
+            return Placement()
         main = frozenset({slot.main_container})
         return Placement(
             volumes=(_one(TOP_VOLUMES),), mounts=(MountSource(_one(TOP_MOUNTS), main),)

@@ -200,6 +200,8 @@ def edit_text(editor: Editor, root: Node, prefix: Path, ops: list[Op]) -> None:
             editor.insert(root, prefix + op.path, op.value)
         elif op.action == "remove":
             editor.remove(root, prefix + op.path)
+        elif op.action == "restore":
+            editor.restore(root, prefix + op.path, op.value.text)
         else:
             editor.replace(root, prefix + op.path, op.value)
 

@@ -70,9 +70,19 @@ class Additions:
 class Op(NamedTuple):
     # "insert": before the list entry the path ends at (applied last: other ops' indices
     # are the input's); "remove": the list entry or mapping key the path ends at (a plan of
-    # removals lists a list's entries last first, so that each index is still the input's)
-    action: Literal["append", "replace", "insert", "remove"]
+    # removals lists a list's entries last first, so that each index is still the input's);
+    # "take": a replace of a chart's own entry that the chart leaves out for the config's
+    # values (leftout.py), recorded with the text it replaced; "restore": that text back
+    # (the value is a Restore)
+    action: Literal["append", "replace", "insert", "remove", "take", "restore"]
     path: Path  # relative to the pod spec
+    value: Any
+
+
+class Restore(NamedTuple):
+    """A chart's entry given back as the text it was, and that text's value."""
+
+    text: str
     value: Any
 
 
@@ -373,8 +383,10 @@ def apply_ops(data: Any, prefix: Path, ops: list[Op]) -> None:
             if isinstance(step, str) and target.get(step) is None:
                 target[step] = {}
             target = target[step]
-        if op.action == "replace":  # a spelled null is None as data
+        if op.action in ("replace", "take"):  # a spelled null is None as data
             target[last] = None if isinstance(op.value, Null) else copy.deepcopy(op.value)
+        elif op.action == "restore":
+            target[last] = copy.deepcopy(op.value.value)
         elif op.action == "insert":
             target[last:last] = copy.deepcopy(op.value)
         elif op.action == "remove":

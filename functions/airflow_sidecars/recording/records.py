@@ -6,7 +6,9 @@ annotated, holds what that config added there, as sorted JSON (no time, nothing 
 second run writes the same bytes). With it, a later run of the config takes back what it no
 longer declares (prune.py), `airflow-sidecars remove` takes back everything, and validate says
 what is recorded but no longer declared. What a config replaced (`onConflict: replace`) is not
-recorded: taking it back could not restore the chart's own entry.
+recorded: taking it back could not restore the chart's own entry. What a config put in place
+of a chart's entry that the chart leaves out for its values (pods/leftout.py) is recorded
+with the text it replaced (`took`): taking it back writes that text again.
 """
 
 from __future__ import annotations
@@ -18,10 +20,18 @@ from typing import Any
 
 import yaml
 
-from airflow_sidecars.pods.podspec import Additions, Op, containers, find_container
+from airflow_sidecars.charts.valuerules import LEFT_OUT
+from airflow_sidecars.pods.podspec import Additions, Op, Restore, containers, find_container
 from airflow_sidecars.recording.recordshape import RecordError, decode
 from airflow_sidecars.text.yamlemit import NULL_SPELLINGS, Null
-from airflow_sidecars.text.yamlread import Node, is_null, mapping_get, node_at
+from airflow_sidecars.text.yamlread import (
+    Node,
+    UnsupportedYaml,
+    entry_value,
+    is_null,
+    mapping_get,
+    node_at,
+)
 
 PREFIX = "airflow-sidecars.dev/"
 _NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -38,6 +48,7 @@ Lists = dict[str, str]
 ANNOTATIONS = "@annotations"
 
 _GROUPS = {"container": "containers", "initContainer": "initContainers", "volume": "volumes"}
+_TOOK = {"volume": "volumes", "mount": "mounts"}
 _NESTED = {"mount": "mounts", "env": "env"}
 
 
@@ -50,7 +61,7 @@ def key(config_name: str) -> str:
 class Record:
     """What one config added to one object, and the digest of each item as it was written."""
 
-    __slots__ = ("checksum", "digests", "items", "lists")
+    __slots__ = ("checksum", "digests", "items", "lists", "took")
 
     def __init__(
         self,
@@ -58,6 +69,7 @@ class Record:
         lists: Lists | None = None,
         checksum: dict[str, str] | None = None,
         digests: dict[Item, str] | None = None,
+        took: dict[Item, str] | None = None,
     ) -> None:
         self.items: set[Item] = set(items)
         self.lists: Lists = dict(lists or {})
@@ -69,6 +81,10 @@ class Record:
         # (or could not be checked since): trusted only where a config vouches for it.
         self.digests: dict[Item, str] = {
             item: digest for item, digest in (digests or {}).items() if digest
+        }
+        # item (a volume or a mount) -> the text of the chart's entry it took the place of
+        self.took: dict[Item, str] = {
+            item: text for item, text in (took or {}).items() if item in self.items
         }
 
     def __bool__(self) -> bool:
@@ -89,6 +105,11 @@ class Record:
             out["lists"] = lists
         if self.checksum is not None:
             out["checksum"] = self.checksum
+        for item in sorted(self.took):
+            if item in self.items:
+                group = out.setdefault("took", {}).setdefault(_TOOK[item[0]], {})
+                group = group.setdefault(item[1], {}) if item[0] == "mount" else group
+                group[item[-1]] = self.took[item]
         return json.dumps(out, sort_keys=True, separators=(",", ":"))
 
     def _holds(self, list_name: str) -> bool:
@@ -139,7 +160,29 @@ def loads(text: str | None) -> Record | None:
         for container, names in data.get(group, {}).items():
             _read_names(digests, (kind, container), names)
     _read_names(digests, ("annotation",), data.get("annotations", {}))
-    return Record(digests, data.get("lists", {}), data.get("checksum"), digests)
+    took: dict[Item, str] = {}
+    for name, replaced in data.get("took", {}).get("volumes", {}).items():
+        took[("volume", name)] = replaced
+    for container, paths in data.get("took", {}).get("mounts", {}).items():
+        for path, replaced in paths.items():
+            took[("mount", container, path)] = replaced
+    if set(took) - set(digests):
+        raise RecordError("took names an item the record does not")
+    for item, replaced in took.items():
+        _check_took(item, replaced)
+    return Record(digests, data.get("lists", {}), data.get("checksum"), digests, took)
+
+
+def _check_took(item: Item, text: str) -> None:
+    """A text a take-back writes into the pod: only ever one of the chart entries that a value
+    rule leaves out (a volume or a mount of that name), never what a hand-edited record says."""
+    try:
+        value = entry_value(text, "a record's took text")
+    except UnsupportedYaml as error:
+        raise RecordError(f"took for {describe({item})} is not an entry's text ({error})") from None
+    keys = {"name", "mountPath"} if item[0] == "mount" else {"name"}
+    if not (isinstance(value, dict) and keys <= value.keys() and value["name"] in LEFT_OUT):
+        raise RecordError(f"took for {describe({item})} is not a chart entry a value rule takes")
 
 
 def _read_names(digests: dict[Item, str], prefix: Item, names: list[str] | dict[str, str]) -> None:
@@ -216,6 +259,8 @@ def added(pod: dict[str, Any], ops: list[Op], pod_node: Node | None = None) -> R
     how a null they fill was spelled, from the pod's node where there is one)."""
     record = Record()
     for op in ops:
+        if op.action == "take":
+            record.items.add(_taken_item(pod, op))
         if op.action not in ("append", "insert"):
             continue  # a replaced entry is not ours to take back
         path = op.path
@@ -236,6 +281,14 @@ def added(pod: dict[str, Any], ops: list[Op], pod_node: Node | None = None) -> R
             spelled = node_at(pod_node, path)
             _made(record, container, str(path[2]), f"{path[2]}@{name}", spelled)
     return record
+
+
+def _taken_item(pod: dict[str, Any], op: Op) -> Item:
+    """The item a "take" op writes: a volume, or a mount in a container."""
+    if op.path[0] == "volumes":
+        return ("volume", str(op.value["name"]))
+    container = pod[str(op.path[0])][int(op.path[1])]
+    return ("mount", str(container["name"]), str(op.value["mountPath"]))
 
 
 def form(node: Any, parent: Any = None) -> str | None:
@@ -275,10 +328,14 @@ def _made(
         record.lists[list_name] = "empty"
 
 
-def removal_ops(pod: dict[str, Any], items: set[Item], lists: Lists) -> list[Op]:
-    """Ops that take `items` out of a pod: entries inside containers first, then whole
-    entries, each list's last first (so that every index is the pod's own); a list left
-    empty goes back to what it was before inject made it."""
+def removal_ops(
+    pod: dict[str, Any], items: set[Item], lists: Lists, took: dict[Item, str] | None = None
+) -> list[Op]:
+    """Ops that take `items` out of a pod: the chart's entries that items of `took` replaced
+    written back first, then entries inside containers, then whole entries, each list's last
+    first (so that every index is the pod's own); a list left empty goes back to what it was
+    before inject made it."""
+    restores, items = _restores(pod, items, took or {})
     nested: list[Op] = []
     entries: list[Op] = []
     gone = {(item[0], item[1]) for item in items if item[0] in ("container", "initContainer")}
@@ -306,7 +363,45 @@ def removal_ops(pod: dict[str, Any], items: set[Item], lists: Lists) -> list[Op]
     ):
         ours = {item[1] for item in items if item[0] == kind}
         entries += _take(pod.get(list_name), ours, "name", (list_name,), lists.get(list_name))
-    return nested + entries
+    return restores + nested + entries
+
+
+def _restores(
+    pod: dict[str, Any], items: set[Item], took: dict[Item, str]
+) -> tuple[list[Op], set[Item]]:
+    """The chart's entries written back where the items that took their place are, and the
+    items left to remove. Restores come first: they move no index."""
+    ops: list[Op] = []
+    restored: set[Item] = set()
+    for item in sorted(items & took.keys()):
+        path = _index_path(pod, item)
+        if path is None:
+            continue
+        try:
+            value = entry_value(took[item], "the chart's entry a record keeps")
+        except UnsupportedYaml:
+            continue  # not the text of an entry: the item is removed like any other
+        ops.append(Op("restore", path, Restore(took[item], value)))
+        restored.add(item)
+    return ops, items - restored
+
+
+def _index_path(pod: dict[str, Any], item: Item) -> tuple[str | int, ...] | None:
+    """Where an item is in the pod, as a path ending in its index."""
+    if item[0] == "volume":
+        names = [_key(entry, "name") for entry in pod.get("volumes") or []]
+        return ("volumes", names.index(item[1])) if item[1] in names else None
+    for list_name, index, container in containers(pod):
+        if str(container.get("name")) == item[1]:
+            paths = [_key(m, "mountPath") for m in container.get("volumeMounts") or []]
+            if item[2] in paths:
+                return (list_name, index, "volumeMounts", paths.index(item[2]))
+            return None
+    return None
+
+
+def _key(entry: Any, key: str) -> str | None:
+    return str(entry.get(key)) if isinstance(entry, dict) else None
 
 
 def _take(

@@ -22,7 +22,8 @@ MAX_DEPTH = 4
 DIGEST = re.compile(r"^[0-9a-f]{16}$")
 
 # Top-level key -> its shape: "names" (a list of names, or name -> digest), "nested"
-# (container -> the same), "lists", "checksum".
+# (container -> the same), "lists", "checksum", "took" (the chart's entries that items took
+# the place of: volumes: name -> text; mounts: container -> mountPath -> text).
 FIELDS = {
     "containers": "names",
     "initContainers": "names",
@@ -32,6 +33,7 @@ FIELDS = {
     "env": "nested",
     "lists": "lists",
     "checksum": "checksum",
+    "took": "took",
 }
 # "null:~" and the like: a null spelled so (plain "null" is an empty value, `key:`);
 # "parent-null": the annotations' mapping (`metadata`) was that null.
@@ -76,10 +78,28 @@ def _check(field: str, shape: str, value: Any) -> None:
         for name, form in _mapping(field, value).items():
             if not isinstance(form, str) or form not in LIST_FORMS:  # a list is unhashable
                 raise RecordError(f"{field}.{name} is {form!r}, not one of {sorted(LIST_FORMS)}")
+    elif shape == "took":
+        _took(field, value)
     else:
         for pod, checksum in _mapping(field, value).items():
             if not isinstance(checksum, str):
                 raise RecordError(f"{field}.{pod} is {_kind(checksum)}, not a string")
+
+
+def _took(field: str, value: Any) -> None:
+    for group, entries in _mapping(field, value).items():
+        if group not in ("volumes", "mounts"):
+            raise RecordError(f"{field}.{group} is not volumes or mounts")
+        texts = list(_mapping(f"{field}.{group}", entries).items())
+        if group == "mounts":
+            texts = [
+                (f"{container}.{path}", text)
+                for container, paths in texts
+                for path, text in _mapping(f"{field}.mounts.{container}", paths).items()
+            ]
+        for name, text in texts:
+            if not isinstance(text, str) or not text:
+                raise RecordError(f"{field}.{group}.{name} is {_kind(text)}, not an entry's text")
 
 
 def _names(field: str, value: Any) -> None:

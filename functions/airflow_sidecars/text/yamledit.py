@@ -150,6 +150,36 @@ class Editor(Remover):
             raise UnsupportedYaml(f"{dotted(path)} does not exist")
         self._replace(loc, value)
 
+    def entry_text(self, root: Node, path: Path) -> str | None:
+        """The text that `replace` writes over when a mapping or a list takes the place of the
+        value at `path` (None where there is none): `restore` writes it back over what was
+        written there, which gives back the text as it was."""
+        self._depth = len(path)
+        loc = self._resolve(root, path)
+        if loc is None:
+            return None
+        start, end = self._entry_span(loc)
+        return self.text[start:end]
+
+    def restore(self, root: Node, path: Path, text: str) -> None:
+        """Write `text` (from entry_text) over the value at `path`, which inject wrote."""
+        self._depth = len(path)
+        loc = self._resolve(root, path)
+        if loc is None:
+            raise UnsupportedYaml(f"{dotted(path)} does not exist")
+        start, end = self._entry_span(loc)
+        self.splice(start, end, text)
+
+    def _entry_span(self, loc: Loc) -> tuple[int, int]:
+        """Where `_replace` writes a non-empty mapping or list over the node: a block
+        collection to the start of the line after it, anything else its own text."""
+        node = loc.node
+        start, end = node.start_mark.index, node.end_mark.index
+        block = isinstance(node, yaml.CollectionNode) and not node.flow_style and node.value
+        if block and not loc.in_flow:
+            return start, self.lines.block_end(node)
+        return start, end
+
     def _block_append(self, node: yaml.SequenceNode, loc: Loc, items: list[Any]) -> None:
         dash_line, dash_col = first_dash(self.text, node)
         first = node.value[0]
@@ -227,11 +257,10 @@ class Editor(Remover):
         if isinstance(node, yaml.CollectionNode) and not node.flow_style and node.value:
             indent = node.start_mark.column
             lines = yamlemit.block_lines(value, indent, self._seq_indent_near(loc))
-            self.splice(
-                start,
-                self.lines.block_end(node),
-                "\n".join([lines[0].lstrip(" "), *lines[1:]]) + "\n",
-            )
+            end = self.lines.block_end(node)
+            # the text ends without a line break after the node: neither does the new one
+            tail = "\n" if self.text[end - 1 : end] == "\n" else ""
+            self.splice(start, end, "\n".join([lines[0].lstrip(" "), *lines[1:]]) + tail)
             return
         if loc.key is None:  # `- []` or a root scalar: JSON keeps it one valid line
             self.splice(start, end, yamlemit.flow(value))

@@ -101,6 +101,15 @@ def load_one(text: str, what: str) -> Document:
     return Document(documents[0], to_data(documents[0], what))
 
 
+def entry_value(text: str, what: str) -> Any:
+    """The value of a list entry's text as Editor.entry_text took it: its first line starts
+    where the entry's content does, and the lines after it keep their indentation, so the
+    first line is given theirs. Raises UnsupportedYaml (InvalidYaml) naming `what`."""
+    later = [line for line in text.split("\n")[1:] if line.strip()[:1] not in ("", "#")]
+    indent = min((len(line) - len(line.lstrip(" ")) for line in later), default=0)
+    return load_one(" " * indent + text, what).data
+
+
 def yaml_problem(error: yaml.YAMLError) -> str:
     """libyaml's words for what is wrong, and on which line."""
     problem = getattr(error, "problem", None) or str(error).splitlines()[0]

@@ -19,11 +19,11 @@ from airflow_sidecars.charts.chart import SECTION_ALIASES
 from airflow_sidecars.configuration.config import Config
 from airflow_sidecars.krmio import krm
 from airflow_sidecars.krmio.results import Result
-from airflow_sidecars.planning import podtemplate, presetadditions, serviceaccounts
+from airflow_sidecars.planning import chartrules, podtemplate, presetadditions, serviceaccounts
 from airflow_sidecars.planning.additions import chart_additions
 from airflow_sidecars.planning.edits import TAG, Run, edit, expected_data, result, set_annotation
 from airflow_sidecars.pods.podshape import shape_problems
-from airflow_sidecars.pods.podspec import Additions, Plan, apply_ops, plan
+from airflow_sidecars.pods.podspec import Additions, Plan, apply_ops
 from airflow_sidecars.recording import records
 from airflow_sidecars.recording.recordshape import RecordError
 from airflow_sidecars.renders.airflow import (
@@ -154,10 +154,11 @@ def _inject_pod(
     target = _read_pod(run, workload)
     if target is None or malformed(run, workload, target.pod):
         return False
+    rule = chartrules.left_out(config, workload, target.pod, additions)  # chart values only
     presetadditions.add(run, workload, target.pod, additions, presets)
-    pod_plan = plan(
+    pod_plan = chartrules.plan_pod(
         target.pod,
-        additions,
+        (additions, rule),
         replace=config.on_conflict == "replace",
         pod_path=target.where,
         extra_volume_names=volume_claim_names(workload.item),
@@ -165,6 +166,8 @@ def _inject_pod(
     )
     # `target.pod` is edited in place below: after the edits it is the pod as written.
     made = records.added(target.pod, pod_plan.ops, _pod_node(workload, target))
+    text = chartrules.text_of(workload, target.template)
+    made.took = chartrules.took_texts(target.pod, pod_plan.ops, text)
     before = _Before(copy.deepcopy(target.pod), made, target.pod)
     if target.template is not None:
         changed = podtemplate.write(run, workload, target.template, pod_plan)
@@ -206,7 +209,8 @@ def _record(
     if old.items:  # what it added before counts while the config still declares it
         mine = declared_items(config, workload, (before.pod, old), known_releases, run.namespaces)
         items |= old.items & mine.keys()
-    record = records.Record(items, {**before.made.lists, **old.lists}, old.checksum)
+    took = {**old.took, **before.made.took}
+    record = records.Record(items, {**before.made.lists, **old.lists}, old.checksum, None, took)
     for item in items:
         record.digests[item] = _digest(item, before.after, before.made, (old, mine))
     if not old:
@@ -275,7 +279,7 @@ def declared_items(
     Each item comes with the digest of what the config would add."""
     pod, record = pod_and_record
     base = copy.deepcopy(pod)
-    apply_ops(base, (), records.removal_ops(base, record.items, record.lists))
+    apply_ops(base, (), records.removal_ops(base, record.items, record.lists, record.took))
     additions, _ = declared_for(config, workload, base, known_releases, namespaces)
     return records.declared(base, additions)
 

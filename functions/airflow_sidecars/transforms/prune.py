@@ -198,13 +198,13 @@ def _prune_pod(
         run.results.append(result(workload, severity, message, where, "record"))
     if not verdict.take and not verdict.absent:
         return _Pruned(False, record)
-    ops = records.removal_ops(pod, verdict.take, record.lists)
+    ops = records.removal_ops(pod, verdict.take, record.lists, record.took)
     if found.template is not None:
         podtemplate.write(run, workload, found.template, Plan(ops=ops))
     else:
         edit(run, workload.item, workload.pod_path, ops)
     kept = record.items - verdict.take - verdict.absent
-    left = records.Record(kept, record.lists, record.checksum, record.digests)
+    left = records.Record(kept, record.lists, record.checksum, record.digests, record.took)
     emptied = record.lists.get(records.ANNOTATIONS, "absent")
     set_annotation(run, workload.item, where, (name, left.dumps() if left else None), emptied)
     if verdict.take:
