@@ -63,15 +63,6 @@ WARNED = {
         "warning: extraVolumeMounts is not carried over",
     ),
 }
-# Public values that do not adopt, and why (public/README.md): the test says so until they do.
-NOT_ADOPTED = {
-    "public/chcho67-airflow-on-k8s": (
-        "airflow.kubernetesPodTemplate.extraVolumeMounts mounts the logs path: the community "
-        "chart then leaves its own logs volume out of the pod template, and puts it back in "
-        "the render of the stripped values, where inject refuses a second mount at the same "
-        "path (name-conflict)"
-    ),
-}
 
 
 class Case(NamedTuple):
@@ -94,16 +85,7 @@ def _cases() -> list[Case]:
 
 
 CASES = _cases()
-PARAMS = [
-    pytest.param(
-        case,
-        id=case.name,
-        marks=[pytest.mark.xfail(strict=True, reason=NOT_ADOPTED[case.name])]
-        if case.name in NOT_ADOPTED
-        else [],
-    )
-    for case in CASES
-]
+PARAMS = [pytest.param(case, id=case.name) for case in CASES]
 
 
 def _normalised(node: Any, key: str = "") -> Any:

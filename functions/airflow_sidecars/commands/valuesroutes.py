@@ -159,8 +159,11 @@ def _mounted(value: Any, where: ValuePath) -> frozenset[str]:
         ]
     elif where[-1] != EXTRA_MOUNTS and where != TOP_MOUNTS:
         return frozenset()
+    # A name with `{{ .Release.Name }}` is inject's to evaluate, from the render: not judged.
     return frozenset(
-        str(entry["name"]) for entry in entries if isinstance(entry, dict) and "name" in entry
+        str(entry["name"])
+        for entry in entries
+        if isinstance(entry, dict) and "name" in entry and "{{" not in str(entry["name"])
     )
 
 
