@@ -200,12 +200,23 @@ def _matrix_pairs() -> list[tuple[str, str]]:
 MATRIX_PAIRS = _matrix_pairs()
 
 
+def test_every_chart_oracle_pair_has_its_routes_render() -> None:
+    pairs = {
+        (folder.name, values.name.removesuffix(".values.yaml"))
+        for folder in matrix_root().iterdir()
+        if folder.is_dir() and not folder.name.startswith("routes-")
+        for values in folder.glob("[0-9][0-9]b-*.values.yaml")
+    }
+    assert len(pairs) == 136
+    assert set(MATRIX_PAIRS) == pairs
+
+
 @pytest.mark.parametrize("route", list(RENDERED_AS))
 @pytest.mark.parametrize(("flavour", "stem"), MATRIX_PAIRS, ids=["/".join(p) for p in MATRIX_PAIRS])
 def test_the_route_gives_the_matrix_pairs_render_back(
     flavour: str, stem: str, route: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The same on the chart-oracle pairs' `b` values (in-process: 123 pairs), with the real
+    """The same on the chart-oracle pairs' `b` values (in-process: 136 pairs), with the real
     render of the stripped values (tests/fixtures/matrix/routes-*.tar.xz)."""
     folder, routed = (
         matrix_root() / flavour,
