@@ -239,9 +239,11 @@ def test_subchart_names_the_key_or_the_top_level(
         "scheduler: {}\n"
     )
     # named: nothing to say about it, but the plain sidecar it carries, by its path in the file
-    assert adopted.said.startswith(
+    warnings = [line for line in adopted.said.splitlines() if "warning:" in line]
+    assert warnings[0].startswith(
         "from-values: warning: platform.airflow.workers.extraContainers: container "
     )
+    assert "whether the release runs platform.airflow.webserver (" in adopted.said
     assert "reading the Airflow chart's values under" not in adopted.said
     # `.`: the top level, though a key looks like a subchart
     adopted = _adopt(tmp_path, capsys, indented(SEED, "airflow"), subchart=".")

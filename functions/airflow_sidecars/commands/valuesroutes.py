@@ -217,7 +217,7 @@ def said(stays: list[Stay], route: str, base: Path, render_name: str | None) -> 
         elif kind == "dangling":
             lines.append(
                 f"warning: {listed} {verb} in the values, out of the config: {why}; inject "
-                "would refuse to add it. Define the volume (extraVolumes) or drop the mount"
+                f"would refuse to add it. Define the volume ({EXTRA_VOLUMES}) or drop the mount"
             )
         else:
             source = f"no workload of {render_name}" if render_name else "no workload"
