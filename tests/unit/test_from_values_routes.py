@@ -255,3 +255,30 @@ def test_without_a_render_the_airflow_version_the_values_name_decides_the_ui(
         tmp_path, capsys, folder / "01b-celery-default.values.yaml", "stream", render
     )
     assert not [line for line in said if "do not say whether" in line]
+
+
+@pytest.mark.parametrize(
+    ("pair", "in_task_pods"),
+    [("01b-celery-default", False), ("02b-kubernetes-executor", True)],
+)
+def test_a_render_says_whether_a_plain_sidecar_goes_into_task_pods(
+    pair: str, in_task_pods: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = matrix_root() / "official-1.22.0"
+    values, render = folder / f"{pair}.values.yaml", tmp_path / "render.yaml"
+    render.write_bytes(b"".join(f.read_bytes() for f in _streams(folder, pair, "stream")))
+    *_, unsure, _ = _adopt(tmp_path, capsys, values, "stream", None)
+    *_, said, _ = _adopt(tmp_path, capsys, values, "stream", render)
+
+    def template_lines(lines: list[str]) -> list[str]:
+        return [line for line in lines if "plain container in the KubernetesExecutor" in line]
+
+    # without the render it cannot tell, and says so
+    (line,) = template_lines(unsure)
+    assert "if the release runs the KubernetesExecutor" in line
+    if not in_task_pods:  # a Celery release has no task pods for it to hold up
+        assert template_lines(said) == []
+        return
+    (line,) = template_lines(said)
+    assert "workers.extraContainers: container 'wrk-sidecar'" in line
+    assert "if it does not exit on its own, the release's task pods never complete" in line

@@ -40,6 +40,7 @@ from airflow_sidecars.commands.valuesextras import (
 from airflow_sidecars.commands.valuesroutes import (
     DEFAULT_ROUTE,
     hook_values,
+    in_task_pods,
     said,
     staying,
     unsure,
@@ -202,7 +203,8 @@ def _adopted(
             "`helm --post-renderer` on Helm 3, which post-renders no hooks, adopt with --route "
             "helm3\n"
         )
-    for warning in plain_sidecar_warnings(adoption.found, base):
+    task_pods = None if workloads is None else in_task_pods(adoption.found, values, workloads)
+    for warning in plain_sidecar_warnings(adoption.found, base, task_pods):
         say(f"from-values: warning: {warning}\n")
     return spec, frozenset([*keep, *adoption.kept])
 

@@ -132,13 +132,17 @@ def carried_paths(values: Any, merged: Any = None) -> list[Path]:
     return [path for path, _ in adopted(values, merged).found if _reading(path) is not None]
 
 
-def plain_sidecar_warnings(found: list[tuple[Path, Any]], base: Path = ()) -> list[str]:
+def plain_sidecar_warnings(
+    found: list[tuple[Path, Any]], base: Path = (), task_pods: frozenset[Path] | None = None
+) -> list[str]:
     """One warning for each container the config carries, as the chart adds it, as a plain
     container (`allowPlainSidecars: true`) into a pod that must complete: a Job, or the
     KubernetesExecutor pod template. Such a pod completes only when every container in it has
     exited. The chart's own render hangs the same way, so it is said, not refused: the values
     path (under `base`, a parent chart's key, as the file has it), the container, and the two
-    ways out. `found`: the values the config carries (`adopted(...).found`)."""
+    ways out. `found`: the values the config carries (`adopted(...).found`); `task_pods`: those
+    a render shows in the KubernetesExecutor pod template (None: no render, which the warning
+    says it cannot tell)."""
     reaches = table.must_complete()
     warnings = []
     for path, value in found:
@@ -146,8 +150,13 @@ def plain_sidecar_warnings(found: list[tuple[Path, Any]], base: Path = ()) -> li
         if reading is None or reading.path not in reaches or not isinstance(value, list):
             continue
         section = str(_written(path, reading)[0])
-        task_pods, only = reaches[reading.path]
-        if task_pods:  # from-values knows neither the chart nor the executor: it says so
+        into_template, only = reaches[reading.path]
+        if into_template and task_pods is not None:  # the render says where it goes
+            if path not in task_pods:
+                continue
+            where, main = "the KubernetesExecutor pod template", "the task's"
+            hangs = "if it does not exit on its own, the release's task pods never complete"
+        elif into_template:  # from-values knows neither the chart nor the executor: it says so
             which = f"with the {only} chart, " if only else ""
             where, main = "the KubernetesExecutor pod template", "the task's"
             hangs = (

@@ -129,6 +129,21 @@ def staying(
     return stays
 
 
+def in_task_pods(
+    found: list[tuple[Path, Any]], values: Any, render: list[Workload]
+) -> frozenset[Path]:
+    """The values of `found` that the chart puts into the KubernetesExecutor pod template of
+    the render (a template of the user's own takes nothing)."""
+    present = {config_path(values, path) for path, _ in found_values(values)}
+    templates = [_pod(w) for w in render if w.template_key is not None and not w.users_template]
+    return frozenset(
+        path
+        for path, _ in found
+        if (where := config_path(values, path)) is not None
+        and any(_reaches(pod, path, where, present) for pod in templates)
+    )
+
+
 def _missing_volumes(value: Any, where: ValuePath, reached: list[_Pod]) -> str:
     """What a value mounts that a pod it reaches does not have, in the release's own render
     (where the value's volumes are already in place): a mount the chart renders dangling, and
