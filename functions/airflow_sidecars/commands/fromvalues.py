@@ -41,6 +41,7 @@ from airflow_sidecars.commands.valuesroutes import (
     DEFAULT_ROUTE,
     hook_values,
     in_task_pods,
+    reaching,
     said,
     staying,
     unsure,
@@ -176,7 +177,8 @@ def _adopted(
     """The config's spec for the route, and the values that stay (each said, with why; "" when
     there is nothing, which is the caller's to say)."""
     adoption = adopted(values, base=base)
-    stays = staying(adoption.found, values, how.route, workloads)
+    reach = reaching(adoption.found, values, workloads)
+    stays = staying(reach, how.route)
     keep = frozenset(stay.path for stay in stays)
     adoption = adoption._replace(
         found=[(path, value) for path, value in adoption.found if path not in keep],
@@ -196,14 +198,14 @@ def _adopted(
     doubt = unsure(adoption.found, values, base) if workloads is None else None
     if doubt:
         say(f"from-values: {doubt}\n")
-    hooks = hook_values(adoption.found, values, workloads) if how.route == "stream" else ""
+    hooks = hook_values(reach, keep) if how.route == "stream" else ""
     if hooks:
         say(
             f"from-values: {hooks} reach Helm hooks, which the stream route carries; with "
             "`helm --post-renderer` on Helm 3, which post-renders no hooks, adopt with --route "
             "helm3\n"
         )
-    task_pods = None if workloads is None else in_task_pods(adoption.found, values, workloads)
+    task_pods = None if workloads is None else in_task_pods(reach, keep)
     for warning in plain_sidecar_warnings(adoption.found, base, task_pods):
         say(f"from-values: warning: {warning}\n")
     return spec, frozenset([*keep, *adoption.kept])

@@ -92,56 +92,70 @@ class _Pod(NamedTuple):
     volumes: frozenset[str]
 
 
-def staying(
-    found: list[tuple[Path, Any]], values: Any, route: str, render: list[Workload] | None
-) -> list[Stay]:
-    """The values of `found` (the ones the config would carry, at their values paths) that
-    stay in the values on `route`: given a render's workloads, by what they reach there; else
-    by what the values say."""
+class Reach(NamedTuple):
+    """What one value of the config reaches, found once and read by every question asked of
+    it: why it reaches no workload (None: it reaches one), the volumes it mounts that a pod it
+    reaches lacks ("": none), the hook Jobs it reaches in words (None: none), and whether it
+    reaches the KubernetesExecutor pod template."""
+
+    path: Path
+    nothing: str | None
+    dangling: str
+    hooks: str | None
+    task_pods: bool
+
+
+def reaching(
+    found: list[tuple[Path, Any]], values: Any, render: list[Workload] | None
+) -> list[Reach]:
+    """What each value of `found` (the ones the config would carry, at their values paths)
+    reaches: given a render's workloads, read off its pods (each parsed once); else from
+    what the values say."""
     # Every value the chart sees, the ones that stay for their `{{ }}` too.
     present = {config_path(values, path) for path, _ in found_values(values)}
     pods = [_pod(workload) for workload in render or []]
-    stays: list[Stay] = []
+    reach: list[Reach] = []
     for path, value in found:
         where = config_path(values, path)
         if where is None:
             continue
-        if render is not None:
-            reached = [pod for pod in pods if _reaches(pod, path, where, present)]
-            hooks = [
-                pod.workload for pod in reached if pod.workload.item.annotation(HOOK_ANNOTATION)
-            ]
-            missing = _missing_volumes(value, where, reached)
-            if not reached:
-                stays.append(Stay(path, "nothing", _nothing_in(render, where)))
-            elif missing:
-                stays.append(Stay(path, "dangling", missing))
-            elif route == "helm3" and hooks:
-                stays.append(Stay(path, "hook", _named(hooks)))
+        if render is None:
+            reach.append(
+                Reach(path, _turned_off(values, path), "", _values_hook(values, where), False)
+            )
             continue
-        off = _turned_off(values, path)
-        if off is not None:
-            stays.append(Stay(path, "nothing", off))
-        elif route == "helm3":
-            hook = _values_hook(values, where)
-            if hook is not None:
-                stays.append(Stay(path, "hook", hook))
+        reached = [pod for pod in pods if _reaches(pod, path, where, present)]
+        hooks = [pod.workload for pod in reached if pod.workload.item.annotation(HOOK_ANNOTATION)]
+        reach.append(
+            Reach(
+                path,
+                None if reached else _nothing_in(render, where),
+                _missing_volumes(value, where, reached),
+                _named(hooks) if hooks else None,
+                any(pod.workload.template_key is not None for pod in reached),
+            )
+        )
+    return reach
+
+
+def staying(reach: list[Reach], route: str) -> list[Stay]:
+    """The values that stay in the values on `route`: the ones that reach nothing, the ones
+    that mount a volume their pod lacks, and on Helm 3 the ones that reach a hook."""
+    stays: list[Stay] = []
+    for one in reach:
+        if one.nothing is not None:
+            stays.append(Stay(one.path, "nothing", one.nothing))
+        elif one.dangling:
+            stays.append(Stay(one.path, "dangling", one.dangling))
+        elif route == "helm3" and one.hooks is not None:
+            stays.append(Stay(one.path, "hook", one.hooks))
     return stays
 
 
-def in_task_pods(
-    found: list[tuple[Path, Any]], values: Any, render: list[Workload]
-) -> frozenset[Path]:
-    """The values of `found` that the chart puts into the KubernetesExecutor pod template of
-    the render (a template of the user's own takes nothing)."""
-    present = {config_path(values, path) for path, _ in found_values(values)}
-    templates = [_pod(w) for w in render if w.template_key is not None and not w.users_template]
-    return frozenset(
-        path
-        for path, _ in found
-        if (where := config_path(values, path)) is not None
-        and any(_reaches(pod, path, where, present) for pod in templates)
-    )
+def in_task_pods(reach: list[Reach], kept: frozenset[Path]) -> frozenset[Path]:
+    """The carried values (not in `kept`) that the chart puts into the KubernetesExecutor pod
+    template of the render (a template of the user's own takes nothing)."""
+    return frozenset(one.path for one in reach if one.task_pods and one.path not in kept)
 
 
 def _missing_volumes(value: Any, where: ValuePath, reached: list[_Pod]) -> str:
@@ -206,10 +220,14 @@ def unsure(found: list[tuple[Path, Any]], values: Any, base: Path) -> str | None
     )
 
 
-def hook_values(found: list[tuple[Path, Any]], values: Any, render: list[Workload] | None) -> str:
-    """The values that reach a Helm hook, for the line the stream route says of them ("": none)."""
-    reach = staying(found, values, "helm3", render)
-    return ", ".join(dotted(stay.path) for stay in reach if stay.hook)
+def hook_values(reach: list[Reach], kept: frozenset[Path]) -> str:
+    """The carried values (not in `kept`) that reach a Helm hook, for the line the stream route
+    says of them ("": none)."""
+    return ", ".join(
+        dotted(one.path)
+        for one in reach
+        if one.path not in kept and one.nothing is None and not one.dangling and one.hooks
+    )
 
 
 def said(stays: list[Stay], route: str, base: Path, render_name: str | None) -> list[str]:
