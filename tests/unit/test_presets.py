@@ -236,34 +236,6 @@ def test_readme_preset_examples_are_taken_from_the_golden_outputs() -> None:
             position = found + len(piece)
 
 
-# -- the chart's own Kerberos sidecar ---------------------------------------------------------
-
-
-def test_kerberos_leaves_a_pod_with_the_charts_kerberos_sidecar_alone() -> None:
-    # No fixture renders kerberos.enabled (no helm here), so the worker of the real render gets
-    # the two volumes the chart's worker template adds with it (kerberos-keytab from Secret
-    # <fullname>-kerberos-keytab, kerberos-ccache an emptyDir): what the preset detects.
-    documents = list(
-        yaml.safe_load_all((FIXTURES / "official-1.15.0" / "01-default.yaml").read_text())
-    )
-    worker = next(
-        d
-        for d in documents
-        if d and d["kind"] == "StatefulSet" and d["metadata"]["name"] == "airflow-worker"
-    )
-    worker["spec"]["template"]["spec"]["volumes"] += [
-        {"name": "kerberos-keytab", "secret": {"secretName": "airflow-kerberos-keytab"}},
-        {"name": "kerberos-ccache", "emptyDir": {}},
-    ]
-    render = yaml.safe_dump_all(documents, sort_keys=False).encode()
-    config = _config({"kerberos": {"principal": "airflow@EXAMPLE.COM", "keytabSecret": "kt"}})
-    outcome = _inject(render, config)
-    assert outcome.exit_code == 0, outcome.results
-    warnings = [r.message for r in outcome.results if r.severity == "warning"]
-    assert any("the chart's own Kerberos sidecar runs in this pod" in w for w in warnings)
-    assert outcome.output == render  # nothing else changed either
-
-
 def test_every_main_container_is_one_the_chart_table_mounts_into() -> None:
     # Presets go beside the slot's main container; the chart table was read off the templates.
     for flavour, slots in SLOTS.items():

@@ -261,6 +261,7 @@ def test_the_seed_as_pasted_is_flagged_for_exactly_its_problems() -> None:
 def test_there_are_clean_renders_of_every_chart() -> None:
     assert {p.parent.name for p in CLEAN} == {
         "official-1.15.0",
+        "official-1.18.0",
         "official-1.20.0",
         "official-1.22.0",
         "community-8.9.0",

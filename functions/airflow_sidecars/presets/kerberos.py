@@ -6,8 +6,9 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_sidecars.charts.chart import KERBEROS_CONTAINERS
 from airflow_sidecars.pods.podspec import Additions, Wanted
-from airflow_sidecars.renders.release import setting
+from airflow_sidecars.renders.release import is_true, setting
 
 from .common import (
     Expansion,
@@ -32,25 +33,47 @@ from .sections import AIRFLOW_COMPONENTS
 # from the chart's (`worker-kerberos`, `kerberos-ccache`, `kerberos-keytab`) so that the
 # chart's sidecar, when it is enabled, is told apart.
 KERBEROS_CONTAINER = "kerberos-renewer"
+# The one-shot `airflow kerberos --one-time` before the Airflow container of a pod that runs
+# tasks, as the chart's own `kerberos-init` (workers.kerberosInitContainer) does: a Celery
+# worker takes tasks as soon as it starts, and must not take one without a ticket.
+FIRST_TICKET_CONTAINER = "kerberos-first-ticket"
 CCACHE_VOLUME, CCACHE_DIR, CCACHE_FILE = "krb-ccache", "/var/kerberos-ccache", "cache"
 KEYTAB_VOLUME, KEYTAB_PATH, KEYTAB_KEY = "krb-keytab", "/etc/airflow.keytab", "kerberos.keytab"
 KRB5_VOLUME, KRB5_PATH = "krb5-conf", "/etc/krb5.conf"
 CHART_KERBEROS_VOLUMES = frozenset({"kerberos-ccache", "kerberos-keytab"})
+# The executors that run tasks in the scheduler's own pod.
+LOCAL_EXECUTORS = ("LocalExecutor", "SequentialExecutor", "LocalKubernetesExecutor")
 
 
 CCACHE = f"{CCACHE_DIR}/{CCACHE_FILE}"
 KRB5_MOUNT = {"name": KRB5_VOLUME, "mountPath": KRB5_PATH, "subPath": "krb5.conf"}
+# A ticket that can be used: `klist -s` exits 1 when the cache is missing, unreadable or its
+# ticket has expired (`test -s` passed on any file, also one a dead renewer left behind).
+HAS_TICKET = ["klist", "-s", "-c", CCACHE]
+# `airflow kerberos` with its log passed through, and after the two errors of MIT's kinit that
+# Airflow's own message does not explain (it blames renewability for both), what to do. Airflow
+# runs `kinit -R` right after every kinit (its Kerberos 1.8.1 workaround, whenever the cache
+# holds `X-CACHECONF:` entries, as MIT's kinit writes with pre-authentication), so both show
+# within seconds of the start. bash, not sh: pipefail gives the container Airflow's exit code.
+RENEWER_SCRIPT = (
+    'set -o pipefail; airflow kerberos "$@" 2>&1 | while IFS= read -r line; do '
+    "printf '%s\\n' \"$line\"; case $line in "
+    '*"Ticket expired while renewing credentials"*) echo "preset kerberos: the KDC gives $1 '
+    "tickets it will not renew: give $1 and krbtgt/${1#*@} a renewable life (MIT: kadmin "
+    "modprinc -maxrenewlife '7 days' for both, and max_renewable_life in kdc.conf; Active "
+    "Directory: the domain's Maximum lifetime for user ticket renewal)\";; "
+    '*"Incorrect net address"*) echo "preset kerberos: the ticket of $1 holds this pod\'s '
+    "addresses ([kerberos] include_ip) and the KDC sees another (egress NAT, a KDC outside "
+    "the cluster): set the kerberos preset's includeIp to false\";; esac; done"
+)
 
 
 def expand(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expansion:
-    names = {
-        volume.get("name") for volume in facts.pod.get("volumes") or [] if isinstance(volume, dict)
-    }
-    chart_volumes = sorted(name for name in names if name in CHART_KERBEROS_VOLUMES)
-    if chart_volumes:
+    chart_own = _chart_kerberos(facts.pod)
+    if chart_own:
         message = (
-            "preset kerberos: the chart's own Kerberos sidecar runs in this pod "
-            f"({', '.join(chart_volumes)}: kerberos.enabled); left as it is"
+            f"preset kerberos: the chart's own Kerberos runs in this pod ({chart_own}: "
+            "kerberos.enabled); left as it is"
         )
         return Expansion(Additions(), [("warning", message, "preset")], {})
     main = facts.main or {}
@@ -62,15 +85,45 @@ def expand(params: Mapping[str, Any], facts: PodFacts, origin: str) -> Expansion
     if "krb5Config" in params:
         additions.mounts.append((Wanted(KRB5_MOUNT, origin), *into))
     additions.env += [(Wanted(entry, origin), *into) for entry in main_env]
-    # A task must not start before there is a ticket to use.
-    probe = {
-        "exec": {"command": ["test", "-s", CCACHE]},
-        "periodSeconds": 2,
-        "failureThreshold": 60,
-    }
-    renewer = _renewer(params, main, main_env)
-    additions.extend(sidecar_additions(facts, renewer, origin, probe))
-    return Expansion(additions, notes, {})
+    renewer_env, ip_notes = _renewer_env(params, facts, main, main_env)
+    if _runs_tasks(facts):
+        first = _kerberos_container(params, main, renewer_env, one_time=True)
+        additions.init_containers.append(Wanted(first, origin))
+    renewer = _kerberos_container(params, main, renewer_env, one_time=False)
+    # A task must not start before there is a ticket to use: in a task pod (a native sidecar)
+    # the renewer's startup probe holds the task back until `klist` finds one.
+    additions.extend(sidecar_additions(facts, renewer, origin))
+    return Expansion(additions, [*notes, *ip_notes], {})
+
+
+def _chart_kerberos(pod: dict[str, Any]) -> str:
+    """What of the chart's own Kerberos the pod has (its sidecar, its init container, its
+    volumes), in words ("": none). A second renewer on another cache would only compete."""
+    names = {volume.get("name") for volume in pod.get("volumes") or [] if isinstance(volume, dict)}
+    volumes = sorted(name for name in names if name in CHART_KERBEROS_VOLUMES)
+    if not volumes:
+        return ""
+    containers = [
+        str(container.get("name"))
+        for field in ("initContainers", "containers")
+        for container in pod.get(field) or []
+        if isinstance(container, dict) and container.get("name") in KERBEROS_CONTAINERS
+    ]
+    return ", ".join([*containers, *volumes])
+
+
+def _runs_tasks(facts: PodFacts) -> bool:
+    """Whether the pod runs tasks and starts them as soon as its Airflow container starts: a
+    Celery worker, or a scheduler whose executor runs tasks in its own pod. A task pod's
+    renewer is a native sidecar whose startup probe already holds the task back."""
+    if facts.native:
+        return False
+    if facts.workload.section == "workers":
+        return True
+    if facts.workload.section != "scheduler":
+        return False
+    executor = setting(facts.release, facts.main, "core", "executor") or ""
+    return any(name in LOCAL_EXECUTORS for name in executor.replace(" ", "").split(","))
 
 
 def _main_env(
@@ -113,42 +166,96 @@ def _volumes(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     return volumes
 
 
-def _renewer(
-    params: Mapping[str, Any], main: dict[str, Any], main_env: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """The ticket renewer: `airflow kerberos` in the Airflow image, beside the main container."""
-    sidecar: dict[str, Any] = {
-        "name": KERBEROS_CONTAINER,
-        "image": params.get("image", main.get("image")),
-    }
-    if "image" not in params and "imagePullPolicy" in main:
-        sidecar["imagePullPolicy"] = main["imagePullPolicy"]
-    # The Airflow image's entrypoint runs `airflow kerberos <principal> --keytab <file>`.
-    sidecar["args"] = ["kerberos", params["principal"], "--keytab", KEYTAB_PATH]
-    # `airflow kerberos` records itself in the metadata database like every Airflow command:
-    # it gets the Airflow container's whole environment (the database connection, whatever
-    # secret it comes from), as the chart's own worker-kerberos does.
-    sidecar["env"] = [
+def _renewer_env(
+    params: Mapping[str, Any],
+    facts: PodFacts,
+    main: dict[str, Any],
+    main_env: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[Note]]:
+    """The environment of the containers that run `airflow kerberos`: the Airflow container's
+    whole environment (`airflow kerberos` records itself in the metadata database like every
+    Airflow command, with whatever secret the connection comes from), as the chart's own
+    worker-kerberos has it, and the Kerberos settings."""
+    env = [
         *airflow_env(main),
         *[entry for entry in main_env if entry["name"] != "AIRFLOW__CORE__SECURITY"],
         env_var("AIRFLOW__KERBEROS__KEYTAB", KEYTAB_PATH),
         env_var("AIRFLOW__KERBEROS__REINIT_FREQUENCY", str(params.get("interval", 3600))),
     ]
+    include_ip, notes = _include_ip(params, facts)
+    if include_ip is not None:
+        env.append(env_var("AIRFLOW__KERBEROS__INCLUDE_IP", include_ip))
+    return env, notes
+
+
+def _include_ip(params: Mapping[str, Any], facts: PodFacts) -> tuple[str | None, list[Note]]:
+    """`[kerberos] include_ip` for the renewer (None: the release's own value stands).
+
+    Airflow's default, True, makes `kinit -a` bind the ticket to the pod's addresses; a KDC that
+    sees another source address (egress NAT, the usual way to a KDC outside the cluster such as
+    Active Directory) refuses to renew it ("Incorrect net address"), and the renewer exits. So
+    the preset turns it off unless `includeIp` says otherwise, and keeps a value the release
+    sets, saying so when it is true."""
+    if "includeIp" in params:
+        return ("True" if params["includeIp"] else "False"), []
+    released = setting(facts.release, facts.main, "kerberos", "include_ip")
+    if released is None:
+        return "False", []
+    if not is_true(released):
+        return None, []
+    message = (
+        f"preset kerberos: the release sets [kerberos] include_ip = {released!r}, kept: the "
+        "ticket is bound to the pod's addresses, and a KDC that sees another (egress NAT, a KDC "
+        "outside the cluster) refuses to renew it; set includeIp: false to turn it off here"
+    )
+    return None, [("warning", message, "preset")]
+
+
+def _kerberos_container(
+    params: Mapping[str, Any], main: dict[str, Any], env: list[dict[str, Any]], *, one_time: bool
+) -> dict[str, Any]:
+    """`airflow kerberos` in the Airflow image: the renewer beside the Airflow container, or
+    (`one_time`) the init container that gets the first ticket before it starts."""
+    name = FIRST_TICKET_CONTAINER if one_time else KERBEROS_CONTAINER
+    container: dict[str, Any] = {"name": name, "image": params.get("image", main.get("image"))}
+    if "image" not in params and "imagePullPolicy" in main:
+        container["imagePullPolicy"] = main["imagePullPolicy"]
+    # The Airflow image's entrypoint runs `bash ...` as given: RENEWER_SCRIPT runs
+    # `airflow kerberos <principal> --keytab <file>`, with its arguments after the script's name.
+    airflow_args = [params["principal"], "--keytab", KEYTAB_PATH]
+    if one_time:
+        airflow_args.append("--one-time")
+    container["args"] = ["bash", "-c", RENEWER_SCRIPT, "kerberos", *airflow_args]
+    container["env"] = copy.deepcopy(env)
     if main.get("envFrom"):
-        sidecar["envFrom"] = copy.deepcopy(main["envFrom"])
-    # Only this container sees the keytab (Airflow's production guidance), and only it
-    # writes the credential cache. It reads the same airflow.cfg as the Airflow container.
+        container["envFrom"] = copy.deepcopy(main["envFrom"])
+    # Only these containers see the keytab (Airflow's production guidance), and only they
+    # write the credential cache. They read the same airflow.cfg as the Airflow container.
     keytab_key = params.get("keytabKey", KEYTAB_KEY)
-    sidecar["volumeMounts"] = [
+    container["volumeMounts"] = [
         *config_file_mounts(main),
         {"name": CCACHE_VOLUME, "mountPath": CCACHE_DIR},
         {"name": KEYTAB_VOLUME, "mountPath": KEYTAB_PATH, "subPath": keytab_key, "readOnly": True},
         *([dict(KRB5_MOUNT)] if "krb5Config" in params else []),
     ]
     if main.get("securityContext"):
-        sidecar["securityContext"] = copy.deepcopy(main["securityContext"])
-    sidecar["resources"] = PRESET.resources(params)
-    return sidecar
+        container["securityContext"] = copy.deepcopy(main["securityContext"])
+    container["resources"] = PRESET.resources(params)
+    if not one_time:
+        # Started once `klist` finds a ticket (Airflow's start, then kinit, take a while on a
+        # busy node); restarted when the ticket has expired, as when the renewer hangs.
+        container["startupProbe"] = _probe(period=2, failures=90)
+        container["livenessProbe"] = _probe(period=60, failures=3)
+    return container
+
+
+def _probe(period: int, failures: int) -> dict[str, Any]:
+    return {
+        "exec": {"command": list(HAS_TICKET)},
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }
 
 
 PRESET = Preset(
@@ -158,8 +265,12 @@ PRESET = Preset(
         "in-memory credential cache with the Airflow containers, laid out as the official "
         "chart's own kerberos sidecar. Only the renewer mounts the keytab; the Airflow "
         "containers read the cache through KRB5CCNAME and get AIRFLOW__CORE__SECURITY=kerberos. "
-        "Give the keytab as exactly one of keytabSecret and keytabClaim. Pods where the chart's "
-        "own sidecar runs (kerberos.enabled) are left alone."
+        f"Pods that run tasks as soon as they start (Celery workers, a scheduler with a local "
+        f"executor) first get a ticket in an init container ({FIRST_TICKET_CONTAINER}: "
+        "`airflow kerberos --one-time`); in task pods the renewer's startup probe holds the "
+        "task until `klist` finds a ticket, and its liveness probe restarts it when the ticket "
+        "has expired. Give the keytab as exactly one of keytabSecret and keytabClaim. Pods "
+        "where the chart's own Kerberos runs (kerberos.enabled) are left alone."
     ),
     readme_title="a ticket renewer that shares a credential cache",
     container="renewer",
@@ -203,6 +314,19 @@ PRESET = Preset(
             "Airflow containers (KRB5_CONFIG). Default: none (the image's own /etc/krb5.conf).",
             ["airflow-krb5"],
         ),
+        "includeIp": {
+            "type": "boolean",
+            "default": False,
+            "description": (
+                "Airflow's [kerberos] include_ip for the renewer: whether kinit binds the ticket "
+                "to the pod's addresses (`kinit -a`). Off by default: a KDC that sees another "
+                "source address than the pod's (egress NAT, a KDC outside the cluster such as "
+                'Active Directory) refuses to renew such a ticket ("Incorrect net address") '
+                "and the renewer exits. Unset, a value the release sets is kept (with a "
+                "warning when it is true)."
+            ),
+            "examples": [False],
+        },
         "interval": seconds(
             3600,
             "Seconds between ticket renewals (1-86400): Airflow's [kerberos] reinit_frequency. "

@@ -17,7 +17,7 @@ from typing import Any
 
 from airflow_sidecars.charts.chart import Flavour
 from airflow_sidecars.pods.podspec import Wanted
-from airflow_sidecars.renders.release import Release, setting
+from airflow_sidecars.renders.release import Release, is_true, setting
 
 from .common import (
     Expansion,
@@ -112,7 +112,7 @@ def _main_env(
             )
             notes.append(("warning", message, "preset"))
     for option, what, value in _OTHER_BACKENDS:
-        if _is_true(setting(facts.release, facts.main, "metrics", option)):
+        if is_true(setting(facts.release, facts.main, "metrics", option)):
             main_env.append(env_var(f"AIRFLOW__METRICS__{option.upper()}", "False"))
             message = (
                 f"preset otelCollector: the release sends Airflow's metrics to {what} "
@@ -147,11 +147,6 @@ _OTHER_BACKENDS: tuple[tuple[str, str, Mapping[Flavour, str]], ...] = (
 # `[metrics] otel_service` (before it, the service is always "Airflow")
 SERVICE_NAME_SINCE = (2, 10, 3)
 _TAG_VERSION = re.compile(r":(?:slim-)?v?(\d+)\.(\d+)\.(\d+)(?![\d.])")
-
-
-def _is_true(value: str | None) -> bool:
-    """Airflow's own reading of a boolean option (conf.getboolean)."""
-    return (value or "").split("#", 1)[0].strip().lower() in ("t", "true", "1")
 
 
 def _airflow_version(main: dict[str, Any] | None) -> tuple[int, int, int] | None:

@@ -148,6 +148,11 @@ def setting(
     return release.airflow_cfg.get((section.lower(), option.lower()))
 
 
+def is_true(value: str | None) -> bool:
+    """Airflow's own reading of a boolean option (conf.getboolean)."""
+    return (value or "").split("#", 1)[0].strip().lower() in ("t", "true", "1")
+
+
 def _from_env_source(release: Release, source: Any, variable: str) -> str | None:
     found = from_env_source(release, source, variable)
     return found[0] if found is not None else None
