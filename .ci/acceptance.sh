@@ -22,6 +22,8 @@ command -v ip >/dev/null || missing+=(iproute2)
 [[ -x /usr/sbin/kadmin.local ]] || missing+=(krb5-admin-server)
 command -v kinit >/dev/null && command -v kvno >/dev/null || missing+=(krb5-user)
 command -v nft >/dev/null || missing+=(nftables)
+# the apache/airflow image's PID 1, which the community chart names in its containers' command
+[[ -x /usr/bin/dumb-init ]] || missing+=(dumb-init)
 if ((${#missing[@]})); then
 	# Debian's postinst scripts start their services (PostgreSQL's cluster, krb5kdc, kadmind)
 	# where they can; the suite runs its own. A policy-rc.d that says "no" keeps them from

@@ -8,8 +8,9 @@ What the suite adds that the render does not hold, each as a cluster would have 
 - the EKS pod identity webhook, which gives pods whose ServiceAccount carries
   `eks.amazonaws.com/role-arn` a projected token and AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE;
 - the route to S3 (AWS_ENDPOINT_URL: the fake S3 instead of the AWS endpoint);
-- a stand-in `kinit` in the Airflow image (which ships MIT Kerberos' kinit) that records its
-  arguments, checks that it can read the keytab and krb5.conf, and writes the credential cache;
+- MIT Kerberos' client tools in the Airflow image (which ships them): the host's Debian
+  krb5-user (kinit, klist, kvno), which the pods' chroot shows under /usr; the KDC is
+  kdc.py's, on a network of its own;
 - Cloud SQL (`with_cloud_sql`): the metadata database as an instance the stand-in Cloud SQL Auth
   Proxy (cloud_sql_proxy.py, the image gcr.io/cloud-sql-connectors/cloud-sql-proxy) connects
   to. The real proxy learns from the Cloud SQL Admin API where the instance is and reaches it
@@ -46,21 +47,6 @@ FIXTURES = ROOT / "tests" / "fixtures"
 IRSA = "eks.amazonaws.com/role-arn"
 TOKEN_DIR = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
 
-KINIT = """#!/bin/sh
-# stand-in kinit: records its arguments into the credential cache it writes, after the checks
-# the real one makes first (a readable keytab and krb5.conf).
-args="$*"
-cache="" keytab=""
-while [ $# -gt 0 ]; do
-  case "$1" in -c) cache="$2"; shift ;; -t) keytab="$2"; shift ;; esac
-  shift
-done
-[ -r "${KRB5_CONFIG:-/etc/krb5.conf}" ] || { echo "kinit: cannot read krb5.conf" >&2; exit 1; }
-[ -r "$keytab" ] || { echo "kinit: cannot read keytab $keytab" >&2; exit 1; }
-[ -n "$cache" ] || { echo "kinit: no -c" >&2; exit 1; }
-printf 'stand-in credential cache\\nkinit %s\\n' "$args" > "$cache.new" && mv "$cache.new" "$cache"
-"""
-
 
 def airflow_entrypoint(args: list[str]) -> list[str]:
     """The apache/airflow image's /entrypoint routing: `bash ...` and `python ...` run as
@@ -74,10 +60,13 @@ def airflow_entrypoint(args: list[str]) -> list[str]:
     return ["airflow", *args]
 
 
-def airflow_image(version: str, standins: Path) -> Image:
+AIRFLOW_ENTRYPOINT = Path(__file__).with_name("airflow_entrypoint.sh")
+
+
+def airflow_image(version: str) -> Image:
     env = envs.ensure(f"airflow-{version}")
     return Image(
-        bin_dirs=(str(env / "bin"), str(standins)),
+        bin_dirs=(str(env / "bin"),),
         extra_binds=(str(env),),
         env=MappingProxyType(
             {"AIRFLOW_HOME": "/opt/airflow", "AIRFLOW_USER_HOME_DIR": "/home/airflow"}
@@ -95,6 +84,9 @@ def airflow_image(version: str, standins: Path) -> Image:
                 "/home/airflow": (50000, 0, 0o755),
             }
         ),
+        # A container that names them in its `command` (the community chart's do):
+        # /usr/bin/dumb-init is Debian's, visible under the host's /usr.
+        files=MappingProxyType({"/entrypoint": str(AIRFLOW_ENTRYPOINT)}),
     )
 
 
@@ -186,7 +178,9 @@ class Deployment:
     migration and create-user Jobs) is applied unedited, as Helm 3 post-renders no hook;
     "inject": the hooks go through `inject` with the render, in one stream, as `helm template`
     prints them for a kustomize, kpt or Argo CD pipeline. `edit` changes the render's text before
-    inject, to have what the chart renders with other values (see `set_secret_value`)."""
+    inject, to have what the chart renders with other values (see `set_secret_value`).
+    `postgres`: a database server of the caller's, kept after `close()`, whose databases stay
+    migrated for the next release of the same Airflow version (a migration takes a minute)."""
 
     def __init__(  # noqa: PLR0913 - the release, then how it is rendered and deployed
         self,
@@ -198,6 +192,7 @@ class Deployment:
         *,
         hooks: str = "apply",
         edit: Callable[[str], str] | None = None,
+        postgres: Postgres | None = None,
     ) -> None:
         assert hooks in ("apply", "inject"), hooks
         workdir.mkdir(parents=True, exist_ok=True)
@@ -214,23 +209,22 @@ class Deployment:
             hooks_docs = list(yaml.safe_load_all(hooks_file.read_text()))
         self.documents, self.stderr = inject(inputs, config)
         self.workdir = workdir
+        self.airflow_version = airflow_version
         namespace = "airflow"
         self.cluster = Cluster(
             [*self.documents, *hooks_docs, *(extra_objects or [])],
             namespace=namespace,
             claims_root=workdir / "claims",
         )
-        standins = workdir / "standins"
-        standins.mkdir(parents=True, exist_ok=True)
-        (standins / "kinit").write_text(KINIT)
-        (standins / "kinit").chmod(0o755)
         self.images: dict[str, Image] = {
-            "apache/airflow": airflow_image(airflow_version, standins),
+            "apache/airflow": airflow_image(airflow_version),
             "amazon/aws-cli": aws_cli_image(),
         }
         self.hosts = self.cluster.service_hosts()
         self.s3: FakeS3 | None = None
-        self.postgres: Postgres | None = None
+        self.postgres: Postgres | None = postgres
+        self._own_postgres = postgres is None
+        self.database_url: str | None = None
         self._forwarders: list[Forwarder] = []
         self._pods: list[PodRun] = []
         self._sqladmin: Path | None = None
@@ -244,16 +238,23 @@ class Deployment:
 
     def with_database(self, pod: PodRun, container: str) -> str:
         """Start PostgreSQL where the release's connection points, and migrate it as the
-        chart's migration Job does (`airflow db migrate` with the Airflow container's env)."""
+        chart's migration Job does (`airflow db migrate` with the Airflow container's env).
+        Once per release: its pods share the database."""
+        if self.database_url is not None:
+            return self.database_url
         url = airflow_setting(pod, container, "database", "sql_alchemy_conn")
         parts = urlsplit(url)
         assert parts.hostname in self.hosts, f"{parts.hostname} is not a Service of the render"
         if self.postgres is None:
             self.postgres = Postgres()
-        self.postgres.ensure(parts.username or "postgres", parts.path.lstrip("/") or "postgres")
+        database = parts.path.lstrip("/") or "postgres"
+        self.postgres.ensure(parts.username or "postgres", database)
         self._forwarders.append(Forwarder(parts.port or 5432, self.postgres.port))
-        migrated = pod.exec(container, ["airflow", "db", "migrate"], timeout=600)
-        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        if self.postgres.migrated.get(database) != self.airflow_version:
+            migrated = pod.exec(container, ["airflow", "db", "migrate"], timeout=600)
+            assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+            self.postgres.migrated[database] = self.airflow_version
+        self.database_url = url
         return url
 
     def with_cloud_sql(self, name: str, database_url: str) -> CloudSql:
@@ -324,7 +325,7 @@ class Deployment:
             shutil.rmtree(self._sqladmin, ignore_errors=True)
         if self.s3 is not None:
             self.s3.close()
-        if self.postgres is not None:
+        if self.postgres is not None and self._own_postgres:
             self.postgres.close()
 
     def __enter__(self) -> Deployment:

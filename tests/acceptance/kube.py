@@ -148,8 +148,8 @@ class Cluster:
                 template = _dig(obj, "spec", "jobTemplate", "spec", "template")
             elif kind == "Pod":
                 template = obj
-            elif kind == "ConfigMap" and "pod_template_file.yaml" in (obj.get("data") or {}):
-                template = _pod_template(obj["data"]["pod_template_file.yaml"])
+            elif kind == "ConfigMap" and (key := _pod_template_key(obj)) is not None:
+                template = _pod_template(obj["data"][key])
                 kind = "PodTemplate"
             if not isinstance(template, dict):
                 continue
@@ -230,6 +230,16 @@ class Cluster:
             path.mkdir(parents=True)
             path.chmod(self.claim_mode if mode is None else mode)
         return path
+
+
+# The KubernetesExecutor pod template's key in its ConfigMap: the official chart's
+# (`airflow-config`), the community chart's (`airflow-pod-template`).
+_POD_TEMPLATE_KEYS = ("pod_template_file.yaml", "pod_template.yaml")
+
+
+def _pod_template_key(config_map: Doc) -> str | None:
+    data = config_map.get("data") or {}
+    return next((key for key in _POD_TEMPLATE_KEYS if key in data), None)
 
 
 def _pod_template(text: str) -> Doc | None:

@@ -62,6 +62,8 @@ class Postgres:
         os.chown(self.root, user.pw_uid, user.pw_gid)
         self.data = self.root / "data"
         self.port = free_port()
+        # database -> the Airflow version whose `airflow db migrate` ran on it
+        self.migrated: dict[str, str] = {}
         self._as_postgres(
             [
                 str(POSTGRES_BIN / "initdb"),

@@ -6,9 +6,7 @@ workers and KubernetesExecutor task pods):
 - s3Sync: a DAG put in S3 appears in the DAG folder of the parser's and the workers' Airflow
   containers, through IRSA credentials, as the pods' uid; an edit of the same size arrives too;
   a task pod's startup probe passes;
-- kerberos: `airflow kerberos` reaches the metadata database, calls kinit with the keytab, and
-  the credential cache appears where the Airflow container's KRB5CCNAME points; Airflow in that
-  container is configured for Kerberos with that cache;
+- kerberos: test_kerberos_run.py, with a real KDC;
 - syncPerm: `airflow sync-perm` runs in the sidecar and succeeds, again and again; where the
   preset leaves the pod alone (Airflow 3 without FAB), the command indeed does not exist.
 """
@@ -29,7 +27,6 @@ pytestmark = pytest.mark.acceptance
 
 CONFIG = Path(__file__).with_name("sidecars.yaml")
 BUCKET, PREFIX = "airflow-dags-acceptance", "dags"
-PRINCIPAL = "airflow@EXAMPLE.COM"
 
 
 class Pod(NamedTuple):
@@ -93,7 +90,8 @@ CASES = {
 }
 
 # What the user creates beside the release for the kerberos preset: the keytab Secret and the
-# krb5.conf ConfigMap the config names.
+# krb5.conf ConfigMap the config names (their pods' volumes are made of them; the renewer is run
+# in test_kerberos_run.py, with a real keytab).
 USER_OBJECTS: list[dict[str, Any]] = [
     {
         "apiVersion": "v1",
@@ -116,12 +114,9 @@ class Deployed:
     def __init__(self, case: Case, deployment: Deployment) -> None:
         self.case = case
         self.deployment = deployment
-        self.migrated = False
 
     def database(self, pod: PodRun, container: str) -> None:
-        if not self.migrated:
-            self.deployment.with_database(pod, container)
-            self.migrated = True
+        self.deployment.with_database(pod, container)  # once per release
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
@@ -207,39 +202,6 @@ def test_s3_sync_on_a_shared_dag_claim_has_one_writer_and_every_pod_reads_it(
             "the worker reads what the dag-processor's s3-sync wrote to the shared claim",
             lambda: parser.log("s3-sync"),
         )
-
-
-# -- kerberos ---------------------------------------------------------------------------------
-
-
-def test_kerberos_renewer_writes_the_cache_the_airflow_container_uses(deployed: Deployed) -> None:
-    deployment, case = deployed.deployment, deployed.case
-    spec = case.worker
-    pod = deployment.pod(spec.kind, spec.name)
-    deployed.database(pod, spec.main)
-    main_env = pod.env(spec.main)
-    cache = main_env["KRB5CCNAME"]
-    pod.start("kerberos-renewer")
-    wait_until(
-        lambda: _seen(pod, spec.main, cache) is not None,
-        90,
-        f"the credential cache at {spec.main}:{cache}",
-        lambda: pod.log("kerberos-renewer"),
-    )
-    written = _seen(pod, spec.main, cache) or b""
-    assert f"-f -a -r 3600m -k -t /etc/airflow.keytab -c {cache} {PRINCIPAL}" in written.decode()
-    if spec.kind == "PodTemplate":
-        assert pod.probe("kerberos-renewer", "startupProbe")
-    # Airflow in the Airflow container uses Kerberos, with that cache and principal.
-    code = (
-        "from airflow.configuration import conf; "
-        "print(conf.get('core', 'security'), conf.get('kerberos', 'ccache'), "
-        "conf.get('kerberos', 'principal'))"
-    )
-    seen = pod.exec(spec.main, ["python", "-c", code], timeout=120)
-    assert seen.returncode == 0, seen.stderr
-    assert seen.stdout.split()[-3:] == ["kerberos", cache, PRINCIPAL]
-    pod.stop()
 
 
 # -- syncPerm ---------------------------------------------------------------------------------
