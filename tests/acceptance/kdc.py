@@ -44,6 +44,7 @@ from types import TracebackType
 from typing import Literal
 
 REALM = "EXAMPLE.COM"
+SERVICE = "HTTP/airflow.example.com"  # what a task's Kerberos hook asks a service ticket for
 Route = Literal["direct", "nat"]
 Transport = Literal["tcp", "udp"]
 

@@ -11,32 +11,19 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from acceptance import kdc
-from acceptance.kdc import REALM, Realm, Route, Transport
+from acceptance.kdc import REALM, SERVICE, Realm, Route, Transport
 
 pytestmark = [
     pytest.mark.acceptance,
     pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces and veths need root"),
-    pytest.mark.skipif(
-        not all(shutil.which(tool) for tool in ("krb5kdc", "kinit", "nft")),
-        reason="apt-get install krb5-kdc krb5-admin-server krb5-user nftables",
-    ),
 ]
-
-SERVICE = "HTTP/airflow.example.com"
-
-
-@pytest.fixture(scope="module")
-def realm() -> Iterator[Realm]:
-    with Realm() as made:
-        made.service(SERVICE)
-        yield made
 
 
 class Client:

@@ -31,13 +31,12 @@ import pytest
 import yaml
 
 from acceptance.deploy import Deployment, wait_until
-from acceptance.kdc import Realm, Route
+from acceptance.kdc import SERVICE, Realm, Route
 from acceptance.kube import PodRun, PodStatus
 from acceptance.services import Postgres
 
 pytestmark = pytest.mark.acceptance
 
-SERVICE = "HTTP/airflow.example.com"  # what a task's hook would ask a service ticket for
 CACHE = "/var/kerberos-ccache/cache"
 FIRST, RENEWER = "kerberos-first-ticket", "kerberos-renewer"
 # What Airflow logs once its renewal (`kinit -R`, 1.5 s after kinit) has worked: the renewer
@@ -68,13 +67,6 @@ LINES = {
     "3.2.2": Line("official-1.22.0/07-celery-and-kubernetes-executors.yaml", *_OFFICIAL),
 }
 SEED_LINE = "2.9.3"
-
-
-@pytest.fixture(scope="module")
-def realm() -> Iterator[Realm]:
-    with Realm() as started:
-        started.service(SERVICE)
-        yield started
 
 
 class Databases:
