@@ -74,6 +74,15 @@ class Result(NamedTuple):
         return " ".join(parts) + ": " + self.message
 
 
+_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+def by_severity(results: list[Result]) -> list[Result]:
+    """Errors, then warnings, then info; in the order found within each. kpt shows the first
+    few results of a long list and truncates the rest: what needs acting on must come first."""
+    return sorted(results, key=lambda found: _RANK.get(found.severity, len(_RANK)))
+
+
 def exit_code(results: list[Result]) -> int:
     """1 when any result is an error (warnings allowed), else 0 (docs/krm-contract.md,
     exit codes)."""
