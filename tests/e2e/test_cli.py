@@ -319,3 +319,36 @@ def test_the_diff_is_coloured_on_a_terminal() -> None:
     coloured = object_diffs([(None, before)], after, colour=True)
     assert "\033[31m-  k: v\033[0m\n" in coloured and "\033[32m+  k: w\033[0m\n" in coloured
     assert object_diffs([(None, before)], before, colour=True) == ""
+
+
+AIRFLOW3 = FIXTURES / "official-1.20.0" / "01-default.yaml"
+AIRFLOW3_CONFIG = ROOT / "tests" / "golden" / "official-1.20.0-airflow3" / "config.yaml"
+_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+def _as_resource_list(render: Path, config: Path) -> bytes:
+    items = [doc for doc in yaml.safe_load_all(render.read_text()) if doc]
+    function_config = yaml.safe_load(config.read_text())
+    document = {
+        "apiVersion": "config.kubernetes.io/v1",
+        "kind": "ResourceList",
+        "items": items,
+        "functionConfig": function_config,
+    }
+    return yaml.safe_dump(document, sort_keys=False).encode()
+
+
+def test_findings_come_errors_then_warnings_then_info() -> None:
+    # kpt shows a long results list truncated: the warning that the webserver section reaches
+    # nothing in an Airflow 3 render must come before the info lines of what was added.
+    stream = run_cli("inject", "--config", AIRFLOW3_CONFIG, AIRFLOW3)
+    assert stream.returncode == 0, stream.stderr
+    said = [line.split(": ", 2)[1] for line in stream.stderr.splitlines()[:-1]]
+    assert said[0] == "warning" and "info" in said
+    assert said == sorted(said, key=_RANK.__getitem__)
+    krm = run_cli("inject", stdin=_as_resource_list(AIRFLOW3, AIRFLOW3_CONFIG))
+    assert krm.returncode == 0, krm.stderr
+    results = yaml.safe_load(krm.stdout)["results"]
+    severities = [result["severity"] for result in results]
+    assert severities[0] == "warning" and "info" in severities
+    assert severities == sorted(severities, key=_RANK.__getitem__)

@@ -313,7 +313,9 @@ def _run_on(command: str, config_path: str | None, files: list[str], show: _Show
         )
         return 2
     written = _deliver(command, outcome, inputs, show)
-    for result in outcome.results:
+    from airflow_sidecars.krmio.results import by_severity  # noqa: PLC0415
+
+    for result in by_severity(outcome.results):
         if not (show.quiet and result.severity == "info"):
             _say(f"{command}: {result.line()}\n")
     from airflow_sidecars.runs.summary import line  # noqa: PLC0415
