@@ -352,3 +352,43 @@ def test_findings_come_errors_then_warnings_then_info() -> None:
     severities = [result["severity"] for result in results]
     assert severities[0] == "warning" and "info" in severities
     assert severities == sorted(severities, key=_RANK.__getitem__)
+
+
+def _config_with(tmp_path: Path, text: str) -> Path:
+    config = tmp_path / "sidecars.yaml"
+    config.write_text(text)
+    return config
+
+
+def test_a_section_at_the_top_of_a_config_is_pointed_under_spec(tmp_path: Path) -> None:
+    config = _config_with(
+        tmp_path,
+        "apiVersion: airflow-sidecars.dev/v1alpha1\nkind: AirflowSidecars\n"
+        "metadata:\n  name: flat\nspec:\n  match: {release: airflow}\nscheduler:\n"
+        "  extraContainers:\n    - {name: s3-sync, image: 'busybox:1.36'}\n",
+    )
+    result = run_cli("validate", "--config", config, RENDER)
+    assert result.returncode == 1
+    (error,) = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert "unknown field(s) scheduler" in error and "under spec: spec.scheduler" in error
+
+
+@pytest.mark.parametrize(
+    ("head", "said"),
+    [
+        pytest.param("", "got no kind and no apiVersion", id="neither"),
+        pytest.param(
+            "kind: AirflowSidecars\n",
+            "got kind 'AirflowSidecars' and no apiVersion",
+            id="no-apiVersion",
+        ),  # fmt: skip
+    ],
+)
+def test_a_config_without_kind_says_so_in_words(tmp_path: Path, head: str, said: str) -> None:
+    config = _config_with(tmp_path, head + "metadata:\n  name: bare\nspec: {}\n")
+    result = run_cli("inject", "--config", config, RENDER)
+    assert result.returncode == 1
+    assert result.stdout == RENDER.read_bytes()
+    assert said in result.stderr and "None" not in result.stderr
+    if not head:
+        assert "error: [config] bare kind:" in result.stderr  # no blank for the missing kind

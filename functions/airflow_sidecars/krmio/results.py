@@ -31,7 +31,7 @@ class ResourceRef(NamedTuple):
 
     def __str__(self) -> str:
         where = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind} {where}{self.name}"
+        return f"{self.kind} {where}{self.name}".lstrip()  # an object without a kind
 
 
 class FileRef(NamedTuple):
