@@ -381,7 +381,7 @@ def test_a_section_at_the_top_of_a_config_is_pointed_under_spec(tmp_path: Path) 
             "kind: AirflowSidecars\n",
             "got kind 'AirflowSidecars' and no apiVersion",
             id="no-apiVersion",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_a_config_without_kind_says_so_in_words(tmp_path: Path, head: str, said: str) -> None:
