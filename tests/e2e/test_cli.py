@@ -40,11 +40,79 @@ def test_stream_from_stdin_to_stdout() -> None:
     )
 
 
-def test_a_stream_without_config_is_an_error_and_comes_back_unchanged() -> None:
+def test_inject_without_config_is_misuse_and_the_input_comes_back_unchanged() -> None:
+    # As the README's failure modes say: no config at all is misuse (exit 2), in both modes;
+    # the output is still complete (the stream as it came; a ResourceList with the error).
     result = run_cli("inject", RENDER)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stdout == RENDER.read_bytes()
     assert "no config" in result.stderr
+    krm = run_cli("inject", stdin=_as_resource_list(RENDER, None))
+    assert krm.returncode == 2
+    listed = yaml.safe_load(krm.stdout)
+    assert len(listed["items"]) == 31
+    assert [r["message"][:10] for r in listed["results"]] == ["no config:"]
+
+
+@pytest.mark.parametrize("command", ["validate", "inject"])
+@pytest.mark.parametrize("given", ["file", "stdin"])
+def test_a_config_given_as_the_input_is_misuse(command: str, given: str) -> None:
+    # `validate sidecars.yaml`, --config forgotten: not "0 workloads checked" and exit 0.
+    argv, stdin = ([SEED], b"") if given == "file" else ([], SEED.read_bytes())
+    for strict in ([], ["--strict"]):
+        result = run_cli(command, *strict, *argv, stdin=stdin)
+        assert result.returncode == 2, result.stderr
+        assert result.stdout == b""
+        (said,) = result.stderr.splitlines()
+        name = str(SEED) if given == "file" else "stdin"
+        assert said.startswith(f"airflow-sidecars {command}: {name} holds an AirflowSidecars")
+        assert "--config" in said
+    # with a render beside it, too: the config is still not a manifest
+    both = run_cli(command, SEED, RENDER)
+    assert both.returncode == 2 and f"{SEED} holds an AirflowSidecars config" in both.stderr
+
+
+def test_a_config_as_functionconfig_is_no_misuse() -> None:
+    # KRM mode: the config is the ResourceList's functionConfig, as kpt sends it.
+    result = run_cli("inject", "--strict", stdin=_as_resource_list(RENDER, SEED))
+    assert result.returncode == 0, result.stderr
+    assert len(yaml.safe_load(result.stdout)["items"]) == 31
+
+
+@pytest.mark.parametrize("command", ["validate", "inject"])
+@pytest.mark.parametrize(
+    "stdin", [b"", b"# Source: nothing\n---\n"], ids=["empty", "only-comments"]
+)
+def test_an_input_without_objects_is_said_once(command: str, stdin: bytes) -> None:
+    # Not one no-match per section of the config: one error (a CI render that failed before
+    # the pipe must not pass), the input back as it came.
+    result = run_cli(command, "--config", SEED, stdin=stdin)
+    assert result.returncode == 1
+    assert result.stdout == stdin
+    findings = result.stderr.splitlines()[:-1]
+    assert findings == [
+        f"{command}: error: [no-objects]: the input holds no objects (empty, or only "
+        f"comments): nothing to {'check' if command == 'validate' else 'add to'}; give the "
+        "rendered manifests"
+    ]
+
+
+@pytest.mark.parametrize("command", ["validate", "inject"])
+def test_an_empty_resource_list_is_nothing_to_do(command: str) -> None:
+    # kpt runs functions on empty packages: no reach findings, not even under --strict.
+    document = {
+        "apiVersion": "config.kubernetes.io/v1",
+        "kind": "ResourceList",
+        "items": [],
+        "functionConfig": yaml.safe_load(SEED.read_text()),
+    }
+    result = run_cli(command, "--strict", stdin=yaml.safe_dump(document).encode())
+    assert result.returncode == 0, result.stderr
+    output = yaml.safe_load(result.stdout)
+    assert output["items"] == []
+    assert [(r["severity"], r["tags"]["rule"]) for r in output["results"]] == [
+        ("info", "no-objects")
+    ]
 
 
 def test_malformed_yaml_is_a_clear_error_without_traceback() -> None:
@@ -319,3 +387,76 @@ def test_the_diff_is_coloured_on_a_terminal() -> None:
     coloured = object_diffs([(None, before)], after, colour=True)
     assert "\033[31m-  k: v\033[0m\n" in coloured and "\033[32m+  k: w\033[0m\n" in coloured
     assert object_diffs([(None, before)], before, colour=True) == ""
+
+
+AIRFLOW3 = FIXTURES / "official-1.20.0" / "01-default.yaml"
+AIRFLOW3_CONFIG = ROOT / "tests" / "golden" / "official-1.20.0-airflow3" / "config.yaml"
+_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+def _as_resource_list(render: Path, config: Path | None) -> bytes:
+    items = [doc for doc in yaml.safe_load_all(render.read_text()) if doc]
+    document: dict[str, object] = {
+        "apiVersion": "config.kubernetes.io/v1",
+        "kind": "ResourceList",
+        "items": items,
+    }
+    if config is not None:
+        document["functionConfig"] = yaml.safe_load(config.read_text())
+    return yaml.safe_dump(document, sort_keys=False).encode()
+
+
+def test_findings_come_errors_then_warnings_then_info() -> None:
+    # kpt shows a long results list truncated: the warning that the webserver section reaches
+    # nothing in an Airflow 3 render must come before the info lines of what was added.
+    stream = run_cli("inject", "--config", AIRFLOW3_CONFIG, AIRFLOW3)
+    assert stream.returncode == 0, stream.stderr
+    said = [line.split(": ", 2)[1] for line in stream.stderr.splitlines()[:-1]]
+    assert said[0] == "warning" and "info" in said
+    assert said == sorted(said, key=_RANK.__getitem__)
+    krm = run_cli("inject", stdin=_as_resource_list(AIRFLOW3, AIRFLOW3_CONFIG))
+    assert krm.returncode == 0, krm.stderr
+    results = yaml.safe_load(krm.stdout)["results"]
+    severities = [result["severity"] for result in results]
+    assert severities[0] == "warning" and "info" in severities
+    assert severities == sorted(severities, key=_RANK.__getitem__)
+
+
+def _config_with(tmp_path: Path, text: str) -> Path:
+    config = tmp_path / "sidecars.yaml"
+    config.write_text(text)
+    return config
+
+
+def test_a_section_at_the_top_of_a_config_is_pointed_under_spec(tmp_path: Path) -> None:
+    config = _config_with(
+        tmp_path,
+        "apiVersion: airflow-sidecars.dev/v1alpha1\nkind: AirflowSidecars\n"
+        "metadata:\n  name: flat\nspec:\n  match: {release: airflow}\nscheduler:\n"
+        "  extraContainers:\n    - {name: s3-sync, image: 'busybox:1.36'}\n",
+    )
+    result = run_cli("validate", "--config", config, RENDER)
+    assert result.returncode == 1
+    (error,) = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert "unknown field(s) scheduler" in error and "under spec: spec.scheduler" in error
+
+
+@pytest.mark.parametrize(
+    ("head", "said"),
+    [
+        pytest.param("", "got no kind and no apiVersion", id="neither"),
+        pytest.param(
+            "kind: AirflowSidecars\n",
+            "got kind 'AirflowSidecars' and no apiVersion",
+            id="no-apiVersion",
+        ),
+    ],
+)
+def test_a_config_without_kind_says_so_in_words(tmp_path: Path, head: str, said: str) -> None:
+    config = _config_with(tmp_path, head + "metadata:\n  name: bare\nspec: {}\n")
+    result = run_cli("inject", "--config", config, RENDER)
+    assert result.returncode == 1
+    assert result.stdout == RENDER.read_bytes()
+    assert said in result.stderr and "None" not in result.stderr
+    if not head:
+        assert "error: [config] bare kind:" in result.stderr  # no blank for the missing kind

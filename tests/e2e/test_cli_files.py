@@ -271,8 +271,9 @@ def test_a_terminal_on_stdin_is_told_what_is_awaited() -> None:
         os.close(leader)
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 0, stderr
-    assert stdout == b"" and stderr.decode().startswith("validate: 0 objects")
+    # Nothing pasted: an input without objects, said once (an error: a check of nothing).
+    assert process.returncode == 1, stderr
+    assert stdout == b"" and stderr.decode().startswith("validate: error: [no-objects]")
 
 
 def test_a_pipe_on_stdin_is_not_announced() -> None:

@@ -194,7 +194,7 @@ PROBLEM_CASES = [
     ProblemCase(
         "wrong-api-version",
         config(apiVersion="airflow-sidecars.dev/v1"),
-        [("kind", "got kind 'AirflowSidecars' apiVersion 'airflow-sidecars.dev/v1'")],
+        [("kind", "got kind 'AirflowSidecars' and apiVersion 'airflow-sidecars.dev/v1'")],
     ),
     ProblemCase("wrong-kind", config(kind="Sidecars"), [("kind", "got kind 'Sidecars'")]),
     ProblemCase(

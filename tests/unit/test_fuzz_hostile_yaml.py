@@ -92,8 +92,9 @@ STREAM_CASES: list[tuple[str, bytes, int, str | None]] = [
     ("invalid-utf8", b"apiVersion: v1\nkind: \xff\xfe\n", 1, "not UTF-8 text (byte 21"),
     ("unclosed-flow", b"apiVersion: v1\nkind: ConfigMap\ndata: {a: [1, 2}\n", 1, "not valid YAML"),
     ("not-an-object", b"- a\n- b\n", 1, "document 0 in.yaml is not an object"),
-    ("empty", b"", 0, None),
-    ("only-comments", b"# nothing here\n---\n# nor here\n", 0, None),
+    # a stream without objects: a check of nothing must not pass (one error, said once)
+    ("empty", b"", 1, "the input holds no objects"),
+    ("only-comments", b"# nothing here\n---\n# nor here\n", 1, "the input holds no objects"),
     ("no-kind-no-name", b"apiVersion: v1\ndata: {a: b}\n", 0, None),
     ("alias-bomb-in-a-workload", WORKLOAD_BOMB, 1, "uses YAML anchors and aliases"),
     (
@@ -132,7 +133,7 @@ STREAM_CASES: list[tuple[str, bytes, int, str | None]] = [
 def test_stream_input(data: bytes, exit_code: int, message: str | None) -> None:
     for function, outcome in _both(data):
         errors = _errors(outcome)
-        # validate does not mind what it does not check (an empty render), inject neither.
+        # validate does not mind objects it does not check (no kind), inject neither.
         assert outcome.exit_code == exit_code, (function, errors)
         if message is not None:
             assert any(message in error for error in errors), (function, errors)

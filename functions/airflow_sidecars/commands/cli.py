@@ -22,6 +22,7 @@ from airflow_sidecars.commands.stdio import write_stdout
 from airflow_sidecars.krmio import inputfiles
 
 if TYPE_CHECKING:
+    from airflow_sidecars.krmio.results import Result
     from airflow_sidecars.runs import api
 
 
@@ -300,6 +301,14 @@ def _run_on(command: str, config_path: str | None, files: list[str], show: _Show
             config = api.ConfigSource(config_path, inputfiles.read(config_path, waiting))
     except OSError as error:
         return _unreadable(command, error)
+    if config is None and command != "remove":
+        given = _config_given_as_input(inputs)
+        if given is not None:
+            _say(
+                f"airflow-sidecars {command}: {given} holds an AirflowSidecars config, not "
+                f"manifests: give it with --config ({_usage(command, given)})\n"
+            )
+            return 2
     if command == "remove":
         outcome = api.run_remove(inputs, config, each_file=show.in_place, force=show.force)
     elif command == "validate":
@@ -313,13 +322,51 @@ def _run_on(command: str, config_path: str | None, files: list[str], show: _Show
         )
         return 2
     written = _deliver(command, outcome, inputs, show)
-    for result in outcome.results:
+    from airflow_sidecars.krmio.results import by_severity  # noqa: PLC0415
+
+    for result in by_severity(outcome.results):
         if not (show.quiet and result.severity == "info"):
             _say(f"{command}: {result.line()}\n")
     from airflow_sidecars.runs.summary import line  # noqa: PLC0415
 
     _say(line(command, outcome.summary, outcome.results) + "\n")
-    return outcome.exit_code if written else 1
+    if not written:
+        return 1
+    return 2 if command == "inject" and _no_config(outcome.results) else outcome.exit_code
+
+
+def _config_given_as_input(inputs: list[tuple[str | None, bytes]]) -> str | None:
+    """The input file (or "stdin") that holds an AirflowSidecars config, when no --config was
+    given: the config forgotten as an option and given as the input, which would otherwise be
+    checked as a render with no workloads. A ResourceList is left alone: its functionConfig
+    is the config (KRM mode)."""
+    from airflow_sidecars.configuration.config import KIND  # noqa: PLC0415
+    from airflow_sidecars.krmio import krm, krmread  # noqa: PLC0415
+
+    for name, data in inputs:
+        if KIND.encode() not in data:
+            continue  # a render cannot hold one: no need to parse it
+        try:
+            parsed = krmread.parse([(name, krm.decode(data, name))])
+        except krm.InputError:
+            continue  # the run says what is wrong with it
+        if parsed.mode == "stream" and any(item.kind == KIND for item in parsed.items):
+            return name or "stdin"
+    return None
+
+
+def _usage(command: str, config: str) -> str:
+    if config == "stdin":
+        return f"airflow-sidecars {command} --config FILE RENDER.yaml"
+    return f"airflow-sidecars {command} --config {config} RENDER.yaml"
+
+
+def _no_config(results: list[Result]) -> bool:
+    """inject was given no config at all (no --config, no functionConfig): command-line misuse,
+    as for a script or plugin; the output is still the input as it came."""
+    from airflow_sidecars.configuration.config import NO_CONFIG  # noqa: PLC0415
+
+    return any(r.tags.get("rule") == "config" and r.message == NO_CONFIG for r in results)
 
 
 def _misuse(config_path: str | None, files: list[str], show: _Show) -> str | None:

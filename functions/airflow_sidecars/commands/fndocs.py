@@ -44,9 +44,14 @@ of each changed object instead, and `--quiet` leaves out the info lines.
 
 Exit 0 on success, warnings allowed. Exit 1 when any result is an error: then nothing is
 applied, and the output is the input as it came (in KRM mode a ResourceList carrying the
-errors). Exit 2 for command-line misuse. stdout carries only the output; stderr has a line per
-result, with its rule (`tags.rule` in the ResourceList's results), and a last line that counts
-the objects read, the releases, the workloads changed and unchanged, and the findings.
+errors). Exit 2 for command-line misuse: among it no config at all (no `--config`, no
+functionConfig; the output is still the input as it came), and a config given as the input
+instead of with `--config` (nothing on stdout). A stream without objects (empty stdin, files
+of comments only) is an error, said once; an empty ResourceList (kpt on an empty package) is
+nothing to do, an info result. stdout carries only the output; stderr has a line per result,
+errors first, then warnings, then info, with its rule (`tags.rule` in the ResourceList's
+results, which come in the same order), and a last line that counts the objects read, the
+releases, the workloads changed and unchanged, and the findings.
 
 FunctionConfig:
 
@@ -120,9 +125,13 @@ filesystem.
 
 The input is a ResourceList (KRM mode: as kpt and kustomize send it, YAML or JSON) or any
 other manifest stream, on stdin or in the FILEs and folders. The output is the input, with the results
-added in KRM mode. stderr has a line per finding. Exit 0 when nothing is an error (warnings
-allowed), 1 when anything is, 2 for command-line misuse. `--strict` makes every reach warning
-an error: a section, value or preset of the config that matches no workload.
+added in KRM mode. stderr has a line per finding, errors first, then warnings, then info (the
+ResourceList's results come in the same order). Exit 0 when nothing is an error (warnings
+allowed), 1 when anything is, 2 for command-line misuse, such as a config given as the input
+instead of with `--config`. A stream without objects (empty stdin, files of comments only) is
+an error, said once; an empty ResourceList (kpt on an empty package) is nothing to do, an info
+result. `--strict` makes every reach warning an error: a section, value or preset of the
+config that matches no workload.
 
 FunctionConfig:
 

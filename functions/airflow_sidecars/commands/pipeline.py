@@ -11,7 +11,8 @@ It does what this shell pipe does, in one process:
     $RENDER | airflow-sidecars inject --strict --config C \\
       | airflow-sidecars validate --strict --config C
 
-with the same stdout, the same stderr lines and the same exit status: 0; 1 when either
+with the same stdout, the same stderr lines (but each finding once: what validate finds again
+in inject's output is not printed twice) and the same exit status: 0; 1 when either
 function finds an error (the output is then the render as it came: a run with errors applies
 nothing); 2 for misuse (no config, a file that cannot be read). validate runs on inject's
 output even when inject failed, as in the pipe, so that its findings are shown too. A render
@@ -130,9 +131,9 @@ def _pipe(inputs: Inputs, config: tuple[str, bytes], *, strict: bool) -> int:
 
     source = api.ConfigSource(*config)
     injected = api.run_inject(inputs, source, strict=strict)
-    _report("inject", injected)
+    said = _report("inject", injected, set())
     validated = api.run_validate([(None, injected.output)], source, strict=strict)
-    _report("validate", validated)
+    _report("validate", validated, said)
     if not write_stdout(validated.output, PROG):
         return 1
     return validated.exit_code or injected.exit_code
@@ -209,8 +210,17 @@ def _read(name: str) -> bytes:
         raise Misuse(f"{error.filename or 'stdin'}: {error.strerror or error}") from None
 
 
-def _report(function: str, outcome: api.Outcome) -> None:
-    """Each result and the summary: the lines `airflow-sidecars FUNCTION` writes."""
-    for result in outcome.results:
-        _say(f"{function}: {result.line()}\n")
+def _report(function: str, outcome: api.Outcome, said: set[str]) -> set[str]:
+    """Each result and the summary: the lines `airflow-sidecars FUNCTION` writes, except the
+    findings an earlier stage already printed (validate reads inject's output with the same
+    config, so a section that reached nothing is found by both: one finding, one line). The
+    summary still counts all of this stage's. Gives what has been said so far."""
+    from airflow_sidecars.krmio.results import by_severity  # noqa: PLC0415
+
+    for result in by_severity(outcome.results):
+        finding = result.line()
+        if finding not in said:
+            said.add(finding)
+            _say(f"{function}: {finding}\n")
     _say(line(function, outcome.summary, outcome.results) + "\n")
+    return said

@@ -169,7 +169,8 @@ def load(data: Any) -> Config:
     if kind != KIND or api_version != API_VERSION:
         message = (
             f"expected kind {KIND} with apiVersion {API_VERSION} (or a ConfigMap whose "
-            f"data.config holds it), got kind {kind!r} apiVersion {api_version!r}"
+            f"data.config holds it), got {_named('kind', kind)} and "
+            f"{_named('apiVersion', api_version)}"
         )
         if kind is None and api_version is None and _CHART_KEYS & set(data):
             message += (
@@ -185,6 +186,11 @@ def load(data: Any) -> Config:
     if problems:
         raise ConfigError(problems, ref)
     return _build(spec, ref)
+
+
+def _named(field: str, value: Any) -> str:
+    """`kind 'Deployment'`, or `no kind` when the object has none (never Python's None)."""
+    return f"no {field}" if value is None else f"{field} {value!r}"
 
 
 # Top-level keys of the Airflow charts' values files, to tell one given as a config.
@@ -257,7 +263,7 @@ def _problem(error: Any) -> Problem:
         extra = sorted(set(instance) - set(allowed)) if isinstance(instance, dict) else []
         listed = ", ".join(allowed)
         message = f"unknown field(s) {', '.join(extra)}; allowed here: {listed}"
-        return Problem(path, message + _did_you_mean(extra, allowed))
+        return Problem(path, message + (_under_spec(path, extra) or _did_you_mean(extra, allowed)))
     if validator == "required":
         return Problem(path, error.message.replace("is a required property", "is required"))
     if validator in (
@@ -277,6 +283,18 @@ def _problem(error: Any) -> Problem:
     if validator == "type":
         return Problem(path, f"must be of type {error.validator_value}, not {_type_name(instance)}")
     return Problem(path, error.message)
+
+
+def _under_spec(path: str, unknown: list[str]) -> str:
+    """`; scheduler belongs under spec: spec.scheduler` for a section written at the top."""
+    if path != ".":
+        return ""
+    fields = schema()["properties"]["spec"].get("properties", {})
+    misplaced = [f"spec.{name}" for name in unknown if name in fields]
+    if not misplaced:
+        return ""
+    these = "it belongs" if len(misplaced) == 1 else "they belong"
+    return f"; {these} under spec: {', '.join(misplaced)}"
 
 
 def _did_you_mean(unknown: list[str], allowed: list[str]) -> str:

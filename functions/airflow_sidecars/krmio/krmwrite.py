@@ -23,7 +23,7 @@ import yaml
 
 from airflow_sidecars.krmio.krm import Input, Source, results_take_more
 from airflow_sidecars.krmio.krmlight import Light
-from airflow_sidecars.krmio.results import Result
+from airflow_sidecars.krmio.results import Result, by_severity
 from airflow_sidecars.text.yamltext import line_break_at
 
 
@@ -45,7 +45,7 @@ def render(inp: Input, results: list[Result]) -> str:
         source = inp.sources[0]
         if results:
             _end_last_line(source)
-            entries = [r.as_dict() for r in results]
+            entries = [r.as_dict() for r in by_severity(results)]
             if results_take_more(inp):
                 source.editor.append(inp.root, ("results",), entries)
             else:  # reported among `results` (see results_problem): this run's replace it

@@ -31,7 +31,7 @@ class ResourceRef(NamedTuple):
 
     def __str__(self) -> str:
         where = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind} {where}{self.name}"
+        return f"{self.kind} {where}{self.name}".lstrip()  # an object without a kind
 
 
 class FileRef(NamedTuple):
@@ -72,6 +72,15 @@ class Result(NamedTuple):
         if self.file is not None and self.resource is None:
             parts.append(f"({self.file.path})")
         return " ".join(parts) + ": " + self.message
+
+
+_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+def by_severity(results: list[Result]) -> list[Result]:
+    """Errors, then warnings, then info; in the order found within each. kpt shows the first
+    few results of a long list and truncates the rest: what needs acting on must come first."""
+    return sorted(results, key=lambda found: _RANK.get(found.severity, len(_RANK)))
 
 
 def exit_code(results: list[Result]) -> int:

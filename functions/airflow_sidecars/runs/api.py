@@ -138,6 +138,10 @@ def _run(function: Function, inputs: Inputs, asked: Asked, transform: Transform)
         except ConfigError as error:
             said = [*results, *_config_results(error, asked.file, function)]
             return finish(inp, said, summary.of(inp, None)._replace(applied=False), inputs)
+        if not inp.items and function != "remove":
+            said = [*results, _no_objects(inp, function)]
+            counts = summary.of(inp, None if function == "validate" else set())
+            return finish(inp, said, counts._replace(applied=inp.mode != "stream"), inputs)
         if config is not None and asked.strict:
             config = config._replace(strict=True)
         layout = estates.split(inp)
@@ -170,6 +174,21 @@ def _no_cycle_collection() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _no_objects(inp: krm.Input, function: str) -> Result:
+    """Said once of an input that holds no objects, instead of every section's no-match. A
+    stream with none is an error: in CI it is a render that failed before the pipe (without
+    `set -o pipefail` its exit status is lost), and a check of nothing must not pass. An empty
+    ResourceList is kpt running the function on an empty package: nothing to do."""
+    tags = {"function": function, "rule": "no-objects"}
+    if inp.mode == "stream":
+        message = (
+            "the input holds no objects (empty, or only comments): nothing to "
+            f"{'check' if function == 'validate' else 'add to'}; give the rendered manifests"
+        )
+        return Result(message, "error", tags=tags)
+    return Result("the ResourceList holds no items: nothing to do", "info", tags=tags)
 
 
 def _wrapper_results(inp: krm.Input, function: str) -> list[Result]:

@@ -35,6 +35,12 @@ RULES: dict[str, Rule] = {
     # -- reading the input and the config --------------------------------------------------
     "input": Rule(_ERROR, _ERROR, "the input cannot be read, or its ResourceList is malformed"),
     "config": Rule(_ERROR, _ERROR, "the config is invalid; every problem is named"),
+    "no-objects": Rule(
+        _VARIES,
+        _VARIES,
+        "the input holds no objects: an error for a stream (empty, or only comments), info for "
+        "an empty ResourceList (kpt on an empty package); said once, instead of every no-match",
+    ),
     "unsupported-yaml": Rule(
         _ERROR,
         _ERROR,
