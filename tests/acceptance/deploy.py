@@ -48,18 +48,6 @@ IRSA = "eks.amazonaws.com/role-arn"
 TOKEN_DIR = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
 
 
-def airflow_entrypoint(args: list[str]) -> list[str]:
-    """The apache/airflow image's /entrypoint routing: `bash ...` and `python ...` run as
-    given, anything else is an `airflow` subcommand."""
-    if args and args[0] == "bash":
-        return ["/bin/bash", *args[1:]]
-    if args and args[0] == "python":
-        return ["python", *args[1:]]
-    if args and args[0] == "airflow":
-        return args
-    return ["airflow", *args]
-
-
 AIRFLOW_ENTRYPOINT = Path(__file__).with_name("airflow_entrypoint.sh")
 
 
@@ -73,7 +61,8 @@ def airflow_image(version: str) -> Image:
         ),
         # The image's entrypoint gives any uid the airflow user's home (it adds a passwd entry).
         users=MappingProxyType({0: "/root", 50000: "/home/airflow"}),
-        entrypoint=airflow_entrypoint,
+        # The image's ENTRYPOINT is dumb-init then /entrypoint; the routing is the script's.
+        entrypoint=lambda args: ["/entrypoint", *args],
         default_uid=50000,
         workdir="/opt/airflow",
         dirs=MappingProxyType(
