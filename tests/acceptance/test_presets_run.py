@@ -109,14 +109,11 @@ USER_OBJECTS: list[dict[str, Any]] = [
 
 
 class Deployed:
-    """A case's deployment, with its database migrated once, on first need."""
+    """A case's deployment (its database is migrated once, on first need: `with_database`)."""
 
     def __init__(self, case: Case, deployment: Deployment) -> None:
         self.case = case
         self.deployment = deployment
-
-    def database(self, pod: PodRun, container: str) -> None:
-        self.deployment.with_database(pod, container)  # once per release
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
@@ -210,7 +207,7 @@ def test_s3_sync_on_a_shared_dag_claim_has_one_writer_and_every_pod_reads_it(
 def test_sync_perm_runs_beside_the_ui(deployed: Deployed) -> None:
     deployment, case = deployed.deployment, deployed.case
     pod = deployment.pod(case.ui.kind, case.ui.name)
-    deployed.database(pod, case.ui.main)
+    deployment.with_database(pod, case.ui.main)  # once per release
     once = pod.exec("sync-perm", ["airflow", "sync-perm"], timeout=180)
     assert once.returncode == 0, once.stdout + once.stderr
     pod.start("sync-perm")
