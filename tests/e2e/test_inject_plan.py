@@ -293,3 +293,13 @@ def _get(data: Any, *path: str) -> Any:
 
 def _j(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def test_the_readme_shows_the_plan_of_its_first_example() -> None:
+    """README.md's "Before you apply: --plan" shows the table this command prints (the
+    golden above), so it cannot go stale."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Before you apply: `--plan`", 1)[1].split("\n### ", 1)[0]
+    command = "$ airflow-sidecars inject --plan --config pipelines/examples/seed-sidecars.yaml "
+    shown = section.split(command, 1)[1].split("\n", 1)[1].split("```", 1)[0]
+    assert shown == (GOLDEN / "official-1.15.0-seed" / "expected.plan.txt").read_text()
