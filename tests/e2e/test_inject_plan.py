@@ -91,10 +91,37 @@ def test_the_plan_is_what_inject_writes(case: str) -> None:
     assert plan["applies"] is True
     before = "".join(path.read_text() for path in renders)
     written = _added(before, injected.stdout.decode())
-    said = _planned(plan)
+    said, taken_back = _planned(plan)
     assert said, "the plan names nothing"
+    assert taken_back == set()  # a fresh render: nothing to take back
     assert said - written == set(), "in the plan, not in inject's output"
     assert written - said == set(), "in inject's output, not in the plan"
+
+
+def test_the_plan_says_what_a_config_no_longer_declares(tmp_path: Path) -> None:
+    """Run again with the webserver's section gone from the config, inject takes back its
+    container and the record: the plan names both, and nothing else."""
+    renders, config = CASES["seed"]
+    injected = run_cli("inject", "--config", config, *renders)
+    assert injected.returncode == 0, injected.stderr
+    before = tmp_path / "injected.yaml"
+    before.write_bytes(injected.stdout)
+    text = config.read_text()
+    less = tmp_path / "less.yaml"
+    less.write_text(text[: text.index("  webserver:")] + text[text.index("  workers:") :])
+    again = run_cli("inject", "--config", less, before)
+    assert again.returncode == 0, again.stderr
+    planned = run_cli("inject", "--plan", "-o", "json", "--config", less, before)
+    said, taken_back = _planned(json.loads(planned.stdout))
+    assert said == set()
+    assert taken_back == _added(again.stdout.decode(), before.read_text())  # added, backwards
+    assert {(fact[0], fact[2], fact[4]) for fact in taken_back} == {
+        ("Deployment/airflow-webserver", "container", "sync-perm"),
+        ("Deployment/airflow-webserver", "annotation", "airflow-sidecars.dev/seed-sidecars"),
+    }
+    table = run_cli("inject", "--plan", "--config", less, before).stdout.decode()
+    assert "plain sidecar  sync-perm                           taken back: image" in table
+    assert "plan: 0 addition(s), 2 taken back in 1 object(s) of 1 release(s)" in table
 
 
 def test_the_plan_says_what_an_error_keeps_from_being_written() -> None:
@@ -246,13 +273,15 @@ def _annotations(who: str, key: str, old: Any, new: Any) -> set[Fact]:
     }
 
 
-def _planned(plan: dict[str, Any]) -> set[Fact]:
-    said: set[Fact] = set()
+def _planned(plan: dict[str, Any]) -> tuple[set[Fact], set[Fact]]:
+    """What the plan adds (or replaces), and what it takes back."""
+    added: set[Fact] = set()
+    taken_back: set[Fact] = set()
     for workload in plan["workloads"]:
         who = f"{workload['kind']}/{workload['name']}"
         key = workload["podTemplate"] or ""
         for addition in workload["additions"]:
-            assert addition["action"] in ("add", "replace")  # a fresh render: nothing to take back
+            said = taken_back if addition["action"] == "remove" else added
             what, value = addition["what"], addition["value"]
             if what == "container":
                 where = "containers" if addition["role"] == "sidecar" else "initContainers"
@@ -265,7 +294,7 @@ def _planned(plan: dict[str, Any]) -> set[Fact]:
                 said.add((who, key, what, str(addition["container"]), addition["name"], _j(value)))
             else:
                 said.add((who, key, what, "", str(addition["name"]), _j(value)))
-    return said
+    return added, taken_back
 
 
 def _bare(container: dict[str, Any]) -> dict[str, Any]:

@@ -179,7 +179,7 @@ def _env_value(variable: dict[str, Any]) -> str:
 
 def _annotation(entry: Entry) -> str:
     if entry.action == "remove":
-        return "(removed)"
+        return "taken back"
     if entry.name.startswith(PREFIX):
         return "inject's record of what it added"
     if entry.name == CONFIG_CHECKSUM_ANNOTATION:
@@ -203,10 +203,12 @@ def _summary(workloads: Workloads, results: list[Result], applies: bool) -> str:
     for found in results:
         counts[found.severity] += 1
     releases = {(target.release, target.namespace, target.file) for target, _ in workloads}
-    added = sum(len(said) for _, said in workloads)
+    said = [entry for _, entries in workloads for entry in entries]
+    removed = sum(entry.action == "remove" for entry in said)
+    taken = f", {removed} taken back" if removed else ""
     line = (
-        f"plan: {added} addition(s) to {len(workloads)} object(s) in {len(releases)} "
-        f"release(s); {counts['error']} error(s), {counts['warning']} warning(s)"
+        f"plan: {len(said) - removed} addition(s){taken} in {len(workloads)} object(s) of "
+        f"{len(releases)} release(s); {counts['error']} error(s), {counts['warning']} warning(s)"
     )
     if not applies:
         line += (

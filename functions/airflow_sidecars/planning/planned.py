@@ -40,7 +40,9 @@ class Entry(NamedTuple):
     container: str | None  # the container a mount or a variable goes into
     role: str | None  # a container's: "sidecar", "native-sidecar", "init"
     field: str  # where, as a dotted path in the object (`data.<key>#spec...` in a pod template)
-    value: Any  # what is written there (as the op carries it: plain() makes it JSON data)
+    # what is written there (for "remove": what is taken out), as the op carries it: plain()
+    # makes it JSON data
+    value: Any
 
 
 def target(item: krm.Item, template_key: str | None = None) -> Target:
@@ -71,6 +73,8 @@ def entries(data: Any, prefix: Path, ops: list[Op], template_key: str | None = N
 def _entries(pod: Any, op: Op, where: str) -> list[Entry]:
     path = op.path
     value = op.value.value if isinstance(op.value, Restore) else op.value
+    if op.action == "remove":  # said by what goes: the entry as it is before the op
+        value = _at(pod, path)
     action = {"append": "add", "insert": "add", "remove": "remove"}.get(op.action, "replace")
     last = path[-1] if path else ""
     if op.action in ("append", "insert") and isinstance(value, list):
