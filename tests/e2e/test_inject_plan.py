@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -332,3 +336,35 @@ def test_the_readme_shows_the_plan_of_its_first_example() -> None:
     command = "$ airflow-sidecars inject --plan --config pipelines/examples/seed-sidecars.yaml "
     shown = section.split(command, 1)[1].split("\n", 1)[1].split("```", 1)[0]
     assert shown == (GOLDEN / "official-1.15.0-seed" / "expected.plan.txt").read_text()
+
+
+def test_the_plan_of_a_resource_list_is_the_plan_of_its_items() -> None:
+    """KRM mode: the golden case krm-resourcelist carries the seed render and config as a
+    ResourceList; its plan is the seed example's."""
+    resource_list = GOLDEN / "krm-resourcelist" / "input.yaml"
+    planned = run_cli("inject", "--plan", resource_list.relative_to(ROOT))
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout == (GOLDEN / "official-1.15.0-seed" / "expected.plan.txt").read_bytes()
+
+
+def test_the_plan_on_a_terminal_is_the_text_in_a_pipe() -> None:
+    """No colour and no width taken from the terminal: what a person sees is the golden."""
+    renders, config = CASES["seed"]
+    paths = [str(path.relative_to(ROOT)) for path in (config, *renders)]
+    parent, child = pty.openpty()
+    command = [sys.executable, "-m", "airflow_sidecars", "inject", "--plan", "--config", *paths]
+    process = subprocess.Popen(command, stdout=child, stderr=child, cwd=ROOT)
+    os.close(child)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(parent, 65536)
+        except OSError:  # EIO: the terminal's other end is closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(parent)
+    assert process.wait(timeout=120) == 0
+    golden = (GOLDEN / "official-1.15.0-seed" / "expected.plan.txt").read_bytes()
+    assert seen.replace(b"\r\n", b"\n") == golden
