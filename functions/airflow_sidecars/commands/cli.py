@@ -49,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
         helptext.function_description("inject"),
     )
     _add_in_place(inject)
+    inject.add_argument(
+        "--plan",
+        action="store_true",
+        help="print what inject would add, per release and workload (containers, init "
+        "containers, volumes, mounts, env, annotations, ServiceAccount annotations) and what "
+        "reached nothing and why, instead of the manifests; a table, or with -o json one JSON "
+        "document. It is the plan inject applies: the edits it makes, said entry by entry",
+    )
     _add_function(
         commands,
         "validate",
@@ -220,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         getattr(args, "in_place", False),
         getattr(args, "lock_timeout", None),
         getattr(args, "force", False),
+        getattr(args, "plan", False),
     )
     return _run(args.command, args.config, args.files or [inputfiles.STDIN], show)
 
@@ -234,6 +243,7 @@ class _Show(NamedTuple):
     in_place: bool  # each input file written back
     lock_timeout: float | None  # seconds to wait for another run's lock (None: not given)
     force: bool = False  # remove: also what changed since it was added
+    plan: bool = False  # inject: the plan (a table, or JSON with -o json), not the manifests
 
 
 def _run(command: str, config_path: str | None, names: list[str], show: _Show) -> int:
@@ -309,6 +319,8 @@ def _run_on(command: str, config_path: str | None, files: list[str], show: _Show
                 f"manifests: give it with --config ({_usage(command, given)})\n"
             )
             return 2
+    if show.plan:
+        return _show_plan(inputs, config, show)
     if command == "remove":
         outcome = api.run_remove(inputs, config, each_file=show.in_place, force=show.force)
     elif command == "validate":
@@ -333,6 +345,25 @@ def _run_on(command: str, config_path: str | None, files: list[str], show: _Show
     if not written:
         return 1
     return 2 if command == "inject" and _no_config(outcome.results) else outcome.exit_code
+
+
+def _show_plan(
+    inputs: list[tuple[str | None, bytes]], config: api.ConfigSource | None, show: _Show
+) -> int:
+    """inject --plan: the plan on stdout, the exit code inject would give."""
+    from airflow_sidecars.commands import planview  # noqa: PLC0415
+    from airflow_sidecars.runs import api  # noqa: PLC0415
+
+    planned = api.plan_inject(inputs, config, strict=show.strict)
+    outcome = planned.outcome
+    applies = outcome.summary.applied
+    if show.output == "json":
+        text = planview.as_json(planned.entries, outcome.results, applies)
+    else:
+        text = planview.as_table(planned.entries, outcome.results, applies, show.quiet)
+    if not _write_output("inject", text.encode("utf-8")):
+        return 1
+    return 2 if _no_config(outcome.results) else outcome.exit_code
 
 
 def _config_given_as_input(inputs: list[tuple[str | None, bytes]]) -> str | None:
@@ -376,6 +407,8 @@ def _misuse(config_path: str | None, files: list[str], show: _Show) -> str | Non
             "--config - reads the config from stdin, which then cannot carry the input too: "
             "give the input as files"
         )
+    if show.plan:
+        return _plan_misuse(show)
     if not show.in_place:
         if show.lock_timeout is not None:
             return "--lock-timeout is for --in-place runs: give -i, or leave it out"
@@ -387,6 +420,21 @@ def _misuse(config_path: str | None, files: list[str], show: _Show) -> str | Non
     twice = inputfiles.twice(files)
     if twice is not None:
         return f"--in-place: {twice} is given twice"
+    return None
+
+
+def _plan_misuse(show: _Show) -> str | None:
+    """What --plan cannot be given with: it writes no manifests, and -o is its format."""
+    if show.output is not None and show.output not in ("table", "json"):
+        return (
+            f"with --plan, -o is the format: table (the default) or json, not {show.output!r}; "
+            "to keep the plan in a file, redirect stdout"
+        )
+    for given, option in ((show.in_place, "--in-place"), (show.diff, "--diff")):
+        if given:
+            return f"--plan writes no manifests: leave out {option}"
+    if show.lock_timeout is not None:
+        return "--lock-timeout is for --in-place runs: give -i, or leave it out"
     return None
 
 

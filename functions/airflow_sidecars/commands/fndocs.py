@@ -26,6 +26,8 @@ Usage:
   airflow-sidecars inject [--config FILE] [--strict] [-o FILE | -i]
                           [--lock-timeout SECONDS] [--diff] [--quiet]
                           [FILE|DIR ...]
+  airflow-sidecars inject --plan [-o table|json] [--config FILE] [--strict]
+                          [--quiet] [FILE|DIR ...]
 
 The image `localhost/airflow-sidecars:0.1.0` has that command as its entrypoint, so its
 arguments are the command's. It runs as uid 65534, with no network and a read-only root
@@ -34,7 +36,13 @@ filesystem. The inputs are files, folders (read as `kubectl -f DIR -R` reads the
 (`--in-place`) writes each input file back (only those that changed; the folders are locked
 for the run, and a run that finds a file changed since it read it writes nothing, exit 1;
 `--lock-timeout` is how long it waits for another run's lock, default 60 s), `--diff` prints a diff
-of each changed object instead, and `--quiet` leaves out the info lines.
+of each changed object instead, and `--quiet` leaves out the info lines. `--plan` prints,
+instead of the manifests, what inject would add per release and workload (containers with
+their role, init containers, volumes, mounts, env, annotations, ServiceAccount annotations) and
+its findings (what reached nothing, and why): a table, the same text on a terminal and in a
+pipe, or with `-o json` one JSON document (the repository README shows its shape). It lists
+the edits inject makes, so it cannot disagree with inject's output; its exit code is
+inject's.
 
 - KRM mode: a ResourceList (YAML or JSON; `config.kubernetes.io/v1`, `v1beta1` or `v1alpha1`)
   on stdin or in the FILEs, as kpt and kustomize send it. Every item comes back in order, and
@@ -173,6 +181,11 @@ The same, run once on a package:
 
   kpt fn eval pipelines/kpt/airflow --image localhost/airflow-sidecars:0.1.0 \
     --fn-config pipelines/kpt/airflow/sidecars.yaml
+
+What inject would add to a render, before applying it (`-o json` for a program):
+
+  helm template airflow apache-airflow/airflow -f values.yaml |
+    airflow-sidecars inject --plan --config sidecars.yaml
 
 A chart's render, as a stream through the image, the config mounted into it:
 

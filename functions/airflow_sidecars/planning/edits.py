@@ -11,6 +11,7 @@ import yaml
 from airflow_sidecars.charts.chart import ValuePath
 from airflow_sidecars.krmio import krm
 from airflow_sidecars.krmio.results import Result
+from airflow_sidecars.planning import planned
 from airflow_sidecars.pods.podspec import Op, apply_ops
 from airflow_sidecars.recording.records import null_of
 from airflow_sidecars.renders.airflow import Workload
@@ -50,6 +51,7 @@ class Run:
         "expected_templates",
         "marks",
         "namespaces",
+        "planned",
         "presets",
         "results",
         "said",
@@ -78,6 +80,8 @@ class Run:
         # Where each phase of the run ends: (len(results), len(declared_missing)). A stream
         # run release by release joins each phase of every part in turn (chunks.py).
         self.marks: list[tuple[int, int]] = []
+        # Every edit, said entry by entry (planned.py), in the order made: `inject --plan`.
+        self.planned: list[tuple[int, planned.Target, planned.Entry]] = []
 
     def mark(self) -> None:
         """End a phase: what comes later is said after it by every part of a stream."""
@@ -111,6 +115,7 @@ def edit(run: Run, item: krm.Item, prefix: Path, ops: list[Op]) -> None:
     data = expected_data(run, item)
     edit_text(item.source.editor, item.node, prefix, ops)
     if ops:
+        note_planned(run, item, planned.entries(data, prefix, ops))
         apply_ops(data, prefix, ops)
         run.edited.add(item.position)
 
@@ -152,9 +157,20 @@ def set_annotation(
         item.source.editor.add_key(item.node, annotations, key, value)
     else:
         item.source.editor.replace(item.node, (*annotations, key), value)
-    apply_ops(data, (), [Op("replace", (*annotations, key), value)])
+    op = Op("replace", (*annotations, key), value)
+    said = planned.entries(data, (), [op])
+    note_planned(run, item, [e._replace(action="add") for e in said] if current is None else said)
+    apply_ops(data, (), [op])
     run.edited.add(item.position)
     return True
+
+
+def note_planned(
+    run: Run, item: krm.Item, entries: list[planned.Entry], key: str | None = None
+) -> None:
+    """Say what an edit of `item` adds (in its pod template string at data `key`)."""
+    target = planned.target(item, key)
+    run.planned += [(item.position, target, entry) for entry in entries]
 
 
 def _mappings_on_the_way(item: krm.Item, path: Path) -> None:

@@ -14,7 +14,15 @@ from typing import Any, NamedTuple
 import yaml
 
 from airflow_sidecars.krmio.results import Severity
-from airflow_sidecars.planning.edits import Run, edit, edit_text, expected_data, result
+from airflow_sidecars.planning import planned
+from airflow_sidecars.planning.edits import (
+    Run,
+    edit,
+    edit_text,
+    expected_data,
+    note_planned,
+    result,
+)
 from airflow_sidecars.pods.podspec import Op, Plan, apply_ops
 from airflow_sidecars.renders.airflow import CONFIG_CHECKSUM_ANNOTATION, Workload
 from airflow_sidecars.text.yamledit import Editor
@@ -94,6 +102,8 @@ def write(run: Run, workload: Workload, template: Template, pod_plan: Plan) -> b
     scalar = node_at(item.node, value_path(workload))
     assert scalar is not None and workload.template_key is not None
     item.source.editor.splice_literal(scalar, inner)
+    said = planned.entries(template.data, ("spec",), pod_plan.ops, workload.template_key)
+    note_planned(run, item, said, workload.template_key)
     apply_ops(template.data, ("spec",), pod_plan.ops)
     expected_data(run, item)["data"][workload.template_key] = inner.apply()
     run.edited.add(item.position)

@@ -15,10 +15,12 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 from airflow_sidecars.configuration.config import Config, ConfigError, ConfigSource, from_input
 from airflow_sidecars.krmio import krm, krmread, krmwrite
 from airflow_sidecars.krmio.results import FileRef, Result
+from airflow_sidecars.planning.planned import Entry, Target
 from airflow_sidecars.planning.verify import verify
 from airflow_sidecars.runs import estates, summary
 from airflow_sidecars.runs.outcomes import (
@@ -40,7 +42,16 @@ from airflow_sidecars.runs.summary import Summary
 from airflow_sidecars.transforms.inject import declared_missing_phases, inject
 from airflow_sidecars.transforms.prune import Scope, prune
 
-__all__ = ["ConfigSource", "Outcome", "Summary", "run_inject", "run_remove", "run_validate"]
+__all__ = [
+    "ConfigSource",
+    "Outcome",
+    "Planned",
+    "Summary",
+    "plan_inject",
+    "run_inject",
+    "run_remove",
+    "run_validate",
+]
 
 
 def run_inject(
@@ -54,6 +65,34 @@ def run_inject(
     reach warning is an error (as `spec.strict: true`); `each_file`: also each input's own
     output (Outcome.files)."""
     return _run("inject", inputs, Asked(config_file, strict, each_file), _inject)
+
+
+class Planned(NamedTuple):
+    """inject's run, and every edit it made, entry by entry (planned.py), in input order: what
+    `inject --plan` shows. `outcome.summary.applied` is False when errors keep inject from
+    writing any of it."""
+
+    outcome: Outcome
+    entries: list[tuple[Target, Entry]]
+
+
+def plan_inject(
+    inputs: Inputs, config_file: ConfigSource | None, *, strict: bool = False
+) -> Planned:
+    """run_inject, keeping what each render's run edited. The stream is read whole, never part
+    by part (a part that finds it must hand over to the whole run would have said its edits
+    already); parts give the same bytes as the whole (chunks.py), so the plan is inject's."""
+    said: list[tuple[Target, Entry]] = []
+
+    def keeping(inp: krm.Input, config: Config | None) -> Transformed:
+        done = _inject(inp, config)
+        if done.run is not None:
+            in_order = sorted(done.run.planned, key=lambda entry: entry[0])  # stable
+            said.extend((target, entry) for _, target, entry in in_order)
+        return done
+
+    outcome = _run("inject", inputs, Asked(config_file, strict, False), keeping, parts=False)
+    return Planned(outcome, said)
 
 
 def run_validate(
@@ -87,6 +126,7 @@ def _inject(inp: krm.Input, config: Config | None) -> Transformed:
             return Transformed([internal_error("inject", problem)], pruned, inp, pruned.edited)
         inp = krmread.parse_again(inp)
     run = inject(inp, config)
+    run.planned[:0] = pruned.planned  # what it took back first (positions: parse_again keeps them)
     phases = [*pruned.phases(), *run.phases()]
     edited = pruned.edited | run.edited
     return Transformed([*pruned.results, *run.results], run, inp, edited, phases)
@@ -119,12 +159,14 @@ def _validate(inp: krm.Input, config: Config | None) -> Transformed:
     return Transformed([found for phase in phases for found in phase], None, inp, None, phases)
 
 
-def _run(function: Function, inputs: Inputs, asked: Asked, transform: Transform) -> Outcome:
+def _run(
+    function: Function, inputs: Inputs, asked: Asked, transform: Transform, *, parts: bool = True
+) -> Outcome:
     """Parse, load the config, transform, render, verify. The input's node trees are released
     before the output is parsed again: holding both doubled the peak memory, which at 100
-    releases was as high as kustomize's."""
+    releases was as high as kustomize's. `parts`: a large stream may run part by part."""
     with _no_cycle_collection():
-        in_parts = run_parts(function, transform, inputs, asked)
+        in_parts = run_parts(function, transform, inputs, asked) if parts else None
         if in_parts is not None:
             return in_parts
         parsed = _parse(inputs, function)
