@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from airflow_sidecars.charts.chart import ValuePath
+from airflow_sidecars.configuration.config import HelmRun
 from airflow_sidecars.krmio import krm
 from airflow_sidecars.krmio.results import Result
 from airflow_sidecars.pods.podspec import Op, apply_ops
@@ -48,6 +49,7 @@ class Run:
         "edited",
         "expected",
         "expected_templates",
+        "handover",
         "marks",
         "namespaces",
         "presets",
@@ -78,6 +80,9 @@ class Run:
         # Where each phase of the run ends: (len(results), len(declared_missing)). A stream
         # run release by release joins each phase of every part in turn (chunks.py).
         self.marks: list[tuple[int, int]] = []
+        # On the Helm 4 plugin route, after a hooks stream: what the next call of the same Helm
+        # run needs (config.HelmRun); None otherwise.
+        self.handover: HelmRun | None = None
 
     def mark(self) -> None:
         """End a phase: what comes later is said after it by every part of a stream."""

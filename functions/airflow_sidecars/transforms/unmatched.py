@@ -23,6 +23,9 @@ from airflow_sidecars.renders.airflow import Workload
 
 TAG = {"function": "inject"}
 HOOK_ANNOTATION = "helm.sh/hook"
+# Helm 4 puts this on every document it hands a post-renderer (the template it came from);
+# Helm 3 and `helm template` do not.
+HELM4_ANNOTATION = "postrenderer.helm.sh/postrender-filename"
 
 
 def unmatched(
@@ -40,12 +43,17 @@ def unmatched(
         *unused_values(config, used_values, matched, every),
         *unmatched_presets(config, used_presets),
     ]
-    if hooks_stream(every):
+    hooks_only = hooks_stream(every)
+    if hooks_only:
         # Helm 4's `separate` strategy post-renders the hooks apart: what a hooks stream
         # cannot hold is not missing.
         sections = {w.section for w in every}
         results = [r for r in results if _section(r.field_path) in sections]
-    elif every and not (used_values or used_presets) and (config.values or config.presets):
+    elif config.helm_run is not None and config.helm_run.hooks_done:
+        # ... and then the rest: the hook Jobs' sections reached them in the call before.
+        results = [r for r in results if _section(r.field_path) not in JOB_SECTIONS]
+    reaches_none = every and not (used_values or used_presets)
+    if not hooks_only and reaches_none and (config.values or config.presets):
         message = "the config reaches no workload of this render, which has " + _described(every)
         if config.match != Match():
             message += "; spec.match leaves none of them"
@@ -168,10 +176,15 @@ def _why_unused(
     if generic(path)[:4] == ("workers", "celery", "sets", "*"):
         sets = sorted({w.worker_set for w in every if w.worker_set})
         return f"no worker set {path[3]!r} in this render (sets found: {', '.join(sets) or 'none'})"
-    return _why_missing(section, anywhere)
+    return _why_missing(section, anywhere, helm4_stream(every))
 
 
-def _why_missing(section: str, present: set[str]) -> str:
+def helm4_stream(every: list[Workload]) -> bool:
+    """A stream that Helm 4 handed to its post-renderer plugin (it marks every document)."""
+    return any(w.item.annotation(HELM4_ANNOTATION) for w in every)
+
+
+def _why_missing(section: str, present: set[str], helm4: bool = False) -> str:
     if section == "webserver" and "apiServer" in present:
         return "this is an Airflow 3 render, whose UI is the api-server; did you mean apiServer?"
     if section == "apiServer" and "webserver" in present:
@@ -183,12 +196,22 @@ def _why_missing(section: str, present: set[str]) -> str:
         )
     if section == "workers":
         return "no Celery worker and no KubernetesExecutor pod template in this render"
+    if section in JOB_SECTIONS and helm4:
+        return (
+            "the chart renders this Job as a Helm hook, and Helm 4 handed this stream without "
+            "its hooks: the post-render strategy `nohooks` does not post-render hooks. Use the "
+            "strategy `combined` (the Helm 4 CLI's) or `separate`, or leave the Job's values to "
+            f"the chart (`from-values --route helm3`), or set {section}.useHelmHooks: false in "
+            "the chart's values (a plain Job, post-rendered with the rest)"
+        )
     if section in JOB_SECTIONS:
         return (
             "the chart renders this Job as a Helm hook, which this stream does not hold: Helm "
-            "3's --post-renderer passes no hooks (adopt with `from-values --route helm3`, which "
-            "leaves their values to the chart); `helm template` and Helm 4's CLI pass them with "
-            "the rest"
+            "3's --post-renderer passes no hooks, so it cannot get this. Adopt with `from-values "
+            "--route helm3` (which leaves their values to the chart), or set "
+            f"{section}.useHelmHooks: false in the chart's values (a plain Job, post-rendered "
+            "with the rest); `helm template` and Helm 4's CLI (post-render strategy `combined`) "
+            "pass hooks with the rest"
         )
     found = ", ".join(sorted(s for s in present if s)) or "none"
     return f"the render has no such component (Airflow components found: {found})"
