@@ -161,6 +161,21 @@ def test_no_route_runs_without_a_config(env: dict[str, str], argv: list[str]) ->
     assert "config" in completed.stderr.decode().lower()
 
 
+def test_the_helm3_arguments_given_to_the_helm4_plugin_say_what_to_give(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # The Helm 3.10+ command pointed at the plugin passes `inject --strict` again: the plugin
+    # says to give only the config, also in its report file (Helm 4 hides stderr).
+    report = tmp_path / "report.txt"
+    argv = [_helm4_command(), "inject", "--strict", f"--config={PRESETS}"]
+    completed = _run(argv, {**env, "AIRFLOW_SIDECARS_REPORT": str(report)}, RENDER.read_bytes())
+    assert completed.returncode == 2
+    assert completed.stdout == b""
+    said = completed.stderr.decode()
+    assert "the plugin runs inject --strict itself: give only --post-renderer-args" in said
+    assert report.read_text() == said
+
+
 @pytest.mark.parametrize(
     "route",
     [

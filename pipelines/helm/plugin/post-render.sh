@@ -13,14 +13,17 @@
 # hooks need (their ServiceAccounts' annotations), and both calls' lines go into one report.
 set -eu
 report="${AIRFLOW_SIDECARS_REPORT:-${XDG_STATE_HOME:-${HOME:-.}/.local/state}/airflow-sidecars/helm-post-render.txt}"
+# Misuse stops here (exit 2), said where inject would say it: stderr, the terminal, the report.
+stop() {
+  message="airflow-sidecars post-renderer: $1; nothing was rendered"
+  echo "$message" >&2
+  { echo "$message" >/dev/tty; } 2>/dev/null || true
+  { mkdir -p "$(dirname "$report")" && echo "$message" >"$report"; } 2>/dev/null || true
+  exit 2
+}
 case " $* " in
+  *" inject "*) stop "the plugin runs inject --strict itself: give only --post-renderer-args --config=FILE (the Helm 3 command's --post-renderer-args inject --strict are not for the plugin)" ;;
   *" --config"*) ;;
-  *)
-    message="airflow-sidecars post-renderer: give --post-renderer-args --config=FILE; nothing was rendered"
-    echo "$message" >&2
-    { echo "$message" >/dev/tty; } 2>/dev/null || true
-    { mkdir -p "$(dirname "$report")" && echo "$message" >"$report"; } 2>/dev/null || true
-    exit 2
-    ;;
+  *) stop "give --post-renderer-args --config=FILE" ;;
 esac
 exec airflow-sidecars inject --strict --helm-plugin --terminal --report "$report" "$@"
