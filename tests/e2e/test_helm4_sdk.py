@@ -37,7 +37,7 @@ from support.terminal import run_in_terminal
 
 HELM4 = FIXTURES / "helm4"
 CHART = HELM4 / "chart"
-CONFIG = HELM4 / "sidecars.yaml"
+CONFIG = HELM4 / "config" / "sidecars.yaml"
 SENT = HELM4 / "sent"  # what Helm hands the plugin, per strategy and call (UPDATE_GOLDEN=1)
 PLUGIN = ROOT / "pipelines" / "helm" / "plugin"
 ANNOTATION = "iam.gke.io/gcp-service-account"

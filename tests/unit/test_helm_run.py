@@ -19,7 +19,7 @@ from airflow_sidecars.runs.api import ConfigSource, HelmRun, Outcome, run_inject
 from conftest import FIXTURES
 
 HELM4 = FIXTURES / "helm4"
-CONFIG = ConfigSource("sidecars.yaml", (HELM4 / "sidecars.yaml").read_bytes())
+CONFIG = ConfigSource("sidecars.yaml", (HELM4 / "config" / "sidecars.yaml").read_bytes())
 COMBINED = (HELM4 / "sent" / "combined.yaml").read_bytes()
 HOOKS = (HELM4 / "sent" / "separate-hooks.yaml").read_bytes()
 MANIFESTS = (HELM4 / "sent" / "separate-manifests.yaml").read_bytes()

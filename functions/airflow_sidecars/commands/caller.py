@@ -32,7 +32,7 @@ class Caller(NamedTuple):
     started: str
 
     def header(self) -> str:
-        since = f", started at {self.started} (clock ticks after boot)" if self.started else ""
+        since = f", started {self.started} clock ticks after boot" if self.started else ""
         return f"# airflow-sidecars: what the runs of one caller said (process {self.pid}{since})\n"
 
 
