@@ -26,7 +26,9 @@ MANIFESTS = (HELM4 / "sent" / "separate-manifests.yaml").read_bytes()
 NOHOOKS = (HELM4 / "sent" / "nohooks.yaml").read_bytes()
 ANNOTATION = "iam.gke.io/gcp-service-account"
 ACCOUNT = "airflow@my-project.iam.gserviceaccount.com"
-HANDED = HelmRun(True, ((None, "airflow-create-user-job", ((ANNOTATION, ACCOUNT),)),))
+HANDED = HelmRun(
+    True, ((None, "airflow-create-user-job", ((ANNOTATION, ACCOUNT),)),), ("createUserJob",)
+)
 
 
 def inject(stream: bytes, helm_run: HelmRun | None = None) -> Outcome:
@@ -67,6 +69,22 @@ def test_the_hooks_call_and_the_second_call_give_what_one_combined_call_gives() 
     rest = inject(MANIFESTS, inject(HOOKS, HelmRun()).handover)
     for account in ("airflow-create-user-job", "airflow-scheduler"):
         assert annotations_of(rest.output, account) == annotations_of(combined.output, account)
+
+
+def test_a_hook_jobs_section_that_neither_call_reaches_is_still_missing() -> None:
+    # The chart has no migrations Job at all: the hooks call had none, nor has the rest.
+    config = (HELM4 / "config" / "sidecars.yaml").read_text() + (
+        "  migrateDatabaseJob:\n    extraInitContainers:\n"
+        "      - {name: wait, image: busybox:1.36}\n"
+    )
+    source = ConfigSource("sidecars.yaml", config.encode())
+    hooks = run_inject([(None, HOOKS)], source, strict=True, helm_run=HelmRun())
+    assert hooks.exit_code == 0, hooks.results  # a hooks stream cannot tell
+    rest = run_inject([(None, MANIFESTS)], source, strict=True, helm_run=hooks.handover)
+    assert rest.exit_code == 1
+    (message,) = [r.message for r in rest.results if r.tags["rule"] == "no-match"]
+    assert message.startswith("spec.migrateDatabaseJob matched no workload")
+    assert "neither the Helm hooks (post-rendered before this stream) nor this stream" in message
 
 
 def test_plain_inject_stays_a_function_of_its_input() -> None:

@@ -129,7 +129,8 @@ def take_handover(who: Caller) -> HelmRun:
             (namespace, str(name), tuple((str(k), str(v)) for k, v in pairs))
             for namespace, name, pairs in data["annotations"]
         )
-        return HelmRun(hooks_done=bool(data["hooks_done"]), annotations=annotations)
+        sections = tuple(str(section) for section in data["hook_sections"])
+        return HelmRun(bool(data["hooks_done"]), annotations, sections)
     except (KeyError, TypeError, ValueError):
         return HelmRun()
 
@@ -138,7 +139,11 @@ def leave_handover(who: Caller, handover: HelmRun) -> None:
     """The record for the next call of this Helm run: readable by this user only (it names
     ServiceAccounts and their annotations)."""
     path = _handover_path(who)
-    data = {"hooks_done": handover.hooks_done, "annotations": handover.annotations}
+    data = {
+        "hooks_done": handover.hooks_done,
+        "annotations": handover.annotations,
+        "hook_sections": handover.hook_sections,
+    }
     folder = os.path.dirname(path)
     try:
         fd, partial = tempfile.mkstemp(prefix=".airflow-sidecars-helm-", dir=folder)

@@ -90,11 +90,13 @@ CarriedAnnotations = tuple[tuple[str | None, str, tuple[tuple[str, str], ...]], 
 class HelmRun(NamedTuple):
     """What one call of a Helm 4 run hands the next: Helm 4's `separate` post-render strategy
     calls the plugin twice, the hooks first, then the manifests. `hooks_done`: the hooks of this
-    run were post-rendered (their sections are not missing from the manifests); `annotations`:
-    what the hooks' pods need on ServiceAccounts that only the manifests hold."""
+    run were post-rendered; `annotations`: what the hooks' pods need on ServiceAccounts that
+    only the manifests hold; `hook_sections`: the config sections of the hooks' workloads
+    (not missing from the manifests)."""
 
     hooks_done: bool = False
     annotations: CarriedAnnotations = ()
+    hook_sections: tuple[str, ...] = ()
 
 
 class ConfigSource(NamedTuple):

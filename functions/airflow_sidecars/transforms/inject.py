@@ -92,7 +92,8 @@ def inject(inp: krm.Input, config: Config) -> Run:
     hooks_only = hooks_stream(every)
     handed = serviceaccounts.annotate(run, known_releases, config, hooks_only)
     if config.helm_run is not None and hooks_only:
-        run.handover = HelmRun(hooks_done=True, annotations=handed)
+        sections = tuple(sorted({w.section for w in every if w.section}))
+        run.handover = HelmRun(hooks_done=True, annotations=handed, hook_sections=sections)
     run.mark()
     serviceaccounts.warn_shared(run, every)
     run.mark()

@@ -8,6 +8,8 @@ the ones the chart table was checked against.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from airflow_sidecars.charts.chart import (
     JOB_SECTIONS,
     OLDEST_SUPPORTED,
@@ -50,8 +52,9 @@ def unmatched(
         sections = {w.section for w in every}
         results = [r for r in results if _section(r.field_path) in sections]
     elif config.helm_run is not None and config.helm_run.hooks_done:
-        # ... and then the rest: the hook Jobs' sections reached them in the call before.
-        results = [r for r in results if _section(r.field_path) not in JOB_SECTIONS]
+        # ... and then the rest: the hooks' sections reached them in the call before.
+        hooks = set(config.helm_run.hook_sections)
+        results = [r for r in results if _section(r.field_path) not in hooks]
     reaches_none = every and not (used_values or used_presets)
     if not hooks_only and reaches_none and (config.values or config.presets):
         message = "the config reaches no workload of this render, which has " + _described(every)
@@ -131,7 +134,7 @@ def unused_values(
             partly_used.add(group)
         if path in used:
             continue
-        reason = _why_unused(path, used, matched, every)
+        reason = _why_unused(path, used, matched, every, _hooks_route(config, every))
         groups.setdefault(group, []).append((value_list.origin, reason))
     results = []
     tags = {**TAG, "rule": "no-match"}
@@ -152,7 +155,11 @@ def _list_count(config: Config, group: str) -> int:
 
 
 def _why_unused(
-    path: ValuePath, used: set[ValuePath], matched: list[Workload], every: list[Workload]
+    path: ValuePath,
+    used: set[ValuePath],
+    matched: list[Workload],
+    every: list[Workload],
+    hooks: HooksRoute = "unknown",
 ) -> str:
     charts = sorted({w.chart for w in every}, key=lambda chart: chart.name)
     reasons = [reason for chart in charts if (reason := has_value(chart, path)) is not None]
@@ -176,15 +183,24 @@ def _why_unused(
     if generic(path)[:4] == ("workers", "celery", "sets", "*"):
         sets = sorted({w.worker_set for w in every if w.worker_set})
         return f"no worker set {path[3]!r} in this render (sets found: {', '.join(sets) or 'none'})"
-    return _why_missing(section, anywhere, helm4_stream(every))
+    return _why_missing(section, anywhere, hooks)
 
 
-def helm4_stream(every: list[Workload]) -> bool:
-    """A stream that Helm 4 handed to its post-renderer plugin (it marks every document)."""
-    return any(w.item.annotation(HELM4_ANNOTATION) for w in every)
+# Where the hooks of the render went, as far as this stream can tell: "separate" (Helm 4 handed
+# them to the call before, on the plugin route), "nohooks" (Helm 4 handed this stream, and no
+# call before had them), "unknown" (Helm 3, `helm template`, a file: hooks in the stream, or
+# not post-rendered at all).
+HooksRoute = Literal["separate", "nohooks", "unknown"]
 
 
-def _why_missing(section: str, present: set[str], helm4: bool = False) -> str:
+def _hooks_route(config: Config, every: list[Workload]) -> HooksRoute:
+    if config.helm_run is not None and config.helm_run.hooks_done:
+        return "separate"
+    # Helm 4 marks every document it hands a post-renderer; Helm 3 and `helm template` do not.
+    return "nohooks" if any(w.item.annotation(HELM4_ANNOTATION) for w in every) else "unknown"
+
+
+def _why_missing(section: str, present: set[str], hooks: HooksRoute = "unknown") -> str:
     if section == "webserver" and "apiServer" in present:
         return "this is an Airflow 3 render, whose UI is the api-server; did you mean apiServer?"
     if section == "apiServer" and "webserver" in present:
@@ -196,7 +212,12 @@ def _why_missing(section: str, present: set[str], helm4: bool = False) -> str:
         )
     if section == "workers":
         return "no Celery worker and no KubernetesExecutor pod template in this render"
-    if section in JOB_SECTIONS and helm4:
+    if section in JOB_SECTIONS and hooks == "separate":
+        return (
+            "the chart renders no such Job in this release: neither the Helm hooks (post-"
+            "rendered before this stream) nor this stream hold one"
+        )
+    if section in JOB_SECTIONS and hooks == "nohooks":
         return (
             "the chart renders this Job as a Helm hook, and Helm 4 handed this stream without "
             "its hooks: the post-render strategy `nohooks` does not post-render hooks. Use the "
