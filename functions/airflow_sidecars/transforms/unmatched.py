@@ -126,6 +126,7 @@ def unused_values(
 ) -> list[Result]:
     """A warning per config list that no pod took; one per section (or worker set, ...) when
     none of its lists was taken, for the same reason."""
+    hooks = _hooks_route(config, every)
     groups: dict[str, list[tuple[str, str]]] = {}  # group origin -> [(list origin, reason)]
     partly_used: set[str] = set()  # groups of which some pod took something
     for path, value_list in config.values.items():
@@ -134,7 +135,7 @@ def unused_values(
             partly_used.add(group)
         if path in used:
             continue
-        reason = _why_unused(path, used, matched, every, _hooks_route(config, every))
+        reason = _why_unused(path, used, matched, every, hooks)
         groups.setdefault(group, []).append((value_list.origin, reason))
     results = []
     tags = {**TAG, "rule": "no-match"}
@@ -220,10 +221,11 @@ def _why_missing(section: str, present: set[str], hooks: HooksRoute = "unknown")
     if section in JOB_SECTIONS and hooks == "nohooks":
         return (
             "the chart renders this Job as a Helm hook, and Helm 4 handed this stream without "
-            "its hooks: the post-render strategy `nohooks` does not post-render hooks. Use the "
+            "it: the post-render strategy `nohooks` does not post-render hooks. Use the "
             "strategy `combined` (the Helm 4 CLI's) or `separate`, or leave the Job's values to "
             f"the chart (`from-values --route helm3`), or set {section}.useHelmHooks: false in "
-            "the chart's values (a plain Job, post-rendered with the rest)"
+            "the chart's values (a plain Job, post-rendered with the rest). (Under `combined`, "
+            "the release has no such Job.)"
         )
     if section in JOB_SECTIONS:
         return (
