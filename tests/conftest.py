@@ -57,6 +57,15 @@ def _force_parts() -> None:
 _force_parts()
 
 
+def _reports_out_of_home() -> None:
+    """The plugin scripts write a report file under $XDG_STATE_HOME (caller.py): the tests'
+    runs of them write into a folder of their own, never the home of whoever runs the tests."""
+    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="airflow-sidecars-state-")
+
+
+_reports_out_of_home()
+
+
 @dataclass(frozen=True)
 class Completed:
     returncode: int
@@ -135,6 +144,7 @@ def run_kustomize(folder: Path, env: Mapping[str, str] | None = None) -> Complet
         env={**os.environ, **(env or {})},
         check=False,
         timeout=300,  # it may start containers (the function images)
+        start_new_session=True,  # no controlling terminal: the plugin's lines stay in the test
     )
     return Completed(completed.returncode, completed.stdout, completed.stderr.decode())
 

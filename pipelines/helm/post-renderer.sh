@@ -1,7 +1,10 @@
 #!/bin/sh
-# Helm post-renderer: Helm writes the rendered manifests to stdin (a plain stream) and installs
-# what comes out on stdout. Helm 3 does not post-render hooks (the chart's create-user and
-# migrate-database Jobs are not in the stream); Helm 4 post-renders them as a stream of their own.
+# Helm 3 post-renderer: Helm writes the rendered manifests to stdin (a plain stream) and installs
+# what comes out on stdout. Helm 3 only: Helm 4 has no executable post-renderer, it runs a plugin
+# (pipelines/helm/plugin). Helm 3 does not post-render hooks: the chart's create-user and
+# migrate-database Jobs are not in the stream, so a config section for them fails the install
+# (strict) and says why; leave their values to the chart (`from-values --route helm3`) or set
+# useHelmHooks: false.
 #
 #   AIRFLOW_SIDECARS_CONFIG=$PWD/sidecars.yaml \
 #     helm upgrade --install airflow apache-airflow/airflow --version 1.15.0 \

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import FIXTURES, ROOT, compare_or_update, run_cli, run_kustomize
+from conftest import FIXTURES, ROOT, compare_or_update, kubectl, run_cli, run_kustomize
+from support.terminal import run_in_terminal
 
 SEED = ROOT / "pipelines" / "examples" / "seed-sidecars.yaml"
 RENDER = FIXTURES / "official-1.15.0" / "05a-sidecars-before.yaml"
@@ -165,6 +166,67 @@ def test_kubectl_kustomize_runs_it_as_a_legacy_exec_plugin(tmp_path: Path) -> No
     assert containers("Deployment", "airflow-scheduler")[-1] == "s3-sync"
     assert containers("Deployment", "airflow-webserver")[-1] == "sync-perm"
     assert containers("StatefulSet", "airflow-worker")[-1] == "worker-kerberos"
+
+
+# A config that reaches the scheduler, and names a section this Airflow 2 render lacks: a
+# warning (not strict), and the run succeeds.
+WARNS = """\
+apiVersion: airflow-sidecars.dev/v1alpha1
+kind: AirflowSidecars
+metadata:
+  name: warns
+spec:
+  scheduler:
+    extraContainers:
+      - {name: s3-sync, image: busybox:1.36}
+  dagProcessor:
+    extraContainers:
+      - {name: parse-log, image: busybox:1.36}
+"""
+
+
+def test_the_legacy_plugins_warnings_reach_the_terminal_and_the_report(tmp_path: Path) -> None:
+    """kustomize drops a legacy plugin's stderr when it succeeds: inject's warning would be
+    lost. The plugin also writes what inject says to the terminal kustomize runs in, and to its
+    report file."""
+    home = tmp_path / "plugins"
+    assert run_cli("install-kustomize-plugin", "--plugin-home", home).returncode == 0
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "render.yaml").write_bytes(RENDER.read_bytes())
+    (folder / "sidecars.yaml").write_text(WARNS)
+    (folder / "kustomization.yaml").write_text(
+        "resources: [render.yaml]\ntransformers: [sidecars.yaml]\n"
+    )
+    state = tmp_path / "state"
+    env = {**os.environ, "KUSTOMIZE_PLUGIN_HOME": str(home), "XDG_STATE_HOME": str(state)}
+    env.pop("AIRFLOW_SIDECARS_REPORT", None)
+    ran = run_in_terminal(
+        [kubectl(), "kustomize", "--enable-alpha-plugins", str(folder)], env, tmp_path
+    )
+    assert ran.status == 0, ran.stderr
+    assert b"name: s3-sync" in ran.stdout
+    assert "dagProcessor" not in ran.stderr  # kustomize showed nothing of it
+    lines = ran.terminal.splitlines()
+    assert lines[0].startswith(
+        "inject: warning: [no-match] AirflowSidecars warns spec.dagProcessor"
+    )
+    assert "0 errors, 1 warning" in lines[-1]
+    report = (state / "airflow-sidecars" / "kustomize-plugin.txt").read_text()
+    assert report.splitlines()[1:] == lines
+
+
+def test_a_person_running_inject_sees_each_line_once(tmp_path: Path) -> None:
+    """--terminal when stderr already is the terminal: nothing twice."""
+    config = tmp_path / "sidecars.yaml"
+    config.write_text(WARNS)
+    argv = [sys.executable, "-m", "airflow_sidecars", "inject", "--terminal"]
+    argv += ["--config", str(config), "-o", str(tmp_path / "out.yaml"), str(RENDER)]
+    ran = run_in_terminal(argv, dict(os.environ), tmp_path, stderr_on_terminal=True)
+    assert ran.status == 0, ran.terminal
+    lines = ran.terminal.splitlines()
+    assert len(lines) == len(set(lines)) == 3, ran.terminal  # warning, info, summary
+    assert "0 errors, 1 warning" in lines[-1]
 
 
 def test_the_plugin_installer_follows_kustomizes_plugin_home(tmp_path: Path) -> None:

@@ -19,11 +19,14 @@ import re
 import shlex
 import shutil
 import subprocess
+import sysconfig
 from pathlib import Path
 
 from test_adoption_routes import assert_same_objects
 
 from conftest import FIXTURES, ROOT
+
+SCRIPTS = sysconfig.get_path("scripts")
 
 CASE = FIXTURES / "adoption" / "official-alias"
 MARKER = "<!-- adoption walk:"
@@ -46,9 +49,15 @@ def _run(command: str, folder: Path, stdin: bytes = b"") -> subprocess.Completed
         input=stdin,
         capture_output=True,
         cwd=folder,
-        env={**os.environ, "PWD": str(folder)},
+        # this installation's airflow-sidecars first, as the plugin script finds it on the PATH
+        env={
+            **os.environ,
+            "PWD": str(folder),
+            "PATH": f"{SCRIPTS}{os.pathsep}{os.environ['PATH']}",
+        },
         check=False,
         timeout=120,
+        start_new_session=True,  # no controlling terminal: the plugin's lines stay here
     )
 
 

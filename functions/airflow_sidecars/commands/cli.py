@@ -11,15 +11,19 @@ produced, 2 for command-line misuse.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from airflow_sidecars import __version__
 from airflow_sidecars.commands import fromvaluescli, helptext
+from airflow_sidecars.commands.stdio import keep_said, said, write_stdout
 from airflow_sidecars.commands.stdio import say as _say
-from airflow_sidecars.commands.stdio import write_stdout
 from airflow_sidecars.krmio import inputfiles
+
+# inject's --report FILE as an environment variable, for plugin scripts (caller.py)
+REPORT_VARIABLE = "AIRFLOW_SIDECARS_REPORT"
 
 if TYPE_CHECKING:
     from airflow_sidecars.krmio.results import Result
@@ -57,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reached nothing and why, instead of the manifests; a table, or with -o json one JSON "
         "document. It is the plan inject applies: the edits it makes, said entry by entry",
     )
+    _add_caller_options(inject)
     _add_function(
         commands,
         "validate",
@@ -162,6 +167,32 @@ def _add_in_place(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_caller_options(command: argparse.ArgumentParser) -> None:
+    """For callers that keep stderr from the user: Helm 4's plugin runner never prints it, and
+    kustomize's exec plugin drops it on success (the plugin scripts pass these)."""
+    command.add_argument(
+        "--report",
+        metavar="FILE",
+        help=f"also write what is said on stderr to FILE (default ${REPORT_VARIABLE}), for "
+        "callers that do not show stderr: the runs of one caller process (Helm 4's two calls "
+        "with the post-render strategy separate) add to it, a new caller's run replaces it",
+    )
+    command.add_argument(
+        "--terminal",
+        action="store_true",
+        help="also write what is said on stderr to the controlling terminal (/dev/tty), when "
+        "there is one and stderr is not it",
+    )
+    command.add_argument(
+        "--helm-plugin",
+        action="store_true",
+        help="run as Helm 4's post-renderer plugin (pipelines/helm/plugin): with the "
+        "post-render strategy separate, the hooks call hands the call with the rest of the same "
+        "Helm run what the hooks' pods need (ServiceAccount annotations), and that the hook "
+        "Jobs' sections reached them",
+    )
+
+
 # How long an --in-place run waits for another one's lock on its folders. Waiting is what two
 # CI jobs started together on one checkout need (a run takes seconds); failing after a bound
 # keeps a job from hanging behind a run that is stuck.
@@ -220,6 +251,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "from-values":
         return fromvaluescli.run(args, _say)
+    report = getattr(args, "report", None) or (
+        os.environ.get(REPORT_VARIABLE) if args.command == "inject" else None
+    )
+    if not (report or getattr(args, "terminal", False)):
+        return _function(args)
+    from airflow_sidecars.commands import caller  # noqa: PLC0415 - only plugin scripts ask
+
+    keep_said()
+    try:
+        return _function(args)
+    finally:
+        if getattr(args, "terminal", False):
+            caller.tell_terminal(said())
+        if report:
+            problem = caller.write_report(report, said(), caller.caller())
+            if problem is not None:
+                _say(f"airflow-sidecars {args.command}: --report {problem}\n")
+
+
+def _function(args: argparse.Namespace) -> int:
+    """inject, validate or remove: run and shown as the arguments say."""
     show = _Show(
         getattr(args, "strict", False),
         args.output,
@@ -229,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         getattr(args, "lock_timeout", None),
         getattr(args, "force", False),
         getattr(args, "plan", False),
+        getattr(args, "helm_plugin", False),
     )
     return _run(args.command, args.config, args.files or [inputfiles.STDIN], show)
 
@@ -244,6 +297,7 @@ class _Show(NamedTuple):
     lock_timeout: float | None  # seconds to wait for another run's lock (None: not given)
     force: bool = False  # remove: also what changed since it was added
     plan: bool = False  # inject: the plan (a table, or JSON with -o json), not the manifests
+    helm_plugin: bool = False  # inject: as Helm 4's post-renderer plugin (caller.py)
 
 
 def _run(command: str, config_path: str | None, names: list[str], show: _Show) -> int:
@@ -326,7 +380,7 @@ def _run_on(command: str, config_path: str | None, files: list[str], show: _Show
     elif command == "validate":
         outcome = api.run_validate(inputs, config, strict=show.strict)
     else:
-        outcome = api.run_inject(inputs, config, strict=show.strict, each_file=show.in_place)
+        outcome = _inject(inputs, config, show)
     if show.in_place and outcome.mode == "resourcelist":
         _say(
             f"airflow-sidecars {command}: --in-place writes manifest files back, and the input "
@@ -364,6 +418,27 @@ def _show_plan(
     if not _write_output("inject", text.encode("utf-8")):
         return 1
     return 2 if _no_config(outcome.results) else outcome.exit_code
+
+
+def _inject(
+    inputs: list[tuple[str | None, bytes]], config: api.ConfigSource | None, show: _Show
+) -> api.Outcome:
+    """inject; as Helm 4's plugin, with what the call before in the same Helm run handed on,
+    and leaving what the next one needs (caller.py)."""
+    from airflow_sidecars.runs import api  # noqa: PLC0415 - keep start-up light
+
+    if not show.helm_plugin:
+        return api.run_inject(inputs, config, strict=show.strict, each_file=show.in_place)
+    from airflow_sidecars.commands import caller  # noqa: PLC0415
+
+    who = caller.caller()
+    handed = caller.take_handover(who)
+    outcome = api.run_inject(
+        inputs, config, strict=show.strict, each_file=show.in_place, helm_run=handed
+    )
+    if outcome.handover is not None and not outcome.exit_code:
+        caller.leave_handover(who, outcome.handover)
+    return outcome
 
 
 def _config_given_as_input(inputs: list[tuple[str | None, bytes]]) -> str | None:

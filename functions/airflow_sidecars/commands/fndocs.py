@@ -25,6 +25,7 @@ Usage:
 
   airflow-sidecars inject [--config FILE] [--strict] [-o FILE | -i]
                           [--lock-timeout SECONDS] [--diff] [--quiet]
+                          [--report FILE] [--terminal] [--helm-plugin]
                           [FILE|DIR ...]
   airflow-sidecars inject --plan [-o table|json] [--config FILE] [--strict]
                           [--quiet] [FILE|DIR ...]
@@ -60,6 +61,14 @@ nothing to do, an info result. stdout carries only the output; stderr has a line
 errors first, then warnings, then info, with its rule (`tags.rule` in the ResourceList's
 results, which come in the same order), and a last line that counts the objects read, the
 releases, the workloads changed and unchanged, and the findings.
+
+For callers that do not show stderr (Helm 4 never prints its plugin's stderr; kustomize drops a
+legacy plugin's on success), `--terminal` also writes those lines to the controlling terminal
+(unless stderr already is it), and `--report FILE` (or `$AIRFLOW_SIDECARS_REPORT`) to a file:
+the runs under one parent process add to it, a new caller's run replaces it. `--helm-plugin`
+is for the Helm 4 plugin script: with Helm's post-render strategy `separate` (two calls, the
+hooks first) the second call sets the ServiceAccount annotations the hooks' pods need and does
+not count the hook Jobs' sections as missing.
 
 FunctionConfig:
 

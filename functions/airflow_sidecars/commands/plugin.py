@@ -12,7 +12,14 @@ import os
 import shlex
 import sys
 
+from airflow_sidecars.commands.cli import REPORT_VARIABLE
 from airflow_sidecars.configuration.config import GROUP, KIND, VERSION
+
+# The report file the plugin writes unless $AIRFLOW_SIDECARS_REPORT names another (the README's
+# kustomize section names it): where the findings are when kustomize showed none.
+KUSTOMIZE_REPORT = (
+    "${XDG_STATE_HOME:-${HOME:-.}/.local/state}/airflow-sidecars/kustomize-plugin.txt"
+)
 
 
 def plugin_home(explicit: str | None = None) -> str:
@@ -33,18 +40,22 @@ def plugin_script() -> str:
     message that says how to install it again. Checked by files, not by starting Python."""
     python = shlex.quote(sys.executable)
     package = shlex.quote(os.path.join(os.path.dirname(os.path.abspath(__file__)), "__init__.py"))
+    inject = 'inject --terminal --report "$report" --config "$1"'
     return (
         "#!/bin/sh\n"
         "# kustomize legacy exec plugin for kind AirflowSidecars, written by\n"
         "# `airflow-sidecars install-kustomize-plugin`: $1 is the config file, stdin the\n"
         "# resources, stdout what replaces them.\n"
+        "# kustomize shows the plugin's stderr only in its error, and drops it on success: what\n"
+        "# inject says also goes to the terminal and to the report file below.\n"
+        f'report="${{{REPORT_VARIABLE}:-{KUSTOMIZE_REPORT}}}"\n'
         f"python={python}\n"
         f"package={package}\n"
         'if [ -x "$python" ] && [ -f "$package" ]; then\n'
-        '  exec "$python" -m airflow_sidecars inject --config "$1"\n'
+        f'  exec "$python" -m airflow_sidecars {inject}\n'
         "fi\n"
         "if command -v airflow-sidecars >/dev/null 2>&1; then\n"
-        '  exec airflow-sidecars inject --config "$1"\n'
+        f"  exec airflow-sidecars {inject}\n"
         "fi\n"
         'echo "airflow-sidecars kustomize plugin: the installation that wrote it ($python) is '
         "gone, and airflow-sidecars is not on the PATH: install airflow-sidecars and run "

@@ -7,9 +7,26 @@ import errno
 import os
 import sys
 
+# What was said on stderr, kept for a caller that does not show stderr (caller.py); None when
+# nobody asked.
+_kept: list[str] | None = None
+
+
+def keep_said() -> None:
+    """From now on, keep a copy of what is said."""
+    global _kept  # noqa: PLW0603 - one process, one run: the command line's own state
+    _kept = []
+
+
+def said() -> str:
+    """What was said since keep_said()."""
+    return "".join(_kept or [])
+
 
 def say(text: str) -> None:
     """A line for people on stderr. A closed stderr loses the words, never the run."""
+    if _kept is not None:
+        _kept.append(text)
     if sys.stderr is None:
         return
     try:

@@ -78,6 +78,25 @@ class Config(NamedTuple):
     presets: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
     disabled_rules: tuple[str, ...] = ()  # validate rules turned off (spec.validate.disable)
     strict: bool = False  # reach warnings are errors (spec.strict, or --strict)
+    # Run as Helm 4's post-renderer plugin: what an earlier call of the same Helm run handed
+    # on (None: any other route, where a run is a function of its input alone).
+    helm_run: HelmRun | None = None
+
+
+# (namespace, ServiceAccount name, ((annotation, value), ...)), in order
+CarriedAnnotations = tuple[tuple[str | None, str, tuple[tuple[str, str], ...]], ...]
+
+
+class HelmRun(NamedTuple):
+    """What one call of a Helm 4 run hands the next: Helm 4's `separate` post-render strategy
+    calls the plugin twice, the hooks first, then the manifests. `hooks_done`: the hooks of this
+    run were post-rendered; `annotations`: what the hooks' pods need on ServiceAccounts that
+    only the manifests hold; `hook_sections`: the config sections of the hooks' workloads
+    (not missing from the manifests)."""
+
+    hooks_done: bool = False
+    annotations: CarriedAnnotations = ()
+    hook_sections: tuple[str, ...] = ()
 
 
 class ConfigSource(NamedTuple):

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from airflow_sidecars.charts.chart import ValuePath
+from airflow_sidecars.configuration.config import HelmRun
 from airflow_sidecars.krmio import krm
 from airflow_sidecars.krmio.results import Result
 from airflow_sidecars.planning import planned
@@ -49,6 +50,7 @@ class Run:
         "edited",
         "expected",
         "expected_templates",
+        "handover",
         "marks",
         "namespaces",
         "planned",
@@ -82,6 +84,9 @@ class Run:
         self.marks: list[tuple[int, int]] = []
         # Every edit, said entry by entry (planned.py), in the order made: `inject --plan`.
         self.planned: list[tuple[int, planned.Target, planned.Entry]] = []
+        # On the Helm 4 plugin route, after a hooks stream: what the next call of the same Helm
+        # run needs (config.HelmRun); None otherwise.
+        self.handover: HelmRun | None = None
 
     def mark(self) -> None:
         """End a phase: what comes later is said after it by every part of a stream."""

@@ -7,8 +7,9 @@ from typing import Any
 
 import yaml
 
-from airflow_sidecars.configuration.config import Config
+from airflow_sidecars.configuration.config import CarriedAnnotations, Config
 from airflow_sidecars.krmio import krm
+from airflow_sidecars.krmio.results import Result
 from airflow_sidecars.planning.edits import TAG, Run, WantedAnnotations, result, set_annotation
 from airflow_sidecars.recording import records
 from airflow_sidecars.recording.recordshape import RecordError
@@ -26,13 +27,29 @@ def ask(run: Run, workload: Workload, pod: dict[str, Any], annotations: dict[str
     wanted.askers.add((workload.item.position, workload.pod_path))
 
 
-def annotate(run: Run, known_releases: dict[ReleaseKey, Release], config: Config) -> None:
-    """Set the annotations presets ask for on the ServiceAccounts the pods run as."""
+def annotate(
+    run: Run, known_releases: dict[ReleaseKey, Release], config: Config, hooks_only: bool = False
+) -> CarriedAnnotations:
+    """Set the annotations presets ask for on the ServiceAccounts the pods run as. On the Helm 4
+    plugin route (`config.helm_run`), also those an earlier call of the same Helm run handed on;
+    and from a hooks stream (`hooks_only`), what it cannot set is handed on (returned): Helm 4's
+    `separate` strategy gives the hooks' ServiceAccounts, which are not hooks, to the next call."""
+    _annotate_carried(run, known_releases, config)
+    handed: list[tuple[str | None, str, tuple[tuple[str, str], ...]]] = []
     for (namespace, name), (workload, wanted, _) in _in_order(run):
         release = known_releases.get((workload.release, namespace)) or known_releases.get(
             (None, namespace)
         )
         account = release.service_accounts.get(name) if release is not None else None
+        if account is None and hooks_only and config.helm_run is not None:
+            handed.append((namespace, name, tuple(sorted(wanted.items()))))
+            message = (
+                f"the pods run as ServiceAccount {name!r}, which is not in this stream of Helm "
+                "hooks: handed on to the call with the rest of this Helm run, which annotates it "
+                "with " + ", ".join(f"{k}: {v}" for k, v in sorted(wanted.items()))
+            )
+            run.results.append(result(workload, "info", message, None, "service-account"))
+            continue
         if account is None:
             message = (
                 f"the pods run as ServiceAccount {name!r}, which is not in the input: annotate "
@@ -46,6 +63,43 @@ def annotate(run: Run, known_releases: dict[ReleaseKey, Release], config: Config
             if _set_annotation(run, account, key, value, config)
         }
         _record(run, account, config, wanted, added)
+    return tuple(handed)
+
+
+def _annotate_carried(run: Run, known_releases: dict[ReleaseKey, Release], config: Config) -> None:
+    """The annotations the hooks call of this Helm run handed on: merged into what this
+    stream's pods ask of the same ServiceAccount, else set on the account here (with the same
+    record, so that validate and remove see them)."""
+    for namespace, name, pairs in config.helm_run.annotations if config.helm_run else ():
+        wanted = run.annotations.get((namespace, name))
+        if wanted is not None:
+            wanted.values.update(pairs)
+            continue
+        account = _account_in(known_releases, namespace, name)
+        values = dict(pairs)
+        if account is None:
+            message = (
+                f"the Helm hooks' pods run as ServiceAccount {name!r}, which is in neither of "
+                "this Helm run's streams: annotate it yourself with "
+                + ", ".join(f"{k}: {v}" for k, v in pairs)
+            )
+            tags = {**TAG, "rule": "service-account"}
+            run.results.append(Result(message, "warning", config.ref, None, None, tags))
+            continue
+        added = {key for key, value in pairs if _set_annotation(run, account, key, value, config)}
+        _record(run, account, config, values, added)
+
+
+def _account_in(
+    known_releases: dict[ReleaseKey, Release], namespace: str | None, name: str
+) -> krm.Item | None:
+    """The ServiceAccount `name` in `namespace`, of whichever release holds it."""
+    for (_, release_namespace), release in sorted(
+        known_releases.items(), key=lambda entry: (entry[0][0] or "", entry[0][1] or "")
+    ):
+        if release_namespace == namespace and name in release.service_accounts:
+            return release.service_accounts[name]
+    return None
 
 
 def warn_shared(run: Run, every: list[Workload]) -> None:

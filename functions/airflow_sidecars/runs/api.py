@@ -17,7 +17,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from airflow_sidecars.configuration.config import Config, ConfigError, ConfigSource, from_input
+from airflow_sidecars.configuration.config import (
+    Config,
+    ConfigError,
+    ConfigSource,
+    HelmRun,
+    from_input,
+)
 from airflow_sidecars.krmio import krm, krmread, krmwrite
 from airflow_sidecars.krmio.results import FileRef, Result
 from airflow_sidecars.planning.planned import Entry, Target
@@ -32,6 +38,7 @@ from airflow_sidecars.runs.outcomes import (
     Step,
     Transform,
     Transformed,
+    asked_of,
     finish,
     internal_error,
     render_one,
@@ -44,6 +51,7 @@ from airflow_sidecars.transforms.prune import Scope, prune
 
 __all__ = [
     "ConfigSource",
+    "HelmRun",
     "Outcome",
     "Planned",
     "Summary",
@@ -60,11 +68,14 @@ def run_inject(
     *,
     strict: bool = False,
     each_file: bool = False,
+    helm_run: HelmRun | None = None,
 ) -> Outcome:
     """Add what the config declares; the output is the input with the edits. `strict`: every
     reach warning is an error (as `spec.strict: true`); `each_file`: also each input's own
-    output (Outcome.files)."""
-    return _run("inject", inputs, Asked(config_file, strict, each_file), _inject)
+    output (Outcome.files); `helm_run`: run as Helm 4's post-renderer plugin, with what the
+    call before in the same Helm run handed on (`HelmRun()` when none did), and
+    Outcome.handover what this call hands on."""
+    return _run("inject", inputs, Asked(config_file, strict, each_file, helm_run), _inject)
 
 
 class Planned(NamedTuple):
@@ -184,8 +195,7 @@ def _run(
             said = [*results, _no_objects(inp, function)]
             counts = summary.of(inp, None if function == "validate" else set())
             return finish(inp, said, counts._replace(applied=inp.mode != "stream"), inputs)
-        if config is not None and asked.strict:
-            config = config._replace(strict=True)
+        config = asked_of(config, asked)
         layout = estates.split(inp)
         if layout.twice:
             said = [*results, *twice_results(layout.twice, function)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
-from airflow_sidecars.configuration.config import Config, ConfigSource
+from airflow_sidecars.configuration.config import Config, ConfigSource, HelmRun
 from airflow_sidecars.krmio import krm, krmread, krmwrite
 from airflow_sidecars.krmio.results import Result, exit_code
 from airflow_sidecars.planning.edits import Run
@@ -49,6 +49,9 @@ class Outcome(NamedTuple):
     # Asked for with `each_file`: every input source's own output, in order (stream mode), for
     # writing the files back in place.
     files: list[bytes] | None = None
+    # On the Helm 4 plugin route, after a stream of hooks: what the next call of the same Helm
+    # run needs (written down by the command line between the two processes).
+    handover: HelmRun | None = None
 
     @property
     def exit_code(self) -> int:
@@ -56,12 +59,22 @@ class Outcome(NamedTuple):
 
 
 class Asked(NamedTuple):
-    """What the caller asks for: the config file (else the functionConfig), --strict, and
-    each input's own output."""
+    """What the caller asks for: the config file (else the functionConfig), --strict, each
+    input's own output, and on the Helm 4 plugin route what the call before handed on."""
 
     file: ConfigSource | None
     strict: bool
     each_file: bool
+    helm_run: HelmRun | None = None  # the Helm 4 plugin route: what the call before handed on
+
+
+def asked_of(config: Config | None, asked: Asked) -> Config | None:
+    """The config with what the command line adds to it: --strict, the Helm 4 plugin route."""
+    if config is not None and asked.strict:
+        config = config._replace(strict=True)
+    if config is not None and asked.helm_run is not None:
+        config = config._replace(helm_run=asked.helm_run)
+    return config
 
 
 class Read(NamedTuple):
@@ -111,7 +124,8 @@ def render_one(
         # Never hand on text we cannot vouch for: the input goes back unchanged.
         internal = [*results, internal_error(function, problem)]
         return finish(krmread.parse(texts), internal, counts._replace(applied=False), inputs)
-    return Outcome(output.encode("utf-8"), results, mode, counts, files)
+    handover = run.handover if run is not None else None
+    return Outcome(output.encode("utf-8"), results, mode, counts, files, handover)
 
 
 def once(results: list[Result]) -> list[Result]:

@@ -20,6 +20,7 @@ from airflow_sidecars.runs.outcomes import (
     Outcome,
     Transform,
     as_not_applied,
+    asked_of,
     once,
 )
 
@@ -31,6 +32,8 @@ def run_parts(
     (it is not one that parts can give, or a part said something only the whole can say)."""
     if len(inputs) != 1 or len(inputs[0][1]) < chunks.THRESHOLD:
         return None
+    if asked.helm_run is not None:
+        return None  # what one Helm 4 call hands the next is said of the whole stream
     name, data = inputs[0]
     try:
         text = krm.decode(data, name)
@@ -38,8 +41,7 @@ def run_parts(
         config = from_input(None, asked.file, required=function == "inject")
     except (krm.InputError, ConfigError):
         return None  # the whole run says so
-    if config is not None and asked.strict:
-        config = config._replace(strict=True)
+    config = asked_of(config, asked)
     plan = chunks.plan(text, by_namespace=config is not None and bool(config.presets))
     if plan is None:
         return None

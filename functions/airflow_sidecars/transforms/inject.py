@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from airflow_sidecars.charts.chart import SECTION_ALIASES
-from airflow_sidecars.configuration.config import Config
+from airflow_sidecars.configuration.config import Config, HelmRun
 from airflow_sidecars.krmio import krm
 from airflow_sidecars.krmio.results import Result
 from airflow_sidecars.planning import chartrules, podtemplate, presetadditions, serviceaccounts
@@ -43,7 +43,7 @@ from airflow_sidecars.text.yamlread import (
     node_at,
 )
 from airflow_sidecars.transforms.rules import plain_sidecar_message
-from airflow_sidecars.transforms.unmatched import unmatched, untested_charts
+from airflow_sidecars.transforms.unmatched import hooks_stream, unmatched, untested_charts
 
 __all__ = [
     "Run",
@@ -89,7 +89,11 @@ def inject(inp: krm.Input, config: Config) -> Run:
 
     podtemplate.refresh_checksums(run, every, checksums)
     run.mark()
-    serviceaccounts.annotate(run, known_releases, config)
+    hooks_only = hooks_stream(every)
+    handed = serviceaccounts.annotate(run, known_releases, config, hooks_only)
+    if config.helm_run is not None and hooks_only:
+        sections = tuple(sorted({w.section for w in every if w.section}))
+        run.handover = HelmRun(hooks_done=True, annotations=handed, hook_sections=sections)
     run.mark()
     serviceaccounts.warn_shared(run, every)
     run.mark()

@@ -8,6 +8,8 @@ the ones the chart table was checked against.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from airflow_sidecars.charts.chart import (
     JOB_SECTIONS,
     OLDEST_SUPPORTED,
@@ -23,6 +25,9 @@ from airflow_sidecars.renders.airflow import Workload
 
 TAG = {"function": "inject"}
 HOOK_ANNOTATION = "helm.sh/hook"
+# Helm 4 puts this on every document it hands a post-renderer (the template it came from);
+# Helm 3 and `helm template` do not.
+HELM4_ANNOTATION = "postrenderer.helm.sh/postrender-filename"
 
 
 def unmatched(
@@ -40,12 +45,18 @@ def unmatched(
         *unused_values(config, used_values, matched, every),
         *unmatched_presets(config, used_presets),
     ]
-    if hooks_stream(every):
+    hooks_only = hooks_stream(every)
+    if hooks_only:
         # Helm 4's `separate` strategy post-renders the hooks apart: what a hooks stream
         # cannot hold is not missing.
         sections = {w.section for w in every}
         results = [r for r in results if _section(r.field_path) in sections]
-    elif every and not (used_values or used_presets) and (config.values or config.presets):
+    elif config.helm_run is not None and config.helm_run.hooks_done:
+        # ... and then the rest: the hooks' sections reached them in the call before.
+        hooks = set(config.helm_run.hook_sections)
+        results = [r for r in results if _section(r.field_path) not in hooks]
+    reaches_none = every and not (used_values or used_presets)
+    if not hooks_only and reaches_none and (config.values or config.presets):
         message = "the config reaches no workload of this render, which has " + _described(every)
         if config.match != Match():
             message += "; spec.match leaves none of them"
@@ -115,6 +126,7 @@ def unused_values(
 ) -> list[Result]:
     """A warning per config list that no pod took; one per section (or worker set, ...) when
     none of its lists was taken, for the same reason."""
+    hooks = _hooks_route(config, every)
     groups: dict[str, list[tuple[str, str]]] = {}  # group origin -> [(list origin, reason)]
     partly_used: set[str] = set()  # groups of which some pod took something
     for path, value_list in config.values.items():
@@ -123,7 +135,7 @@ def unused_values(
             partly_used.add(group)
         if path in used:
             continue
-        reason = _why_unused(path, used, matched, every)
+        reason = _why_unused(path, used, matched, every, hooks)
         groups.setdefault(group, []).append((value_list.origin, reason))
     results = []
     tags = {**TAG, "rule": "no-match"}
@@ -144,7 +156,11 @@ def _list_count(config: Config, group: str) -> int:
 
 
 def _why_unused(
-    path: ValuePath, used: set[ValuePath], matched: list[Workload], every: list[Workload]
+    path: ValuePath,
+    used: set[ValuePath],
+    matched: list[Workload],
+    every: list[Workload],
+    hooks: HooksRoute = "unknown",
 ) -> str:
     charts = sorted({w.chart for w in every}, key=lambda chart: chart.name)
     reasons = [reason for chart in charts if (reason := has_value(chart, path)) is not None]
@@ -168,10 +184,24 @@ def _why_unused(
     if generic(path)[:4] == ("workers", "celery", "sets", "*"):
         sets = sorted({w.worker_set for w in every if w.worker_set})
         return f"no worker set {path[3]!r} in this render (sets found: {', '.join(sets) or 'none'})"
-    return _why_missing(section, anywhere)
+    return _why_missing(section, anywhere, hooks)
 
 
-def _why_missing(section: str, present: set[str]) -> str:
+# Where the hooks of the render went, as far as this stream can tell: "separate" (Helm 4 handed
+# them to the call before, on the plugin route), "nohooks" (Helm 4 handed this stream, and no
+# call before had them), "unknown" (Helm 3, `helm template`, a file: hooks in the stream, or
+# not post-rendered at all).
+HooksRoute = Literal["separate", "nohooks", "unknown"]
+
+
+def _hooks_route(config: Config, every: list[Workload]) -> HooksRoute:
+    if config.helm_run is not None and config.helm_run.hooks_done:
+        return "separate"
+    # Helm 4 marks every document it hands a post-renderer; Helm 3 and `helm template` do not.
+    return "nohooks" if any(w.item.annotation(HELM4_ANNOTATION) for w in every) else "unknown"
+
+
+def _why_missing(section: str, present: set[str], hooks: HooksRoute = "unknown") -> str:
     if section == "webserver" and "apiServer" in present:
         return "this is an Airflow 3 render, whose UI is the api-server; did you mean apiServer?"
     if section == "apiServer" and "webserver" in present:
@@ -183,12 +213,28 @@ def _why_missing(section: str, present: set[str]) -> str:
         )
     if section == "workers":
         return "no Celery worker and no KubernetesExecutor pod template in this render"
+    if section in JOB_SECTIONS and hooks == "separate":
+        return (
+            "the chart renders no such Job in this release: neither the Helm hooks (post-"
+            "rendered before this stream) nor this stream hold one"
+        )
+    if section in JOB_SECTIONS and hooks == "nohooks":
+        return (
+            "the chart renders this Job as a Helm hook, and Helm 4 handed this stream without "
+            "it: the post-render strategy `nohooks` does not post-render hooks. Use the "
+            "strategy `combined` (the Helm 4 CLI's) or `separate`, or leave the Job's values to "
+            f"the chart (`from-values --route helm3`), or set {section}.useHelmHooks: false in "
+            "the chart's values (a plain Job, post-rendered with the rest). (Under `combined`, "
+            "the release has no such Job.)"
+        )
     if section in JOB_SECTIONS:
         return (
             "the chart renders this Job as a Helm hook, which this stream does not hold: Helm "
-            "3's --post-renderer passes no hooks (adopt with `from-values --route helm3`, which "
-            "leaves their values to the chart); `helm template` and Helm 4's CLI pass them with "
-            "the rest"
+            "3's --post-renderer passes no hooks, so it cannot get this. Adopt with `from-values "
+            "--route helm3` (which leaves their values to the chart), or set "
+            f"{section}.useHelmHooks: false in the chart's values (a plain Job, post-rendered "
+            "with the rest); `helm template` and Helm 4's CLI (post-render strategy `combined`) "
+            "pass hooks with the rest"
         )
     found = ", ".join(sorted(s for s in present if s)) or "none"
     return f"the render has no such component (Airflow components found: {found})"
