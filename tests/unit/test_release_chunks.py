@@ -236,6 +236,24 @@ def test_a_stream_without_airflow(
     assert counted.parts == [5, 5, 5]
 
 
+@pytest.mark.parametrize("strict", [False, True])
+def test_validate_without_a_config_says_once_that_it_checked_nothing(
+    monkeypatch: pytest.MonkeyPatch, counted: Counted, strict: bool
+) -> None:
+    """No part holds a workload: `no-workloads` is said once, as one run says it; when some
+    part holds one, the parts without any say nothing of it."""
+    data = "".join(OTHERS.format(n=n) for n in range(5)).encode()
+    whole, in_parts = both_ways(monkeypatch, run_validate, [(None, data)], None, strict=strict)
+    assert_same(whole, in_parts)
+    assert [r.tags.get("rule") for r in whole.results] == ["no-workloads"]
+    assert whole.exit_code == int(strict)
+    mixed = stream("official-1.15.0/01-default.yaml", 2, others=True)
+    whole, in_parts = both_ways(monkeypatch, run_validate, [(None, mixed)], None, strict=strict)
+    assert_same(whole, in_parts)
+    assert whole.results == [] and whole.exit_code == 0
+    assert counted.parts == [5, 4]  # (the whole runs plan nothing)
+
+
 def test_interleaved_releases_are_run_whole(
     monkeypatch: pytest.MonkeyPatch, counted: Counted
 ) -> None:
