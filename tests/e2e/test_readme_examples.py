@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,24 @@ def test_the_readme_says_what_the_test_command_downloads_and_how_to_leave_it_out
         timeout=120,
     )
     assert "no tests collected" in collected.stdout, collected.stdout[-2000:]
+
+
+def test_the_readmes_first_example_passes_the_validator() -> None:
+    # The README's first command, then validate with the same config, as the README shows:
+    # the seed's sidecars fixed, nothing for the project's own validator to say.
+    first = README.split("```sh\n", 1)[1].splitlines()[0]
+    command = shlex.split(first.split(" && ", 1)[1])
+    assert command[:2] == ["airflow-sidecars", "inject"]
+    injected = run_cli(*command[1:])
+    assert injected.returncode == 0, injected.stderr
+    config = command[command.index("--config") + 1]
+    checked = run_cli("validate", "--strict", "--config", config, stdin=injected.stdout)
+    shown = re.search(
+        r"\n\$ airflow-sidecars inject (.*?) 2>/dev/null \| airflow-sidecars validate --strict "
+        r"--config (\S+) > /dev/null\n(validate: .*?)\n```",
+        README,
+    )
+    assert shown is not None and shown.group(2) == config
+    assert shown.group(1).split() == command[2:]
+    assert (checked.returncode, checked.stderr) == (0, shown.group(3) + "\n")
+    assert checked.stderr.endswith("; 0 errors, 0 warnings, 0 info\n")
