@@ -1,18 +1,19 @@
-# One image, two KRM functions: `inject` (the default, last stage) and `validate`.
+# One image, two KRM functions: `inject` (the default, last stage) and `validate`. From a
+# checkout, with Docker or podman:
 #
 #   V=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' functions/airflow_sidecars/__init__.py)
-#   podman build --network none --build-arg VERSION=$V --target inject \
-#       -t airflow-sidecars:$V CONTEXT
-#   podman build --network none --build-arg VERSION=$V --target validate \
-#       -t airflow-sidecars-validate:$V CONTEXT
+#   docker build --build-arg VERSION=$V -t airflow-sidecars:$V .
+#   docker build --build-arg VERSION=$V --target validate -t airflow-sidecars-validate:$V .
 #
 # VERSION is the package's version, the one in the tag. It goes into the image's labels, and
 # the build fails unless the wheel it installs is that version (without VERSION too), so that
 # neither the label nor the tag can name another version than the code inside.
 #
-# CONTEXT holds only `wheels/`: the project's wheel and its runtime dependencies, built and
-# downloaded outside (`.ci/image.sh` does it), so that the build needs no network and no
-# compiler, and the image holds exactly the wheels that were tested.
+# The first stage builds the project's wheel from the checkout, and takes the build backend
+# and the runtime dependencies from PyPI. Offline, it takes them from the wheels in the
+# context's `wheelhouse/` instead, and from nowhere else: `.ci/image.sh` builds so, with
+# `--network none`, the wheels it downloaded beforehand, and a context that is a clean copy
+# of the sources (.dockerignore keeps a checkout's context to the same files).
 #
 # kustomize and kpt run a container function as `docker run --rm -i --network none --user
 # nobody --security-opt=no-new-privileges ... IMAGE` (docs/krm-contract.md §2.1, §2.5, §2.6):
@@ -20,14 +21,30 @@
 # filesystem.
 
 # A public Python on Debian bookworm for users; CI passes a base made from Debian packages
-# (localhost/debian-python:bookworm, Python 3.11), since no registry is reachable there. The
-# wheels are cp311 manylinux: the base must be a glibc Python 3.11 with `venv`.
+# (localhost/debian-python:bookworm, Python 3.11), since no registry is reachable there. Any
+# glibc Python 3.10+ with `venv` will do: the wheels are built or fetched for the base's own
+# Python (an offline wheelhouse must match it: CI's holds cp311 manylinux wheels).
 ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm
+
+FROM ${BASE_IMAGE} AS wheels
+# Copied, not mounted, so that any change of what the wheel is made of builds it again.
+COPY pyproject.toml README.md /src/
+COPY functions/ /src/functions/
+COPY schemas/ /src/schemas/
+COPY wheelhouse/ /wheelhouse/
+# The venv gives every base the same pip (Debian's python3 has none of its own). With wheels
+# in wheelhouse/, pip may use only them (--no-index): an offline build that cannot quietly
+# reach for an index.
+RUN python3 -m venv /tmp/pip \
+ && if ls /wheelhouse/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheelhouse; fi \
+ && /tmp/pip/bin/pip wheel -q --no-cache-dir --disable-pip-version-check --wheel-dir /wheels \
+        "$@" /src \
+ && rm -rf /tmp/pip /src /wheelhouse
 
 FROM ${BASE_IMAGE} AS build
 ARG VERSION
-COPY wheels/ /wheels/
-# --no-index: only the wheels in the context, nothing from any index. pip and setuptools are
+COPY --from=wheels /wheels/ /wheels/
+# --no-index: only the wheels of the stage above, nothing from any index. pip and setuptools are
 # needed only to install, so they leave the venv; the stage is thrown away with the wheels.
 # Then the installed command must run and say VERSION.
 RUN python3 -m venv /opt/airflow-sidecars \

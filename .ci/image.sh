@@ -1,8 +1,9 @@
 #!/bin/bash
 # The function image, built on the CI machine: no registry, no Docker daemon. podman with runc
 # (crun fails on hosts with hybrid cgroups); a base image made from Debian packages with
-# mmdebstrap (no registry to pull one from); the wheels built and downloaded here, installed
-# offline by the Dockerfile.
+# mmdebstrap (no registry to pull one from); the build backend and the dependencies
+# downloaded here, into the context's wheelhouse/, from which the Dockerfile builds the wheel
+# and installs, offline.
 #
 #   source .ci/image.sh    # what .ci/run does: builds, then exports the variables below
 #   bash .ci/image.sh      # builds only
@@ -130,12 +131,13 @@ if ! podman image exists "$BASE"; then
 fi
 
 # 4. What goes into the image: a clean copy of the sources (a wheel built in the work tree
-# would pick up whatever a stale build/ folder holds). Its hash, with the Dockerfile and the
-# base image's id, decides whether to rebuild.
+# would pick up whatever a stale build/ folder holds), the build context as a checkout's
+# `docker build .` sees it. Its hash, with the Dockerfile and the base image's id, decides
+# whether to rebuild.
 rm -rf "$WORK/src"
 mkdir -p "$WORK/src"
-tar -C "$ROOT" --exclude=__pycache__ -cf - pyproject.toml README.md functions schemas |
-	tar -C "$WORK/src" -xf -
+tar -C "$ROOT" --exclude=__pycache__ -cf - pyproject.toml README.md functions schemas \
+	wheelhouse/README.md .dockerignore | tar -C "$WORK/src" -xf -
 cp "$ROOT/Dockerfile" "$WORK/src/Dockerfile"
 podman image inspect --format '{{.Id}}' "$BASE" >"$WORK/src/base-image-id"
 source_hash=$(cd "$WORK/src" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum |
@@ -149,34 +151,37 @@ if built "$AIRFLOW_SIDECARS_IMAGE" && built "$AIRFLOW_SIDECARS_VALIDATE_IMAGE"; 
 	printf 'image.sh: %s and %s are up to date (sources %s)\n' "$AIRFLOW_SIDECARS_IMAGE" \
 		"$AIRFLOW_SIDECARS_VALIDATE_IMAGE" "$source_hash" >&2
 else
+	# The context: the sources, and in wheelhouse/ what the Dockerfile's first stage would
+	# take from PyPI (the build backend, the runtime dependencies), so that it builds the
+	# project's wheel itself with --network none.
 	rm -rf "$WORK/ctx"
-	mkdir -p "$WORK/ctx/wheels"
-	# A fixed SOURCE_DATE_EPOCH makes the wheel reproducible, so podman's layer cache holds.
-	step "pip wheel airflow-sidecars" env SOURCE_DATE_EPOCH=315532800 \
-		python3 -m pip wheel -q --no-deps -w "$WORK/ctx/wheels" "$WORK/src"
-	# The runtime dependencies as the wheel declares them, as cp311 manylinux wheels (the
-	# image's Python is Debian's 3.11, whatever runs this script). Downloaded again only when
-	# the declared requirements change.
-	requirements=$(python3 - "$WORK"/ctx/wheels/airflow_sidecars-*.whl <<'PY'
-import sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as wheel:
-    name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
-    lines = wheel.read(name).decode().splitlines()
-print("\n".join(l.split(":", 1)[1].strip() for l in lines
-                if l.startswith("Requires-Dist:") and "extra ==" not in l))
+	cp -r "$WORK/src" "$WORK/ctx"
+	rm "$WORK/ctx/Dockerfile" "$WORK/ctx/base-image-id"
+	# The build backend and the runtime dependencies as pyproject.toml declares them, as
+	# cp311 manylinux wheels (the image's Python is Debian's 3.11, whatever runs this script).
+	# Downloaded again only when the declared requirements change.
+	requirements=$(python3 - "$WORK/src/pyproject.toml" <<'PY'
+import sys
+try:
+    import tomllib
+except ImportError:  # Python 3.10: pip's own copy of it
+    from pip._vendor import tomli as tomllib
+with open(sys.argv[1], "rb") as file:
+    project = tomllib.load(file)
+print("\n".join([*project["build-system"]["requires"], *project["project"]["dependencies"]]))
 PY
 	)
 	if [[ ! -f "$WORK/deps/requirements.txt" ]] ||
 		[[ $(cat "$WORK/deps/requirements.txt") != "$requirements" ]]; then
 		rm -rf "$WORK/deps" && mkdir -p "$WORK/deps"
 		mapfile -t reqs <<<"$requirements"
-		step "pip download runtime dependencies (cp311 manylinux)" \
+		step "pip download the build backend and runtime dependencies (cp311 manylinux)" \
 			python3 -m pip download -q --only-binary=:all: --python-version 3.11 \
 			--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
 			-d "$WORK/deps" "${reqs[@]}"
 		printf '%s\n' "$requirements" >"$WORK/deps/requirements.txt"
 	fi
-	cp "$WORK"/deps/*.whl "$WORK/ctx/wheels/"
+	cp "$WORK"/deps/*.whl "$WORK/ctx/wheelhouse/"
 	for target in inject validate; do
 		image=$AIRFLOW_SIDECARS_IMAGE
 		[[ $target == validate ]] && image=$AIRFLOW_SIDECARS_VALIDATE_IMAGE

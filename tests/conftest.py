@@ -35,6 +35,20 @@ ROOT = TESTS.parent
 FIXTURES = TESTS / "fixtures"
 
 
+# The same module path as the import above: Python only prints "Error in sitecustomize" when
+# the import fails and goes on, so a stale path would silently run whole streams.
+PARTS_SITECUSTOMIZE = (
+    "from airflow_sidecars.runs import chunks\nchunks.THRESHOLD, chunks.PART_SIZE = 0, 1\n"
+)
+
+
+def write_parts_sitecustomize(folder: Path) -> Path:
+    """The sitecustomize that makes a started `python` cut every stream into parts."""
+    path = folder / "sitecustomize.py"
+    path.write_text(PARTS_SITECUSTOMIZE)
+    return path
+
+
 def _force_parts() -> None:
     """AIRFLOW_SIDECARS_TEST_PARTS=1: every stream, however small, is run part by part where
     chunks.py allows a cut (THRESHOLD 0, a cut wherever one is allowed), in this process and
@@ -46,9 +60,7 @@ def _force_parts() -> None:
 
     chunks.THRESHOLD, chunks.PART_SIZE = 0, 1
     folder = Path(tempfile.mkdtemp(prefix="airflow-sidecars-parts-"))
-    (folder / "sitecustomize.py").write_text(
-        "from airflow_sidecars import chunks\nchunks.THRESHOLD, chunks.PART_SIZE = 0, 1\n"
-    )
+    write_parts_sitecustomize(folder)
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(folder), os.environ.get("PYTHONPATH")])
     )

@@ -116,6 +116,62 @@ def test_an_empty_resource_list_is_nothing_to_do(command: str) -> None:
     ]
 
 
+def _without_airflow_workloads(render: Path) -> bytes:
+    """The chart's render with its workloads filtered out, as a wrong selector or a render of
+    the wrong chart leaves it: the chart's Services, ConfigMaps, Secrets and RBAC."""
+    kept = [
+        document
+        for document in yaml.safe_load_all(render.read_text())
+        if document
+        and document["kind"] not in {"Deployment", "StatefulSet", "Job", "CronJob"}
+        and "pod_template_file.yaml" not in document.get("data", {})
+    ]
+    return yaml.safe_dump_all(kept).encode()
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["plain", "strict"])
+@pytest.mark.parametrize("mode", ["stream", "resourcelist"])
+def test_validate_that_checked_no_workload_says_so(strict: bool, mode: str) -> None:
+    # Without a config, "0 workloads checked" and exit 0 let a CI check of the wrong input
+    # pass; the warning (an error with --strict) says what validate looks for.
+    stream = _without_airflow_workloads(DEFAULT)
+    count = sum(1 for document in yaml.safe_load_all(stream) if document)
+    stdin = stream
+    if mode == "resourcelist":
+        items = list(yaml.safe_load_all(stream))
+        document = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": items}
+        stdin = yaml.safe_dump(document).encode()
+    result = run_cli("validate", *(["--strict"] if strict else []), stdin=stdin)
+    assert result.returncode == (1 if strict else 0), result.stderr
+    severity = "error" if strict else "warning"
+    findings = result.stderr.splitlines()
+    assert findings[0].startswith(
+        f"validate: {severity}: [no-workloads]: nothing was checked: the input holds "
+        "objects but no Airflow workload. validate looks for the Deployments, "
+    )
+    assert "label `tier: airflow`, or `app: airflow`" in findings[0]
+    assert findings[1:] == [
+        f"validate: {count} objects, no Airflow release; 0 workloads checked; "
+        f"{int(strict)} error{'' if strict else 's'}, {int(not strict)} warning"
+        f"{'' if not strict else 's'}, 0 info"
+    ]
+    if mode == "resourcelist":
+        results = yaml.safe_load(result.stdout)["results"]
+        assert [(r["severity"], r["tags"]["rule"]) for r in results] == [(severity, "no-workloads")]
+    else:
+        assert result.stdout == stdin  # every object back, byte for byte
+
+
+def test_validate_of_a_render_with_workloads_or_with_a_config_says_no_more() -> None:
+    # The chart's render: workloads checked, nothing to say. A config: its no-match says it.
+    plain = run_cli("validate", "--strict", DEFAULT)
+    assert plain.returncode == 0 and "no-workloads" not in plain.stderr
+    stream = _without_airflow_workloads(DEFAULT)
+    with_config = run_cli("validate", "--config", SEED, stdin=stream)
+    assert "no-workloads" not in with_config.stderr
+    assert "[no-match]" in with_config.stderr
+
+
 def test_malformed_yaml_is_a_clear_error_without_traceback() -> None:
     result = run_cli("inject", "--config", SEED, stdin=b"kind: Deployment\nmetadata: {name: [x\n")
     assert result.returncode == 1

@@ -375,3 +375,81 @@ def test_the_images_oci_labels(function: str) -> None:
         "org.opencontainers.image.source": _project_url("Homepage"),
         "org.opencontainers.image.documentation": _project_url("Documentation"),
     }
+
+
+# -- the README's docker build -------------------------------------------------------------------
+
+# What a checkout's `docker build .` reads (.dockerignore keeps the rest out).
+CHECKOUT = ("pyproject.toml", "README.md", "functions", "schemas", "wheelhouse", ".dockerignore")
+# The base that .ci/image.sh makes from Debian packages: no registry is reachable in CI.
+CI_BASE = "localhost/debian-python:bookworm"
+
+
+def _readme_build_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```sh\n(V=\$\(sed [^\n]*\n(?:docker build [^\n]*\n)+)```", readme)
+    assert block, "the README gives the `docker build` commands"
+    return block.group(1).splitlines()
+
+
+def test_the_readmes_docker_build_gives_the_same_function(
+    image: str, validate_image: str, tmp_path: Path
+) -> None:
+    # The README's commands, as written, in a copy of the checkout: offline (the wheels that
+    # .ci/image.sh downloaded, in wheelhouse/) and on CI's base, the only changes. The image
+    # they build runs as kustomize runs it on the seed example and gives the golden output,
+    # and carries the labels of the images the other tests check.
+    commands = _readme_build_commands()
+    header = [line[4:] for line in (ROOT / "Dockerfile").read_text().splitlines()[:6]]
+    assert commands == [line for line in header if line.startswith(("V=", "docker build"))]
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    for name in (*CHECKOUT, "Dockerfile"):
+        source = ROOT / name
+        if source.is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.whl")
+            shutil.copytree(source, checkout / name, ignore=ignore)
+        else:
+            shutil.copy(source, checkout / name)
+    work = Path(os.environ.get("AIRFLOW_SIDECARS_CI_WORK", "~/.cache/airflow-sidecars-ci"))
+    wheels = sorted(work.expanduser().glob("deps/*.whl"))
+    assert wheels, "`source .ci/image.sh` downloads the wheels"
+    for wheel in wheels:
+        shutil.copy(wheel, checkout / "wheelhouse" / wheel.name)
+    offline = f"docker build --network none --build-arg BASE_IMAGE={CI_BASE} "
+    script = "\n".join(
+        line.replace("docker build ", offline).replace(
+            " -t airflow-sidecars", " -t readme/airflow-sidecars"
+        )
+        for line in commands
+    )
+    built = subprocess.run(
+        ["bash", "-euc", script], cwd=checkout, capture_output=True, text=True, timeout=900,
+        check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    ours = {
+        f"localhost/readme/{name}:{__version__}": name
+        for name in ("airflow-sidecars", "airflow-sidecars-validate")
+    }
+    try:
+        inject_image, validate_readme = ours
+        ran = run_function(inject_image, SENT_BY_KUSTOMIZE.read_bytes())
+        assert ran.returncode == 0, ran.stderr
+        exec_expected = ROOT / "pipelines" / "kustomize" / "exec" / "expected.yaml"
+        assert ran.stdout == exec_expected.read_bytes()
+        checked = run_function(validate_readme, ran.stdout)
+        assert checked.returncode == 0, checked.stderr
+        for readme_image, tested in zip(ours, (image, validate_image), strict=True):
+            assert _labels(readme_image) == _labels(tested)
+    finally:
+        docker("rmi", "-f", *ours)
+
+
+def _labels(image: str) -> dict[str, str]:
+    """The image's labels, less the one .ci/image.sh adds (the hash of its sources)."""
+    ran = docker("image", "inspect", "--format", "{{json .Labels}}", image)
+    assert ran.returncode == 0, ran.stderr
+    labels: dict[str, str] = json.loads(ran.stdout)
+    labels.pop("dev.airflow-sidecars.source", None)
+    return labels

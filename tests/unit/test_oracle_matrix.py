@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from airflow_sidecars.runs.api import ConfigSource, run_inject, run_remove
-from conftest import matrix_root, oracle_config
+from conftest import ROOT, matrix_root, oracle_config
 
 POD_TEMPLATE_KEYS = ("pod_template_file.yaml", "pod_template.yaml")
 
@@ -129,3 +129,25 @@ def test_inject_on_before_gives_the_charts_after(
     removed = run_remove([(None, result.output)], None)
     assert removed.exit_code == 0, removed.results
     assert removed.output == source.read_bytes()
+
+
+def test_the_readme_counts_what_this_module_runs(tmp_path: Path) -> None:
+    # The README states the matrix's size twice: in pairs and cases, and where remove is
+    # checked after inject (every case but those whose values the chart ignores). It says
+    # what is equal and what is compared as a set, not "exactly the chart's render".
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    pairs = len({(chart, before) for chart, before, _, _ in PAIRS})
+    unchanged = 0  # the chart ignores the values, and a config that reaches nothing is refused
+    for chart, before, after, suffix in PAIRS:
+        folder = matrix_root() / chart
+        source = (folder / f"{before}{suffix}").read_bytes()
+        if source != (folder / f"{after}{suffix}").read_bytes():
+            continue
+        config = oracle_config(folder / f"{after}.values.yaml", tmp_path / "config.yaml")
+        result = run_inject([(None, source)], ConfigSource(str(config), config.read_bytes()))
+        unchanged += result.exit_code != 0
+    assert f"{pairs} pairs, whose manifests and hooks files make {len(PAIRS)} cases" in readme
+    assert f"After inject in {len(PAIRS) - unchanged} of the {len(PAIRS)} chart-oracle" in readme
+    assert f"in the other {unchanged} the chart ignores the values" in readme
+    assert "volumes and volume mounts as sets" in readme
+    assert "exactly the chart's render" not in readme

@@ -5,7 +5,9 @@ small inputs (THRESHOLD 0, a cut wherever one is allowed); each case is run both
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import subprocess
 import sys
 import weakref
 from pathlib import Path
@@ -234,6 +236,24 @@ def test_a_stream_without_airflow(
     assert counted.parts == [5, 5, 5]
 
 
+@pytest.mark.parametrize("strict", [False, True])
+def test_validate_without_a_config_says_once_that_it_checked_nothing(
+    monkeypatch: pytest.MonkeyPatch, counted: Counted, strict: bool
+) -> None:
+    """No part holds a workload: `no-workloads` is said once, as one run says it; when some
+    part holds one, the parts without any say nothing of it."""
+    data = "".join(OTHERS.format(n=n) for n in range(5)).encode()
+    whole, in_parts = both_ways(monkeypatch, run_validate, [(None, data)], None, strict=strict)
+    assert_same(whole, in_parts)
+    assert [r.tags.get("rule") for r in whole.results] == ["no-workloads"]
+    assert whole.exit_code == int(strict)
+    mixed = stream("official-1.15.0/01-default.yaml", 2, others=True)
+    whole, in_parts = both_ways(monkeypatch, run_validate, [(None, mixed)], None, strict=strict)
+    assert_same(whole, in_parts)
+    assert whole.results == [] and whole.exit_code == 0
+    assert counted.parts == [5, 4]  # (the whole runs plan nothing)
+
+
 def test_interleaved_releases_are_run_whole(
     monkeypatch: pytest.MonkeyPatch, counted: Counted
 ) -> None:
@@ -331,3 +351,29 @@ def test_one_part_is_alive_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     assert outcome.exit_code == 0
     assert len(first) > 10
     assert sum(1 for parts in parsed if parts) == 3  # three parts, each parsed once
+
+
+def test_the_parts_switch_reaches_the_command_lines_the_tests_start() -> None:
+    """AIRFLOW_SIDECARS_TEST_PARTS=1 (CONTRIBUTING.md): conftest forces parts in its own
+    process and, through a sitecustomize on PYTHONPATH, in every `python` it starts. A stale
+    module path there fails quietly (Python prints a line and goes on with whole streams)."""
+    show = "from airflow_sidecars.runs import chunks; print(chunks.THRESHOLD, chunks.PART_SIZE)"
+    child = (
+        "import subprocess, sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "import conftest\n"
+        f"{show}\n"
+        "sys.stdout.flush()\n"
+        f"subprocess.run([sys.executable, '-c', {show!r}], check=True)\n"
+    )
+    env = {**os.environ, "AIRFLOW_SIDECARS_TEST_PARTS": "1"}
+    completed = subprocess.run(
+        [sys.executable, "-c", child, str(ROOT / "tests")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert (completed.returncode, completed.stderr) == (0, "")
+    assert completed.stdout.splitlines() == ["0 1", "0 1"]  # this process, and the one it started

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_validate
-from conftest import FIXTURES, ROOT, TESTS
+from conftest import FIXTURES, ROOT, TESTS, matrix_root
 
 OFFICIAL = FIXTURES / "official-1.15.0"
 SEED_AS_PASTED = TESTS / "golden" / "official-1.15.0-seed-as-pasted" / "config.yaml"
@@ -317,3 +317,79 @@ def test_krm_mode_returns_every_item_and_the_results() -> None:
     assert first["tags"] == {"function": "validate", "rule": "missing-volume"}
     assert first["resourceRef"]["name"] == "airflow-scheduler"
     assert first["field"]["path"].startswith("spec.template.spec.containers[2]")
+
+
+# Every render of the official chart's own Kerberos values in the committed fixtures: the
+# chart mounts its keytab into the Celery worker and the pod template's `base` (and its
+# kerberos-init and worker-kerberos), whatever a user does.
+CHART_KERBEROS = [
+    "official-1.15.0/09-chart-kerberos-init.yaml",
+    "official-1.18.0/09a-kerberos.yaml",
+    "official-1.18.0/20a-kubernetes-executor-kerberos.yaml",
+    "official-1.20.0/09a-kerberos.yaml",
+    "official-1.20.0/22a-kubernetes-executor-kerberos.yaml",
+    "official-1.20.0-probes/06a-kerberos-celery-k8s-nested.yaml",
+    "official-1.22.0/09a-kerberos.yaml",
+    "official-1.22.0/22a-kubernetes-executor-kerberos.yaml",
+    "official-1.22.0-probes/06a-kerberos-celery-k8s-nested.yaml",
+]
+
+# A config that mounts the chart's own keytab into a log shipper beside each worker: a
+# container that does not need it.
+KEYTAB_INTO_A_SIDECAR = b"""\
+apiVersion: airflow-sidecars.dev/v1alpha1
+kind: AirflowSidecars
+metadata: {name: shipper}
+spec:
+  workers:
+    extraContainers:
+      - name: log-shipper
+        image: fluent/fluent-bit:3.1.9
+        resources: {requests: {cpu: 10m, memory: 32Mi}}
+        volumeMounts: [{name: kerberos-keytab, mountPath: /etc/airflow.keytab, readOnly: true}]
+"""
+
+
+def _chart_kerberos_render(name: str) -> Path:
+    if name.startswith("official-1.15.0/"):
+        return FIXTURES / name
+    return matrix_root() / name
+
+
+@pytest.mark.parametrize("render", CHART_KERBEROS)
+def test_the_charts_own_kerberos_layout_exposes_no_keytab(render: str) -> None:
+    outcome = _validate(_chart_kerberos_render(render).read_bytes())
+    assert not _findings(outcome, "keytab-exposed")
+    hooks = _chart_kerberos_render(render.replace(".yaml", ".hooks.yaml"))
+    if hooks.exists():
+        assert not _findings(_validate(hooks.read_bytes()), "keytab-exposed")
+
+
+@pytest.mark.parametrize(
+    "render", ["official-1.15.0/09-chart-kerberos-init.yaml", "official-1.22.0/09a-kerberos.yaml"]
+)
+def test_the_charts_keytab_mounted_by_a_config_into_a_sidecar_is_exposed(render: str) -> None:
+    injected = _inject(_chart_kerberos_render(render).read_bytes(), KEYTAB_INTO_A_SIDECAR)
+    found = _findings(_validate(injected, KEYTAB_INTO_A_SIDECAR), "keytab-exposed")
+    assert [(resource, message.split(" sees")[0]) for resource, _, message in found] == [
+        ("StatefulSet airflow-worker", "container 'log-shipper'")
+    ]
+
+
+@pytest.mark.parametrize("render", ["05a-sidecars-before.yaml", "09-chart-kerberos-init.yaml"])
+def test_a_keytab_a_config_mounts_into_the_worker_is_still_exposed(render: str) -> None:
+    # The seed as the article wrote it: its own keytab volume, mounted by
+    # workers.extraVolumeMounts into the chart's containers, which do not need it - also
+    # beside the chart's own Kerberos layout, which is not flagged.
+    config = (
+        SEED_WORKERS_ONLY + b"    extraVolumeMounts: [{name: keytab, mountPath: /etc/keytab}]\n"
+    )
+    found = _findings(
+        _validate(_inject((OFFICIAL / render).read_bytes(), config)), "keytab-exposed"
+    )
+    exposed = {(message.split(" sees")[0], message.split("keytab (")[1]) for _, _, message in found}
+    assert (
+        "container 'worker'",
+        "'keytab'); only the ticket renewer needs it - share the credential cache instead",
+    ) in exposed
+    assert all(volume.startswith("'keytab'") for _, volume in exposed)

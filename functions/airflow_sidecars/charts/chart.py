@@ -430,6 +430,12 @@ REMOVED_IN: dict[ValuePath, Version] = {("_rpcServer", key): (1, 16, 0) for key 
 GIT_SYNC_CONTAINERS = frozenset({"git-sync", "git-sync-init", "dags-git-sync", "dags-git-clone"})
 # Chart containers that run the Airflow image for Kerberos (official `workers.kerberos*`).
 KERBEROS_CONTAINERS = frozenset({"kerberos-init", "worker-kerberos"})
+# The official chart's own keytab (`kerberos.enabled`): the volume `kerberos-keytab`, a Secret
+# whose name ends so (`<release>-kerberos-keytab`), mounted at `kerberos.keytabPath` into the
+# Celery worker's and the pod template's Airflow container and into kerberos-init and
+# worker-kerberos (1.15.0 to 1.22.0 render it so). The chart's layout, not a user's choice.
+CHART_KEYTAB_VOLUME = "kerberos-keytab"
+CHART_KEYTAB_CONTAINERS = frozenset({"worker", "base", *KERBEROS_CONTAINERS})
 
 # The charts' own containers (not sidecars a user added): each slot's Airflow container, the
 # ones that take extra mounts, and the helpers that take none.

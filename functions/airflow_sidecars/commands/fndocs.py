@@ -147,8 +147,10 @@ ResourceList's results come in the same order). Exit 0 when nothing is an error 
 allowed), 1 when anything is, 2 for command-line misuse, such as a config given as the input
 instead of with `--config`. A stream without objects (empty stdin, files of comments only) is
 an error, said once; an empty ResourceList (kpt on an empty package) is nothing to do, an info
-result. `--strict` makes every reach warning an error: a section, value or preset of the
-config that matches no workload.
+result. Without a config, objects but no Airflow workload among them is a warning,
+`no-workloads`, that says what validate looks for: nothing was checked. `--strict` makes it
+an error, and every reach warning too: a section, value or preset of the config that matches
+no workload.
 
 FunctionConfig:
 

@@ -110,7 +110,8 @@ def run_validate(
     inputs: Inputs, config_file: ConfigSource | None, *, strict: bool = False
 ) -> Outcome:
     """Check the input; every item comes back as it came (KRM mode: with the results)."""
-    return _run("validate", inputs, Asked(config_file, strict, False), _validate)
+    transform = _validate_strict if strict else _validate
+    return _run("validate", inputs, Asked(config_file, strict, False), transform)
 
 
 def run_remove(
@@ -159,15 +160,22 @@ def _remove_forced(inp: krm.Input, config: Config | None) -> Transformed:
     return _remove(inp, config, force=True)
 
 
-def _validate(inp: krm.Input, config: Config | None) -> Transformed:
-    from airflow_sidecars.transforms.validate import validate_phases  # noqa: PLC0415 - inject's start-up does not pay for it
+def _validate(inp: krm.Input, config: Config | None, strict: bool = False) -> Transformed:
+    from airflow_sidecars.transforms.validate import nothing_checked, validate_phases  # noqa: PLC0415 - inject's start-up does not pay for it
 
     declared: list[list[Result]] = []
     if config is not None:
         declared += prune(inp, Scope(config, keep_declared=True, apply=False)).phases()
         declared += declared_missing_phases(inp, config)
     phases = validate_phases(inp, config, declared)
+    # the last phase: said of the whole run (chunks.py), and only without a config (with
+    # one, each section that reached nothing already says so)
+    phases.append(nothing_checked(inp, strict) if config is None else [])
     return Transformed([found for phase in phases for found in phase], None, inp, None, phases)
+
+
+def _validate_strict(inp: krm.Input, config: Config | None) -> Transformed:
+    return _validate(inp, config, strict=True)
 
 
 def _run(

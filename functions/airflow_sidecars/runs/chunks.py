@@ -361,7 +361,7 @@ def _of_the_whole(result: Result, with_workloads: int) -> bool:
 
 # What a run says once, of all its workloads (reach.py), and of itself (outcomes.py,
 # runestate.py)
-_OF_ALL_WORKLOADS = frozenset({"no-match", "chart-version"})
+_OF_ALL_WORKLOADS = frozenset({"no-match", "chart-version", "no-workloads"})
 _OF_THE_RUN = frozenset({"internal", "not-applied", "render"})
 
 

@@ -120,6 +120,12 @@ RULES: dict[str, Rule] = {
         "`--strict` or `spec.strict`, and when the config reaches no workload of a render that "
         "has Airflow workloads",
     ),
+    "no-workloads": Rule(
+        None,
+        _VARIES,
+        "validate without a config read objects but no Airflow workload, so it checked nothing: "
+        "a warning, an error with `--strict`; the message says what it looks for",
+    ),
     "chart-version": Rule(_WARNING, _WARNING, "a chart version outside the range tested"),
     # -- the checks ------------------------------------------------------------------------
     "missing-volume": Rule(
@@ -152,7 +158,8 @@ RULES: dict[str, Rule] = {
     "keytab-exposed": Rule(
         None,
         _WARNING,
-        "the Kerberos keytab mounted into a container that is not the ticket renewer",
+        "the Kerberos keytab mounted into a container that is not the ticket renewer (not the "
+        "official chart's own keytab where the chart mounts it: `kerberos.enabled`)",
         can_disable=True,
     ),
     "literal-secret": Rule(

@@ -15,7 +15,13 @@ import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from airflow_sidecars.charts.chart import CHART_CONTAINERS, EXTRA_CONTAINERS, KERBEROS_CONTAINERS
+from airflow_sidecars.charts.chart import (
+    CHART_CONTAINERS,
+    CHART_KEYTAB_CONTAINERS,
+    CHART_KEYTAB_VOLUME,
+    EXTRA_CONTAINERS,
+    KERBEROS_CONTAINERS,
+)
 from airflow_sidecars.configuration.config import Config
 from airflow_sidecars.krmio import krm
 from airflow_sidecars.krmio.results import Result, Severity
@@ -72,6 +78,25 @@ def validate_phases(
         [f for f in phase if f.tags.get("rule") not in disabled or f.tags["rule"] in ALWAYS_ON]
         for phase in [findings, proxies, missing, *declared]
     ]
+
+
+def nothing_checked(inp: krm.Input, strict: bool) -> list[Result]:
+    """Objects, but no Airflow workload among them: without a config nothing else would say
+    so, and "0 workloads checked" passing in CI hides a render of the wrong chart, a wrong
+    file or a filter that dropped the chart's labels. (No objects at all is `no-objects`.)"""
+    if not inp.items or find_workloads(inp.items):
+        return []
+    # (no count of the objects: the summary line has it, and a part of a large stream
+    # would say its own)
+    message = (
+        "nothing was checked: the input holds objects but no Airflow workload. validate "
+        "looks for the Deployments, StatefulSets, Jobs and CronJobs of the Apache Airflow chart "
+        "(label `tier: airflow`, or `app: airflow` for the community chart, with a `component` "
+        "label such as `scheduler` or `worker`) and the ConfigMap that holds the "
+        "KubernetesExecutor pod template; give it the chart's rendered manifests"
+    )
+    tags = {"function": "validate", "rule": "no-workloads"}
+    return [Result(message, "error" if strict else "warning", tags=tags)]
 
 
 def _proxy_findings(items: list[krm.Item], pods: list[Pod]) -> tuple[list[Result], list[Result]]:
@@ -257,25 +282,53 @@ def _base_first(pod: Pod) -> list[Result]:
 
 
 def _exposed_keytabs(pod: Pod) -> list[Result]:
+    volumes = [v for v in pod.spec.get("volumes") or [] if isinstance(v, dict)]
     keytabs = {
         v.get("name")
-        for v in pod.spec.get("volumes") or []
-        if isinstance(v, dict) and "keytab" in f"{v.get('name')} {v.get('secret', {})}".lower()
+        for v in volumes
+        if "keytab" in f"{v.get('name')} {v.get('secret', {})}".lower()
     }
+    chart_keytab = _has_chart_keytab(pod, volumes)
     found = []
     for list_name, index, container in _containers(pod.spec):
         if _is_kerberos_renewer(container):
             continue
         for number, mount in enumerate(container.get("volumeMounts") or []):
-            if isinstance(mount, dict) and mount.get("name") in keytabs:
-                message = (
-                    f"container {container.get('name')!r} sees the Kerberos keytab "
-                    f"({mount.get('name')!r}); only the ticket renewer needs it - share the "
-                    "credential cache instead"
-                )
-                path = f"{list_name}[{index}].volumeMounts[{number}]"
-                found.append(_finding(pod, "keytab-exposed", path, message))
+            if not isinstance(mount, dict) or mount.get("name") not in keytabs:
+                continue
+            if chart_keytab and _is_charts_keytab_mount(container, mount):
+                continue  # the chart's own Kerberos layout, not something a config added
+            message = (
+                f"container {container.get('name')!r} sees the Kerberos keytab "
+                f"({mount.get('name')!r}); only the ticket renewer needs it - share the "
+                "credential cache instead"
+            )
+            path = f"{list_name}[{index}].volumeMounts[{number}]"
+            found.append(_finding(pod, "keytab-exposed", path, message))
     return found
+
+
+def _has_chart_keytab(pod: Pod, volumes: list[dict[str, Any]]) -> bool:
+    """Whether the pod has the official chart's own keytab volume (chart.py says its shape)."""
+    if pod.workload.chart.flavour != "official":
+        return False
+    for volume in volumes:
+        secret = volume.get("secret")
+        secret_name = secret.get("secretName") if isinstance(secret, dict) else None
+        if volume.get("name") == CHART_KEYTAB_VOLUME and str(secret_name).endswith(
+            CHART_KEYTAB_VOLUME
+        ):
+            return True
+    return False
+
+
+def _is_charts_keytab_mount(container: dict[str, Any], mount: dict[str, Any]) -> bool:
+    """The chart's mount of its keytab into a container of its own that it gives it to (a
+    config cannot add a container of those names: it would be a name-conflict)."""
+    return (
+        mount.get("name") == CHART_KEYTAB_VOLUME
+        and container.get("name") in CHART_KEYTAB_CONTAINERS
+    )
 
 
 def _is_kerberos_renewer(container: dict[str, Any]) -> bool:
