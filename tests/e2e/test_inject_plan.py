@@ -338,13 +338,24 @@ def test_the_readme_shows_the_plan_of_its_first_example() -> None:
     assert shown == (GOLDEN / "official-1.15.0-seed" / "expected.plan.txt").read_text()
 
 
-def test_the_plan_of_a_resource_list_is_the_plan_of_its_items() -> None:
-    """KRM mode: the golden case krm-resourcelist carries the seed render and config as a
-    ResourceList; its plan is the seed example's."""
+def test_the_plan_of_a_resource_list_is_the_plan_of_its_items(tmp_path: Path) -> None:
+    """KRM mode: the golden case krm-resourcelist carries the seed render and the article's
+    config as a ResourceList; its plan is the plan of its items given as a stream, with its
+    functionConfig given as --config."""
     resource_list = GOLDEN / "krm-resourcelist" / "input.yaml"
+    as_list = YAML(typ="safe", pure=True).load(resource_list.read_text())
+    config, items = tmp_path / "sidecars.yaml", tmp_path / "items.yaml"
+    writer = YAML(typ="safe", pure=True)
+    with config.open("w") as file:
+        writer.dump(as_list["functionConfig"], file)
+    with items.open("w") as file:
+        writer.dump_all(as_list["items"], file)
     planned = run_cli("inject", "--plan", resource_list.relative_to(ROOT))
     assert planned.returncode == 0, planned.stderr
-    assert planned.stdout == (GOLDEN / "official-1.15.0-seed" / "expected.plan.txt").read_bytes()
+    assert b"myrepository/s3-sync:latest" in planned.stdout  # the functionConfig's, not the seed's
+    streamed = run_cli("inject", "--plan", "--config", config, items)
+    assert streamed.returncode == 0, streamed.stderr
+    assert planned.stdout == streamed.stdout
 
 
 def test_the_plan_on_a_terminal_is_the_text_in_a_pipe() -> None:
