@@ -89,3 +89,30 @@ def test_inject_and_validate_on_defaulted_output(name: str, tmp_path: Path) -> N
     assert "name-conflict" not in checked.stderr, checked.stderr
     assert "declared-missing" not in checked.stderr, checked.stderr
     assert "Traceback" not in checked.stderr
+
+
+def _taken_back(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "[taken-back]" in line]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["official-1.15.0-seed", "presets-official-1.15.0-kubernetes-executor", "community-8.9.0-seed"],
+)
+def test_remove_takes_back_what_the_api_server_defaulted(name: str, tmp_path: Path) -> None:
+    """A record's digest is of what inject wrote; read back from a cluster, a sidecar also
+    holds what the API server filled in. It is still what inject wrote: remove takes it back,
+    as it does from inject's own output, and does not call it changed since."""
+    written = GOLDEN / name / "expected.yaml"
+    live, _ = as_stored(written.read_text())
+    live_file = tmp_path / "live.yaml"
+    live_file.write_text(live)
+    config = _config(name)
+
+    from_output = run_cli("remove", "--config", config, written)
+    from_live = run_cli("remove", "--config", config, live_file)
+    assert from_live.returncode == 0, from_live.stderr
+    assert "changed since" not in from_live.stderr
+    assert "not what config" not in from_live.stderr
+    assert _taken_back(from_live.stderr) == _taken_back(from_output.stderr)
+    assert _taken_back(from_live.stderr)

@@ -17,6 +17,7 @@ from airflow_sidecars.pods.apidefaults import (
     apply_defaults,
     declared_equal,
     pull_policy,
+    undefaulted,
 )
 from airflow_sidecars.pods.podspec import Additions, Wanted, plan
 
@@ -442,3 +443,17 @@ def test_planner_sees_a_defaulted_sidecar_as_unchanged() -> None:
     pod["containers"][1]["image"] = "busybox:1.37"
     changed = plan(pod, additions, replace=False, pod_path="spec.template.spec")
     assert [f.rule for f in changed.findings] == ["name-conflict"]
+
+
+def test_the_written_form_is_among_the_undefaulted_ones() -> None:
+    # explicit defaults in the declaration (imagePullPolicy, protocol) stay in what was written
+    written = _container(
+        imagePullPolicy="IfNotPresent",
+        ports=[{"containerPort": 5432, "protocol": "TCP"}],
+        livenessProbe={"httpGet": {"port": 5432}, "periodSeconds": 10},
+    )
+    stored = apply_defaults(written, "container", "template")
+    assert written != stored
+    assert written in list(undefaulted(stored, "container", "template"))
+    changed = {**stored, "image": "busybox:1.37"}
+    assert written not in list(undefaulted(changed, "container", "template"))

@@ -29,6 +29,7 @@ docs/api-defaults.md.
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -602,6 +603,66 @@ def _walk(value: Any, steps: tuple[str, ...]) -> Iterator[Any]:
             yield from _walk(entry, rest)
     else:
         yield from _walk(value.get(step), rest)
+
+
+def undefaulted(value: Any, owner: str, place: Place, limit: int = 4096) -> Iterator[Any]:
+    """The forms `value` (as stored) may have been written in: with each set of the fields
+    that hold what the API server would have filled in taken out, the fewest first (at most
+    `limit` of them). A digest of what was written matches one of them."""
+    # (a field two rules fill, such as imagePullPolicy, once)
+    spots = list(dict.fromkeys(_defaulted_spots(value, owner, Context(place), ())))
+    made = 0
+    for size in range(1, len(spots) + 1):
+        for chosen in itertools.combinations(spots, size):
+            made += 1
+            if made > limit:
+                return
+            form = copy.deepcopy(value)
+            for path in chosen:
+                *parents, field = path
+                holder = form
+                for step in parents:
+                    holder = holder[step]
+                del holder[field]
+            yield form
+
+
+def _defaulted_spots(
+    value: Any, owner: str, context: Context, path: tuple[Any, ...]
+) -> Iterator[tuple[Any, ...]]:
+    """The paths of the fields of `value` that hold the default their rule would fill in."""
+    if not isinstance(value, dict):
+        return
+    for rule in DEFAULTS:
+        if rule.owner != owner or rule.merge or not rule.applies(context.place):
+            continue
+        if rule.field not in value:
+            continue
+        without = {key: entry for key, entry in value.items() if key != rule.field}
+        filled = rule.fill(without, context)
+        present = value[rule.field]
+        if filled is not _UNSET and type(filled) is type(present) and filled == present:
+            yield (*path, rule.field)
+    for steps, child in _CHILDREN.get(owner, ()):
+        for where, nested in _walk_paths(value, steps, path):
+            yield from _defaulted_spots(nested, child, context, where)
+
+
+def _walk_paths(
+    value: Any, steps: tuple[str, ...], path: tuple[Any, ...]
+) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    if not steps:
+        yield path, value
+        return
+    if not isinstance(value, dict):
+        return
+    step, rest = steps[0], steps[1:]
+    if step.endswith("[]"):
+        found = value.get(step[:-2])
+        for index, entry in enumerate(found if isinstance(found, list) else []):
+            yield from _walk_paths(entry, rest, (*path, step[:-2], index))
+    elif step in value:
+        yield from _walk_paths(value[step], rest, (*path, step))
 
 
 # -- equality modulo defaults ------------------------------------------------------------------
