@@ -476,9 +476,9 @@ DEFAULTS: tuple[Default, ...] = (
     Default(
         "podSpec",
         "volumes",
-        "kube-api-access-<random> (projected token, CA, namespace)",
-        "a Pod whose ServiceAccount token is mounted; the name is random: declared_equal "
-        "ignores that volume",
+        "one more: kube-api-access-(random), projected token, CA and namespace",
+        "a Pod whose ServiceAccount token is mounted; its name is random, and a volume is "
+        "compared with the one of its own name only",
         _SERVICE_ACCOUNT,
         f"{TYPES_GO} PodSpec.Volumes",
         _POD,
@@ -781,15 +781,15 @@ def _zero(value: Any) -> bool:
 
 def table_rows() -> list[tuple[str, str, str, str, str, str]]:
     """The table as a reader sees it (docs/api-defaults.md is checked against this): field,
-    default, condition, where, source, cross-check."""
+    default, condition, where, source, cross-check; the doc names the files and commits."""
     return [
         (
             f"{OWNER_PATHS[rule.owner]}: `{rule.field}`",
             rule.shown,
             rule.condition,
             "Pod only" if rule.pod_only else "every template and Pod",
-            rule.source,
-            rule.crosscheck,
+            rule.source.replace(f"{DEFAULTS_GO} ", ""),  # the doc names the file and commit
+            rule.crosscheck.replace(f"{TYPES_GO}", "types.go"),
         )
         for rule in DEFAULTS
     ]
