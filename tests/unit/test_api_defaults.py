@@ -17,6 +17,7 @@ from airflow_sidecars.pods.apidefaults import (
     apply_defaults,
     declared_equal,
     pull_policy,
+    stored_quantity,
     undefaulted,
 )
 from airflow_sidecars.pods.podspec import Additions, Wanted, plan
@@ -43,6 +44,7 @@ def _pod(**fields: Any) -> dict[str, Any]:
 
 
 _EXEC = {"exec": {"command": ["true"]}}
+_AS_PRINTED = "each quantity rounded up to a milli, as printed: `0.5` -> `500m`, `1024Mi` -> `1Gi`"
 _FIELD_ENV = {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
 _FILE_ENV = {
     "name": "KEY",
@@ -73,6 +75,23 @@ SAMPLES: dict[tuple[str, str, str], Sample] = {
         {"cpu": "1", "memory": "1Gi"},
         {"cpu": "1", "memory": "512Mi"},
         "pod",
+    ),
+    **{
+        ("resources", field, _AS_PRINTED): Sample(
+            "container",
+            _container(resources={field: {"cpu": 0.5, "memory": "1024Mi"}}),
+            ("resources", field, "memory"),
+            "1Gi",
+            "1025Mi",
+        )
+        for field in ("limits", "requests")
+    },
+    ("emptyDir", "sizeLimit", "as printed: `1024Mi` -> `1Gi`"): Sample(
+        "volume",
+        {"name": "v", "emptyDir": {"sizeLimit": "1024Mi"}},
+        ("emptyDir", "sizeLimit"),
+        "1Gi",
+        "2Gi",
     ),
     **{
         ("probe", field, str(value)): Sample(
@@ -457,3 +476,30 @@ def test_the_written_form_is_among_the_undefaulted_ones() -> None:
     assert written in list(undefaulted(stored, "container", "template"))
     changed = {**stored, "image": "busybox:1.37"}
     assert written not in list(undefaulted(changed, "container", "template"))
+
+
+@pytest.mark.parametrize(
+    ("written", "printed"),
+    [
+        ("0.5", "500m"),
+        (0.5, "500m"),
+        (1, "1"),
+        ("1.5", "1500m"),
+        ("1000m", "1"),
+        ("1024Mi", "1Gi"),
+        ("1.5Gi", "1536Mi"),
+        ("2048Ki", "2Mi"),
+        ("512Mi", "512Mi"),
+        ("0.5Ki", "512"),  # a binary value under 1024 is printed in decimal SI
+        ("1e3", "1e3"),  # the exponent form stays
+        ("1000M", "1G"),
+        ("0.1m", "1m"),  # rounded up to a milli (resources)
+        ("0", "0"),
+        ("5 GiB", "5 GiB"),  # not a quantity: left for validate's bad-quantity
+    ],
+)
+def test_quantities_are_stored_as_the_api_server_prints_them(written: Any, printed: str) -> None:
+    assert stored_quantity(written, to_milli=True) == printed
+    stored = apply_defaults(_container(resources={"limits": {"cpu": written}}), "container", "pod")
+    assert stored["resources"]["limits"]["cpu"] == printed
+    assert stored["resources"]["requests"]["cpu"] == printed

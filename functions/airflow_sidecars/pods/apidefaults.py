@@ -142,6 +142,67 @@ def _empty_dir(volume: dict[str, Any], context: Context) -> Any:
     return {} if not sources else _UNSET
 
 
+# -- quantities as the API server prints them (apimachinery quantity.go, CanonicalizeBytes) ---
+
+_DECIMAL_SUFFIXES = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P"}
+_DECIMAL_SUFFIXES[18] = "E"
+_BINARY_SUFFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+_BINARY_WRITTEN = re.compile(r".*[KMGTPE]i\s*")
+_EXPONENT_WRITTEN = re.compile(r".*[eE][+-]?[0-9]+\s*")
+
+
+def stored_quantity(value: Any, *, to_milli: bool = False) -> Any:
+    """A quantity as the API server stores and prints it: the same family of suffix as
+    written (binary, exponent, or decimal SI; a number is decimal SI), the largest suffix
+    that keeps it whole (`1024Mi` is `1Gi`, `0.5` is `500m`, `1000M` is `1G`), a binary value
+    under 1024 or with a fraction in decimal SI (`0.5Ki` is `512`). `to_milli`: rounded up to
+    a milli first, as SetDefaults_ResourceList does to a container's resources. What is not
+    a quantity is left as it is (validate reports it)."""
+    parsed = from_manifest(value)
+    if parsed is None:
+        return value
+    amount = _millis(parsed.value) / 1000 if to_milli else parsed.value
+    written = value if isinstance(value, str) else ""
+    if _BINARY_WRITTEN.fullmatch(written):
+        binary = _binary(amount)
+        if binary is not None:
+            return binary
+    if amount == 0:
+        return "0"
+    sign, digits, exponent = amount.normalize().as_tuple()
+    assert isinstance(exponent, int)  # a finite quantity
+    mantissa = int("".join(map(str, digits))) * (-1 if sign else 1)
+    lower = exponent % 3  # down to a multiple of 3
+    mantissa, exponent = mantissa * 10**lower, exponent - lower
+    if _EXPONENT_WRITTEN.fullmatch(written) or exponent not in _DECIMAL_SUFFIXES:
+        return f"{mantissa}e{exponent}" if exponent else str(mantissa)
+    return f"{mantissa}{_DECIMAL_SUFFIXES[exponent]}"
+
+
+def _binary(amount: Decimal) -> str | None:
+    if -1024 < amount < 1024 or amount != amount.to_integral_value():
+        return None
+    whole, power = int(amount), 0
+    while whole % 1024 == 0 and power < len(_BINARY_SUFFIXES) - 1:
+        whole, power = whole // 1024, power + 1
+    return f"{whole}{_BINARY_SUFFIXES[power]}"
+
+
+def _stored_list(field: str) -> Callable[[dict[str, Any], Context], Any]:
+    def fill(resources: dict[str, Any], context: Context) -> Any:
+        found = resources.get(field)
+        if not isinstance(found, dict):
+            return _UNSET
+        return {name: stored_quantity(value, to_milli=True) for name, value in found.items()}
+
+    return fill
+
+
+def _stored_size(empty_dir: dict[str, Any], context: Context) -> Any:
+    found = empty_dir.get("sizeLimit")
+    return _UNSET if found is None else stored_quantity(found)
+
+
 _BOTH: tuple[Place, ...] = PLACES
 _POD: tuple[Place, ...] = ("pod",)
 _CONTAINER = f"{DEFAULTS_GO} SetDefaults_Container"
@@ -151,6 +212,7 @@ _POD_SPEC = f"{DEFAULTS_GO} SetDefaults_PodSpec"
 _POD_DEFAULTS = f"{DEFAULTS_GO} SetDefaults_Pod"
 _FIELD_REF = f"{DEFAULTS_GO} SetDefaults_ObjectFieldSelector"
 _MODE = "420 (0644)"
+_CANONICAL = "k8s.io/apimachinery@kubernetes-1.36.3 pkg/api/resource/quantity.go:60-90, 418-460"
 _SERVICE_ACCOUNT = "plugin/pkg/admission/serviceaccount"
 _PRIORITY = "plugin/pkg/admission/priority"
 _NOT_READY = "node.kubernetes.io/not-ready"
@@ -239,6 +301,20 @@ DEFAULTS: tuple[Default, ...] = (
         _POD,
         _requests_from_limits,
         merge=True,
+    ),
+    *(
+        Default(
+            "resources",
+            field,
+            "each quantity rounded up to a milli, as printed: `0.5` -> `500m`, `1024Mi` -> `1Gi`",
+            "given",
+            f"{DEFAULTS_GO} SetDefaults_ResourceList; {_CANONICAL}",
+            f"{TYPES_GO} ResourceList",
+            _BOTH,
+            _stored_list(field),
+            merge=True,
+        )
+        for field in ("limits", "requests")
     ),
     # probes (liveness, readiness, startup) and handlers
     *(
@@ -392,6 +468,17 @@ DEFAULTS: tuple[Default, ...] = (
         _constant(3600),
     ),
     Default(
+        "emptyDir",
+        "sizeLimit",
+        "as printed: `1024Mi` -> `1Gi`",
+        "given",
+        _CANONICAL,
+        f"{TYPES_GO}:964",
+        _BOTH,
+        _stored_size,
+        merge=True,
+    ),
+    Default(
         "hostPath",
         "type",
         '""',
@@ -521,6 +608,7 @@ _CHILDREN: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
         (("valueFrom", "fileKeyRef"), "fileKeyRef"),
     ),
     "volume": (
+        (("emptyDir",), "emptyDir"),
         (("configMap",), "configMap"),
         (("secret",), "secret"),
         (("downwardAPI",), "downwardAPI"),
@@ -552,6 +640,7 @@ OWNER_PATHS: dict[str, str] = {
     "projected": "volumes[].projected",
     "serviceAccountToken": "volumes[].projected.sources[].serviceAccountToken",
     "hostPath": "volumes[].hostPath",
+    "emptyDir": "volumes[].emptyDir",
     "mount": "containers[].volumeMounts[]",
 }
 
