@@ -11,9 +11,10 @@ What the API server and Helm add, and what kubectl prints around it:
 - kubectl's forms: several objects in a `kind: List` (`apiVersion: v1`,
   `metadata.resourceVersion: ""`), one object bare, keys sorted, `-o json` with 4 spaces.
 
-The fields the API server defaults (`imagePullPolicy`, `terminationMessagePath`, ...) are not
-added here: `defaults` takes a function that adds them to one object (the defaulting table,
-pods/apidefaults.py, once it is there). Everything is deterministic: uids come from names.
+The fields the API server defaults (`imagePullPolicy`, `terminationMessagePath`, ...) are added
+when `defaults` is given: `api_defaults` adds them to every pod spec of an object from the
+project's defaulting table (pods/apidefaults.py). Everything is deterministic: uids come from
+names.
 """
 
 from __future__ import annotations
@@ -104,6 +105,20 @@ def _server_metadata(obj: Object, number: int, managed_fields: bool, old_server:
                 "time": CREATED,
             }
         ]
+
+
+def api_defaults(obj: Object) -> Object:
+    """The object with the API server's defaults in its pod spec: a workload's template as
+    the API server defaults templates, a Pod as it defaults Pods. The KubernetesExecutor pod
+    template is a string in a ConfigMap, which the API server leaves as it is."""
+    from airflow_sidecars.pods.apidefaults import apply_defaults
+
+    if obj.get("kind") == "Pod" and isinstance(obj.get("spec"), dict):
+        return {**obj, "spec": apply_defaults(obj["spec"], "podSpec", "pod")}
+    template = _pod_template(obj)
+    if template is not None and isinstance(template.get("spec"), dict):
+        template["spec"] = apply_defaults(template["spec"], "podSpec", "template")
+    return obj
 
 
 def _pod_template(obj: Object) -> Object | None:

@@ -128,16 +128,21 @@ def test_inject_edits_a_live_dump_as_it_edits_the_render(name: str, form: str) -
         assert isinstance(json.loads(_text(on_live)), dict)  # JSON, not a stream of YAML
 
 
+@pytest.mark.parametrize("defaulted", [False, True], ids=["as-written", "api-defaulted"])
 @pytest.mark.parametrize("form", livedump.FORMS)
 @pytest.mark.parametrize("name", [n for n in CASES if _case(n)["exitCode"] == 0])
-def test_a_live_dump_of_the_output_comes_back_byte_for_byte(name: str, form: str) -> None:
+def test_a_live_dump_of_the_output_comes_back_byte_for_byte(
+    name: str, form: str, defaulted: bool
+) -> None:
     """What runs already has the sidecars: inject adds nothing and gives every byte back
     (a List stays a List, JSON stays JSON, no results written into it), and validate says of
     it what it says of the output it was installed from: never a finding about the status,
-    the server's metadata, Helm's or kubectl's annotations."""
+    the server's metadata, Helm's or kubectl's annotations, nor (`api-defaulted`) about what
+    the API server filled in: no name-conflict, no second copy."""
     config = _config(name)
     output = (GOLDEN / name / "expected.yaml").read_text()
-    live = livedump.live(livedump.objects(output), old_server=True, applied=True)
+    defaults = livedump.api_defaults if defaulted else None
+    live = livedump.live(livedump.objects(output), defaults=defaults, old_server=True, applied=True)
     dump = livedump.dump(live, form)
 
     injected = run_inject([("live.yaml", dump.encode())], config)
