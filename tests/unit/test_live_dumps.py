@@ -255,6 +255,21 @@ def test_a_list_with_a_function_config_is_still_a_resource_list() -> None:
     assert "results" in yaml.safe_load(outcome.output)
 
 
+def test_a_config_kubernetes_io_list_is_a_resource_list_without_a_function_config() -> None:
+    """kubectl's List is `apiVersion: v1`; a `config.kubernetes.io/v1` List is a function's
+    ResourceList (a kpt run without a config sends none), answered in KRM mode."""
+    name = "official-1.15.0-seed"
+    items = livedump.objects(_render(name))
+    text = livedump.to_yaml(
+        {"apiVersion": "config.kubernetes.io/v1", "kind": "List", "items": items}
+    )
+    outcome = run_validate([("list.yaml", text.encode())], None)
+    assert outcome.mode == "resourcelist"
+    kubectl_list = text.replace("apiVersion: config.kubernetes.io/v1\n", "apiVersion: v1\n", 1)
+    assert kubectl_list != text
+    assert run_validate([("list.yaml", kubectl_list.encode())], None).mode == "stream"
+
+
 def test_one_object_in_json_comes_back_json() -> None:
     """`kubectl get deploy airflow-scheduler -o json`: one bare object, edited in JSON."""
     name = "official-1.15.0-seed"

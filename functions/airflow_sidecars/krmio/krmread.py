@@ -95,10 +95,12 @@ def parse(
 
 def is_object_list(node: Node) -> bool:
     """A `kind: List` that is no function's ResourceList: what `kubectl get` prints for more
-    than one object (`apiVersion: v1`, `items`, `metadata.resourceVersion: ""`)."""
+    than one object (`apiVersion: v1`, `items`, `metadata.resourceVersion: ""`). A List of
+    `config.kubernetes.io/*`, or one with a functionConfig, is a function call."""
     return (
         isinstance(node, yaml.MappingNode)
         and scalar_at(node, "kind") == "List"
+        and not (scalar_at(node, "apiVersion") or "").startswith("config.kubernetes.io/")
         and mapping_get(node, "functionConfig") is None
     )
 
