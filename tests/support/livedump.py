@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from airflow_sidecars.pods.apidefaults import apply_defaults
+
 Object = dict[str, Any]
 Defaults = Callable[[Object], Object]
 
@@ -111,8 +113,6 @@ def api_defaults(obj: Object) -> Object:
     """The object with the API server's defaults in its pod spec: a workload's template as
     the API server defaults templates, a Pod as it defaults Pods. The KubernetesExecutor pod
     template is a string in a ConfigMap, which the API server leaves as it is."""
-    from airflow_sidecars.pods.apidefaults import apply_defaults
-
     if obj.get("kind") == "Pod" and isinstance(obj.get("spec"), dict):
         return {**obj, "spec": apply_defaults(obj["spec"], "podSpec", "pod")}
     template = _pod_template(obj)
