@@ -16,6 +16,7 @@ import yaml
 
 from airflow_sidecars.charts.chart import OFFICIAL_SLOTS, Chart, placement
 from airflow_sidecars.charts.valuerules import RULES, covers, go_clean, rules_for
+from airflow_sidecars.pods.apidefaults import apply_defaults
 from airflow_sidecars.recording import records
 from airflow_sidecars.recording.recordshape import RecordError
 from airflow_sidecars.runs.api import ConfigSource, Outcome, run_inject, run_remove
@@ -297,3 +298,25 @@ def test_a_took_text_is_only_ever_a_chart_entry_a_rule_takes(text: str) -> None:
     record = records.Record({item}, digests={item: "2" * 16}, took={item: text})
     with pytest.raises(RecordError):
         records.loads(record.dumps())
+
+
+def test_a_take_read_back_from_a_cluster_is_not_taken_again() -> None:
+    """The config's volume of the chart's own name in place of logs-data, as the API server
+    stores it (a hostPath gets `type: ""`): the take is done, a second run changes nothing."""
+    before = _render("community-8.9.0-probes", "04a-logs-path-global.yaml")
+    host_logs = {"name": "logs-data", "hostPath": {"path": "/var/log/airflow"}}
+    mount = {"name": "logs-data", "mountPath": "/opt/airflow/logs"}
+    spec = {"airflow": {"extraVolumes": [host_logs], "extraVolumeMounts": [mount]}}
+    first = _inject(before, spec)
+    assert first.exit_code == 0, _errors(first)
+    documents = [d for d in yaml.safe_load_all(first.output) if d]
+    for document in documents:
+        spec_of = document.get("spec") or {}
+        template = (spec_of.get("jobTemplate") or {}).get("spec", spec_of).get("template")
+        if template:
+            template["spec"] = apply_defaults(template["spec"], "podSpec", "template")
+    live = yaml.safe_dump_all(documents, sort_keys=False).encode()
+    assert b'type: ""' in live or b"type: ''" in live
+    again = _inject(live, spec)
+    assert again.exit_code == 0, _errors(again)
+    assert list(yaml.safe_load_all(again.output)) == list(yaml.safe_load_all(live))

@@ -2,8 +2,12 @@
 
 Rules from docs/krm-contract.md that this module carries:
 - Any `config.kubernetes.io/*` ResourceList version is read (kyaml does not check it), and the
-  Input keeps it so that the answer uses the version that came in (§1.1). `kind: List` with
-  `items` is read the same way.
+  Input keeps it so that the answer uses the version that came in (§1.1). A `kind: List`
+  with a `functionConfig` is read the same way.
+- A `kind: List` without one is what `kubectl get -o yaml|json` prints: in stream mode each
+  such List document is read as its items, in order, each an item like a document's object
+  (one document may so hold many items), and the List comes back as it came, with no results
+  in it. A List without a list of objects in `items` is refused, naming the List and the item.
 - Every item is read, in order (§1.5), each with its source and position, so that every one
   comes back (krmwrite.py).
 
@@ -81,8 +85,42 @@ def parse(
             if not isinstance(node, yaml.MappingNode):
                 where = f" {source.name}" if source.name else ""
                 raise InputError(f"document {number}{where} is not an object", source.name)
+            if is_object_list(node):
+                for entry in list_items(node, source, number):
+                    inp.items.append(Item(entry, source, len(inp.items), number))
+                continue
             inp.items.append(Item(node, source, len(inp.items), number))
     return inp
+
+
+def is_object_list(node: Node) -> bool:
+    """A `kind: List` that is no function's ResourceList: what `kubectl get` prints for more
+    than one object (`apiVersion: v1`, `items`, `metadata.resourceVersion: ""`). A List of
+    `config.kubernetes.io/*`, or one with a functionConfig, is a function call."""
+    return (
+        isinstance(node, yaml.MappingNode)
+        and scalar_at(node, "kind") == "List"
+        and not (scalar_at(node, "apiVersion") or "").startswith("config.kubernetes.io/")
+        and mapping_get(node, "functionConfig") is None
+    )
+
+
+def list_items(node: Node, source: Source, document: int) -> list[Node]:
+    """The objects of a kubectl List, in order; an InputError naming the List and the item
+    when `items` is not a list of objects (nothing is read, so the input goes back whole)."""
+    where = f"the List (document {document}{f' in {source.name}' if source.name else ''})"
+    items = mapping_get(node, "items")
+    if items is None or is_null(items):
+        raise InputError(
+            f"{where} has no items (kubectl writes `items: []` when it finds nothing)",
+            source.name,
+        )
+    if not isinstance(items, yaml.SequenceNode):
+        raise InputError(f"{where}: its items are not a list of objects", source.name)
+    for number, entry in enumerate(items.value):
+        if not isinstance(entry, yaml.MappingNode):
+            raise InputError(f"List item {number} of {where} is not an object", source.name)
+    return list(items.value)
 
 
 def parse_again(inp: Input) -> Input:
@@ -109,7 +147,9 @@ def _source(
             # The first document keeps its tree: it may be a ResourceList (KRM mode), and its
             # block sequences set the source's indentation.
             light: Light | None = None
-            if alone and root_seen:
+            # A kubectl List keeps its tree: its items are what is read and edited.
+            listed = node is not None and is_object_list(node)
+            if alone and root_seen and not listed:
                 if only is None:
                     light = as_light(node)
                 elif position not in only and reads_alone(node):
@@ -123,7 +163,7 @@ def _source(
                 spans.extend((0, 0, 0))
                 documents.append(node)
             root_seen = root_seen or node is not None
-            position += node is not None and not is_null(node)
+            position += _item_count(node) if listed else node is not None and not is_null(node)
     except yaml.YAMLError as error:
         raise InputError(_yaml_error_message(error), name) from None
     root = next((doc for doc in documents if doc is not None), None)
@@ -138,6 +178,12 @@ def _source(
     source.spans = spans
     source.first_document, source.fixed_indent = part.first_document, part.seq_indent
     return source
+
+
+def _item_count(node: Node | None) -> int:
+    """How many items a kubectl List holds (a malformed one is refused by list_items)."""
+    items = mapping_get(node, "items")
+    return len(items.value) if isinstance(items, yaml.SequenceNode) else 0
 
 
 def _resource_list_input(sources: list[Source], source: Source, root: Node) -> Input:
@@ -168,7 +214,7 @@ def _resource_list_root(sources: list[Source]) -> tuple[Source, Node] | None:
     if len(documents) != 1 or not isinstance(documents[0], yaml.MappingNode):
         return None
     root = documents[0]
-    if scalar_at(root, "kind") not in RESOURCE_LIST_KINDS:
+    if scalar_at(root, "kind") not in RESOURCE_LIST_KINDS or is_object_list(root):
         return None
     if mapping_get(root, "items") is None and mapping_get(root, "functionConfig") is None:
         return None

@@ -18,6 +18,7 @@ import copy
 from typing import Any, NamedTuple
 
 from airflow_sidecars.charts.chart import EXTRA_VOLUMES
+from airflow_sidecars.pods.apidefaults import declared_equal
 from airflow_sidecars.pods.podspec import (
     Additions,
     Finding,
@@ -71,7 +72,8 @@ def take(pod: dict[str, Any], additions: Additions, left_out: LeftOut, pod_path:
     view = dict(pod)
     ops: list[Op] = []
     added: list[str] = []
-    volume_taken = volumes[index] != wanted.value  # else the config's, of the chart's name
+    # else the config's, of the chart's name (as written, or as the API server stored it)
+    volume_taken = not declared_equal(wanted.value, volumes[index], "volume", "template")
     if volume_taken:
         view["volumes"] = [*volumes[:index], copy.deepcopy(wanted.value), *volumes[index + 1 :]]
         ops.append(Op("take", ("volumes", index), copy.deepcopy(wanted.value)))
@@ -121,7 +123,10 @@ _RULE = "name-conflict"
 
 def _config_s(mount: Any, left_out: LeftOut) -> bool:
     """A mount of the chart's volume name that is one of the config's (taken before)."""
-    return any(mount == wanted.value for wanted, _, _ in left_out.triggers)
+    return any(
+        declared_equal(wanted.value, mount, "mount", "template")
+        for wanted, _, _ in left_out.triggers
+    )
 
 
 def _trigger(left_out: LeftOut, list_name: str, container: Any) -> Wanted | None:

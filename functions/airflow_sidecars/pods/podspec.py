@@ -3,9 +3,10 @@
 Everything here works on plain data (the pod spec as dicts and lists) and produces `Op`s with
 paths relative to the pod spec; inject.py carries them into the text (yamledit.Editor) and
 into the expected data that the output is checked against. The rules: append, never
-prepend; match by name (mounts by mountPath); what is already there and equal
-is left alone, so a second run changes nothing; a same-named entry that differs is a conflict
-unless the config says `onConflict: replace`.
+prepend; match by name (mounts by mountPath); what is already there and equal is left alone,
+so a second run changes nothing; a same-named entry that differs is a conflict unless the
+config says `onConflict: replace`. Equal is modulo what the API server fills in (apidefaults.py),
+so that objects read back from a cluster count as what was written.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any, Literal, NamedTuple
 
 from airflow_sidecars.charts.chart import EXTRA_VOLUMES
+from airflow_sidecars.pods.apidefaults import OWNERS_BY_WHAT, declared_equal
 from airflow_sidecars.text.yamlemit import Null
 from airflow_sidecars.text.yamlread import Path, dotted
 
@@ -202,7 +204,9 @@ class _Planner:
             return
         found_list, index, existing = where
         path = (found_list, index)
-        if found_list == list_name and existing == wanted.value:
+        if found_list == list_name and declared_equal(
+            wanted.value, existing, "container", "template"
+        ):
             result.unchanged.append(f"{_singular(list_name)} {name}")
         elif self.replace and found_list == list_name:
             result.ops.append(Op("replace", path, copy.deepcopy(wanted.value)))
@@ -278,7 +282,7 @@ def _plan_named(
             origins[identity] = wanted.origin
             appended.append(copy.deepcopy(wanted.value))
             result.added.append(f"{what} {identity}")
-        elif existing_list[same[0]] == wanted.value:
+        elif declared_equal(wanted.value, existing_list[same[0]], OWNERS_BY_WHAT[what], "template"):
             result.unchanged.append(f"{what} {identity}")
         elif replace:
             result.ops.append(Op("replace", (list_name, same[0]), copy.deepcopy(wanted.value)))

@@ -1,12 +1,12 @@
 """Which recorded items may be taken back: a record is a claim, and the pod is the evidence.
 
 An item goes only when the pod shows that it is still what inject wrote: its content has the
-digest the record keeps, or (a record of 0.1.x, without digests) the config being run declares
-exactly that content. Anything else stays where it is and is named: an item changed since
-(`remove --force` takes it), one no config vouches for, one another config's record also
-claims. A record that claims the chart's own containers, or whose take-back would leave a pod
-without containers, is refused as a whole: a hand-edited or badly merged record must never be
-turned against the chart's render.
+digest the record keeps (as it stands, or without what the API server filled in), or (a
+record of 0.1.x, without digests) the config being run declares exactly that content. Anything
+else stays where it is and is named: an item changed since (`remove --force` takes it), one no
+config vouches for, one another config's record also claims. A record that claims the chart's
+own containers, or whose take-back would leave a pod without containers, is refused as a
+whole: a hand-edited or badly merged record must never be turned against the chart's render.
 """
 
 from __future__ import annotations
@@ -14,10 +14,19 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from airflow_sidecars.charts.chart import CHART_CONTAINERS
+from airflow_sidecars.pods.apidefaults import undefaulted
 from airflow_sidecars.recording import records
 from airflow_sidecars.recording.records import Item, Record
 
 _CONTAINER_KINDS = {"container": "containers", "initContainer": "initContainers"}
+# What each kind of item is to the API server's defaulting (apidefaults.py).
+_DEFAULTED_AS = {
+    "container": "container",
+    "initContainer": "container",
+    "volume": "volume",
+    "mount": "mount",
+    "env": "env",
+}
 
 
 class Claims(NamedTuple):
@@ -72,11 +81,22 @@ def judge(pod: dict[str, Any], record: Record, gone: set[Item], claims: Claims) 
 def _vouched(item: Item, found: Any, record: Record, claims: Claims) -> bool:
     """Whether the item is, as it stands, what inject wrote: the record's digest, or (none
     recorded) the config being run declares this very content."""
-    now = records.digest(found)
     recorded = record.digests.get(item)
-    if recorded is not None:
-        return now == recorded
-    return claims.declared.get(item) == now
+    if recorded is None:
+        recorded = claims.declared.get(item)
+    return recorded is not None and _digest_is(found, item, recorded)
+
+
+def _digest_is(found: Any, item: Item, wanted: str) -> bool:
+    """Whether the entry has the digest, as it stands or as it was written: read back from a
+    cluster it also holds what the API server filled in (`imagePullPolicy`, a port's
+    `protocol`, `defaultMode: 420`), which the digest of what inject wrote does not."""
+    if records.digest(found) == wanted:
+        return True
+    owner = _DEFAULTED_AS.get(item[0])
+    if owner is None:
+        return False
+    return any(records.digest(form) == wanted for form in undefaulted(found, owner, "template"))
 
 
 def _chart_claim(pod: dict[str, Any], record: Record, claims: Claims) -> str | None:
