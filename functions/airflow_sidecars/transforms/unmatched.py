@@ -41,8 +41,9 @@ def unmatched(
     has Airflow workloads and the config reaches none of them (the release would deploy
     without anything the config says, silently); with `strict`, every warning an error."""
     used_values, used_presets = used
+    route = _hooks_route(config, every)
     results = [
-        *unused_values(config, used_values, matched, every),
+        *unused_values(config, used_values, matched, every, route),
         *unmatched_presets(config, used_presets),
     ]
     hooks_only = hooks_stream(every)
@@ -51,7 +52,7 @@ def unmatched(
         # cannot hold is not missing.
         sections = {w.section for w in every}
         results = [r for r in results if _section(r.field_path) in sections]
-    elif config.helm_run is not None and config.helm_run.hooks_done:
+    elif route == "separate" and config.helm_run is not None:
         # ... and then the rest: the hooks' sections reached them in the call before.
         hooks = set(config.helm_run.hook_sections)
         results = [r for r in results if _section(r.field_path) not in hooks]
@@ -122,11 +123,14 @@ def untested_charts(workloads: list[Workload]) -> list[Result]:
 
 
 def unused_values(
-    config: Config, used: set[ValuePath], matched: list[Workload], every: list[Workload]
+    config: Config,
+    used: set[ValuePath],
+    matched: list[Workload],
+    every: list[Workload],
+    hooks: HooksRoute,
 ) -> list[Result]:
     """A warning per config list that no pod took; one per section (or worker set, ...) when
-    none of its lists was taken, for the same reason."""
-    hooks = _hooks_route(config, every)
+    none of its lists was taken, for the same reason (`hooks`: where the render's hooks went)."""
     groups: dict[str, list[tuple[str, str]]] = {}  # group origin -> [(list origin, reason)]
     partly_used: set[str] = set()  # groups of which some pod took something
     for path, value_list in config.values.items():
