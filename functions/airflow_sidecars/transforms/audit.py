@@ -110,7 +110,7 @@ def audit(inp: krm.Input, config: Config) -> tuple[list[Finding], list[Problem]]
         wanted = records.declared_values(base, additions)
         here = _Here(name, workload.item.namespace, config.name)
         findings += [_judge(here, item, value, pod, record) for item, value in wanted.items()]
-        findings += [here.finding(item, "orphaned") for item in sorted(record.items - set(wanted))]
+        findings += [here.at(item, "orphaned") for item in sorted(record.items - set(wanted))]
     return findings, problems
 
 
@@ -143,7 +143,7 @@ class _Here(NamedTuple):
     namespace: str | None
     config: str
 
-    def finding(self, item: records.Item, state: State, diff: tuple[str, ...] = ()) -> Finding:
+    def at(self, item: records.Item, state: State, diff: tuple[str, ...] = ()) -> Finding:
         return Finding(self.workload, self.namespace, self.config, said(item), state, diff)
 
 
@@ -152,11 +152,11 @@ def _judge(
 ) -> Finding:
     live = records.entry(pod, item)
     if live is None:
-        return here.finding(item, "missing")
+        return here.at(item, "missing")
     owner = _OWNERS[item[0]]
     if declared_equal(declared, live, owner, "template"):
-        return here.finding(item, "in-sync" if item in record.items else "unrecorded")
-    return here.finding(item, "drifted", drift(declared, live, owner))
+        return here.at(item, "in-sync" if item in record.items else "unrecorded")
+    return here.at(item, "drifted", drift(declared, live, owner))
 
 
 def drift(declared: Any, live: Any, owner: str) -> tuple[str, ...]:
