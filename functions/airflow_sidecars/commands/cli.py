@@ -1,4 +1,4 @@
-"""`airflow-sidecars inject|validate|remove|from-values|schema|install-kustomize-plugin`: the
+"""`airflow-sidecars inject|validate|audit|remove|from-values|schema|install-kustomize-plugin`: the
 command line.
 
 The command line is a contract: extend it, don't rename.
@@ -68,6 +68,27 @@ def build_parser() -> argparse.ArgumentParser:
         "check the Airflow pods; change nothing",
         helptext.function_description("validate"),
     )
+    audit = commands.add_parser(
+        "audit",
+        help="hold live objects against the config: what is in sync, missing, drifted",
+        description=helptext.AUDIT_DESCRIPTION,
+        epilog=helptext.AUDIT_EPILOG,
+        formatter_class=helptext.Formatter,
+    )
+    audit.add_argument("--config", metavar="FILE", help="the AirflowSidecars config (required)")
+    audit.add_argument(
+        "-o",
+        "--output",
+        metavar="FORMAT",
+        help="table (the default) or json (one object per finding: workload, namespace, "
+        "config, item, state, diff)",
+    )
+    audit.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 also for unrecorded and orphaned items, not only missing and drifted",
+    )
+    _add_inputs(audit)
     remove = commands.add_parser(
         "remove",
         help="take back what inject added (as its records say)",
@@ -251,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "from-values":
         return fromvaluescli.run(args, _say)
+    if args.command == "audit":
+        return _audit(args)
     report = getattr(args, "report", None) or (
         os.environ.get(REPORT_VARIABLE) if args.command == "inject" else None
     )
@@ -268,6 +291,52 @@ def main(argv: Sequence[str] | None = None) -> int:
             problem = caller.write_report(report, said(), caller.caller())
             if problem is not None:
                 _say(f"airflow-sidecars {args.command}: --report {problem}\n")
+
+
+def _audit(args: argparse.Namespace) -> int:
+    """audit: the findings on stdout, the summary on stderr; exit 0 all in sync, 1 drift (as
+    --strict says), 2 misuse (no config, an unreadable input or config)."""
+    from airflow_sidecars.commands import auditview  # noqa: PLC0415 - keep start-up light
+    from airflow_sidecars.runs import api  # noqa: PLC0415
+    from airflow_sidecars.transforms.audit import FAILING  # noqa: PLC0415
+
+    who = "airflow-sidecars audit"
+    if not args.config:
+        _say(f"{who}: --config FILE is required: the config to hold the objects against\n")
+        return 2
+    if args.output not in (None, "table", "json"):
+        _say(f"{who}: -o is the format: table (the default) or json, not {args.output!r}\n")
+        return 2
+    names = args.files or [inputfiles.STDIN]
+    if args.config == inputfiles.STDIN and inputfiles.STDIN in names:
+        _say(f"{who}: --config - reads the config from stdin: give the live objects as files\n")
+        return 2
+    try:
+        files = inputfiles.expand(names)
+        inputs = [
+            (None if name == inputfiles.STDIN else name, inputfiles.read(name, lambda: None))
+            for name in files
+        ]
+        config = api.ConfigSource(args.config, inputfiles.read(args.config, lambda: None))
+    except OSError as error:
+        return _unreadable("audit", error)
+    audited = api.run_audit(inputs, config)
+    if audited.misuse:
+        for problem in audited.misuse:
+            _say(f"{who}: {problem}\n")
+        return 2
+    findings, problems = audited.findings, audited.problems
+    if args.output == "json":
+        text = auditview.as_json(findings)
+    else:
+        text = auditview.as_table(findings, problems)
+    if not _write_output("audit", text.encode("utf-8")):
+        return 1
+    _say(auditview.summary(findings, problems, audited.workloads) + "\n")
+    failing = {state for state in (found.state for found in findings) if state != "in-sync"}
+    if not args.strict:
+        failing &= FAILING
+    return 1 if failing or problems else 0
 
 
 def _function(args: argparse.Namespace) -> int:

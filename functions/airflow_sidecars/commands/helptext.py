@@ -83,6 +83,30 @@ examples:
   # what it takes back, as a diff per object
   airflow-sidecars remove --diff manifests.yaml"""
 
+AUDIT_DESCRIPTION = (
+    "Hold the objects as they run (what `kubectl get -o yaml|json` prints: a List, one object, "
+    "or a stream, from FILEs or stdin) against the config, with inject's own planning, and say "
+    "of each container, volume, mount and env var the config declares, in each workload it "
+    "matches: in-sync (there, and equal to its declaration modulo the fields the API server "
+    "fills in), missing (declared, absent: the post-renderer did not run), drifted (there under "
+    "its name, but changed: each field as declared -> live), unrecorded (there and equal, but "
+    "the config's record does not name it) or orphaned (the config's record names it, the config "
+    "no longer declares it). The KubernetesExecutor pod template in its ConfigMap is audited "
+    "too; running task pods are not yet. Nothing is changed. Exit 0 when all is in sync, 1 "
+    "for missing or drifted items (with --strict also unrecorded or orphaned), 2 for misuse."
+)
+
+AUDIT_EPILOG = """\
+examples:
+  # a cron job or CI step: is what runs what the config declares?
+  kubectl get deploy,sts,cm -n airflow -o yaml |
+    airflow-sidecars audit --config sidecars.yaml
+  # for a machine: one JSON object per finding
+  kubectl get deploy,sts -n airflow -o json |
+    airflow-sidecars audit --config sidecars.yaml -o json
+  # fail also for what no record names, or what the config no longer declares
+  airflow-sidecars audit --config sidecars.yaml --strict live.yaml"""
+
 FROM_VALUES_EPILOG = """\
 examples:
   # a config from the values, and the values without those parts

@@ -125,7 +125,12 @@ _HEADER = ("WHAT", "NAME", "DETAIL")
 
 
 def _rows(said: list[Entry]) -> list[str]:
-    rows = [_HEADER, *(_row(entry) for entry in said)]
+    return table([_HEADER, *(_row(entry) for entry in said)])
+
+
+def table(rows: list[tuple[str, str, str]]) -> list[str]:
+    """Rows of three columns (the first a header), indented under their object; the last
+    column wraps in its place."""
     what = max(len(row[0]) for row in rows)
     name = max(len(row[1]) for row in rows)
     indent = 4 + what + 2 + name + 2

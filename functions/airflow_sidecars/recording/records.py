@@ -233,14 +233,20 @@ def _named(entries: Any, merge_key: str, name: str) -> Any:
 def declared(pod: dict[str, Any], additions: Additions) -> dict[Item, str]:
     """What the additions put into this pod, as record items, each with the digest of what
     it would be."""
-    found: dict[Item, str] = {}
+    return {item: digest(value) for item, value in declared_values(pod, additions).items()}
+
+
+def declared_values(pod: dict[str, Any], additions: Additions) -> dict[Item, Any]:
+    """What the additions put into this pod, as record items, each with the entry it adds
+    (a container, volume, mount or env entry as declared)."""
+    found: dict[Item, Any] = {}
     for kind, wanted_list in (
         ("container", additions.containers),
         ("initContainer", additions.init_containers),
         ("volume", additions.volumes),
     ):
         for wanted in wanted_list:
-            found[(kind, str(wanted.value["name"]))] = digest(wanted.value)
+            found[(kind, str(wanted.value["name"]))] = wanted.value
     for kind, entries, merge_key in (
         ("mount", additions.mounts, "mountPath"),
         ("env", additions.env, "name"),
@@ -250,7 +256,7 @@ def declared(pod: dict[str, Any], additions: Additions) -> dict[Item, str]:
                 targets = in_containers if list_name == "containers" else in_init
                 if container.get("name") in targets:
                     item = (kind, str(container["name"]), str(wanted.value[merge_key]))
-                    found[item] = digest(wanted.value)
+                    found[item] = wanted.value
     return found
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from airflow_sidecars.configuration.config import (
     Config,
@@ -49,6 +49,9 @@ from airflow_sidecars.runs.summary import Summary
 from airflow_sidecars.transforms.inject import declared_missing_phases, inject
 from airflow_sidecars.transforms.prune import Scope, prune
 
+if TYPE_CHECKING:
+    from airflow_sidecars.transforms.audit import Finding, Problem
+
 __all__ = [
     "ConfigSource",
     "HelmRun",
@@ -56,6 +59,7 @@ __all__ = [
     "Planned",
     "Summary",
     "plan_inject",
+    "run_audit",
     "run_inject",
     "run_remove",
     "run_validate",
@@ -126,6 +130,37 @@ def run_remove(
     since it was added is left in place (with a warning) unless `force`."""
     remove = _remove_forced if force else _remove
     return _run("remove", inputs, Asked(config_file, False, each_file), remove)
+
+
+class Audited(NamedTuple):
+    """audit's answer: a finding per item, or why it could not be asked (`misuse`: the
+    input or the config could not be read; exit 2)."""
+
+    findings: list[Finding]
+    problems: list[Problem]  # workloads that could not be read
+    misuse: list[str]
+    workloads: int  # the workloads the config was held against
+
+
+def run_audit(inputs: Inputs, config_file: ConfigSource) -> Audited:
+    """What the config declares, held against live objects (transforms/audit.py). Nothing
+    is edited and no output is written: the findings are the answer."""
+    from airflow_sidecars.renders.airflow import find_workloads  # noqa: PLC0415
+    from airflow_sidecars.transforms.audit import audit  # noqa: PLC0415 - only audit pays for it
+
+    parsed = _parse(inputs, "audit")
+    if isinstance(parsed, Outcome):
+        return Audited([], [], [r.line() for r in parsed.results], 0)
+    inp = parsed[0]
+    try:
+        config = from_input(None, config_file, required=True)
+    except ConfigError as error:
+        return Audited([], [], [p.message for p in error.problems], 0)
+    assert config is not None  # required
+    if not inp.items:
+        return Audited([], [], ["the input holds no objects: give `kubectl get -o yaml` output"], 0)
+    findings, problems = audit(inp, config)
+    return Audited(findings, problems, [], len(find_workloads(inp.items)))
 
 
 def _inject(inp: krm.Input, config: Config | None) -> Transformed:

@@ -47,6 +47,7 @@ from airflow_sidecars.transforms.unmatched import hooks_stream, unmatched, untes
 
 __all__ = [
     "Run",
+    "declared_additions",
     "declared_for",
     "declared_missing",
     "declared_missing_phases",
@@ -281,11 +282,26 @@ def declared_items(
     (reuse a DAG volume, set [core] security when unset), so they are asked about the pod
     without what the config's record says it added - the same question as on the first run.
     Each item comes with the digest of what the config would add."""
+    base, additions = declared_additions(
+        config, workload, pod_and_record, known_releases, namespaces
+    )
+    return records.declared(base, additions)
+
+
+def declared_additions(
+    config: Config,
+    workload: Workload,
+    pod_and_record: tuple[dict[str, Any], records.Record],
+    known_releases: dict[ReleaseKey, Release],
+    namespaces: dict[str | None, set[str]],
+) -> tuple[dict[str, Any], Additions]:
+    """declared_items' question, with the answer as the additions themselves, and the pod
+    without the record's items that they were asked about."""
     pod, record = pod_and_record
     base = copy.deepcopy(pod)
     apply_ops(base, (), records.removal_ops(base, record.items, record.lists, record.took))
     additions, _ = declared_for(config, workload, base, known_releases, namespaces)
-    return records.declared(base, additions)
+    return base, additions
 
 
 def declared_for(

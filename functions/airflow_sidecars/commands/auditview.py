@@ -1,0 +1,55 @@
+"""`audit`: its findings as a table for a person (per workload, one row per item, the state
+and for a drifted one what differs) or as JSON for a machine (`-o json`: one object per
+finding, {workload, namespace, config, item, state, diff}), and the summary line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from airflow_sidecars.commands.planview import table
+
+if TYPE_CHECKING:
+    from airflow_sidecars.transforms.audit import Finding, Problem
+
+_HEADER = ("STATE", "ITEM", "DIFF (declared -> live)")
+
+
+def as_json(findings: list[Finding]) -> str:
+    return json.dumps([found.as_json() for found in findings], indent=2) + "\n"
+
+
+def as_table(findings: list[Finding], problems: list[Problem]) -> str:
+    lines: list[str] = []
+    by_workload: dict[tuple[str | None, str, str], list[Finding]] = {}
+    for found in findings:
+        by_workload.setdefault((found.namespace, found.workload, found.config), []).append(found)
+    for (namespace, workload, config), said in by_workload.items():
+        where = f" in namespace {namespace}" if namespace else ""
+        lines += [""] if lines else []
+        lines.append(f"{workload}{where}  (config {config})")
+        rows = [_HEADER]
+        for found in said:
+            rows.append((found.state, found.item, found.diff[0] if found.diff else ""))
+            rows += [("", "", more) for more in found.diff[1:]]
+        lines += table(rows)
+    if not findings:
+        lines.append("nothing declared: the config adds nothing to these workloads")
+    for problem in problems:
+        lines.append(f"{problem.workload}: not audited: {problem.message}")
+    return "\n".join(lines) + "\n"
+
+
+def summary(findings: list[Finding], problems: list[Problem], workloads: int) -> str:
+    """One line, as inject's: counts of each state, and of the workloads held against."""
+    from airflow_sidecars.transforms.audit import STATES  # noqa: PLC0415
+
+    counts = Counter(found.state for found in findings)
+    states = ", ".join(f"{counts[state]} {state}" for state in STATES)
+    audited = len({(f.namespace, f.workload) for f in findings})
+    line = f"audit: {states}; {audited} of {workloads} workload(s) audited"
+    if problems:
+        line += f"; {len(problems)} not readable"
+    return line
