@@ -1,4 +1,4 @@
-"""Peak memory of inject, validate and remove, against the size of their input.
+"""Peak memory of inject, validate, remove and audit, against the size of their input.
 
 Two streams are generated, deterministically, into a temp folder:
 
@@ -8,8 +8,9 @@ Two streams are generated, deterministically, into a temp folder:
 - `releases`: that render copied `--releases` times (720 by default) with the release
   renamed, as `run.py --releases N` builds it, run with `benchmarks/seed-sidecars.yaml`.
 
-Each function runs as a fresh child process, `--runs` times; `remove` takes inject's output,
-so it has records to take back. The peak RSS of a run is the child's own `ru_maxrss` (from
+Each function runs as a fresh child process, `--runs` times; `remove` and `audit` take
+inject's output, so there are records to take back and sidecars to hold against the config
+(audit reads a render as it reads a live dump). The peak RSS of a run is the child's own `ru_maxrss` (from
 `os.wait4`). This process writes the streams a piece at a time and stays small, because a
 child's maxrss starts at the RSS of the process that spawned it (see launcher.py).
 
@@ -44,7 +45,8 @@ CONFIGS = {
     "small": ROOT / "pipelines" / "examples" / "seed-sidecars.yaml",
     "releases": ROOT / "benchmarks" / "seed-sidecars.yaml",
 }
-FUNCTIONS = ("inject", "validate", "remove")
+FUNCTIONS = ("inject", "validate", "remove", "audit")
+_ON_OUTPUT = ("remove", "audit")
 MIB = 1024 * 1024
 
 
@@ -109,7 +111,7 @@ def run_stream(stream: str, path: Path, cli: list[str], runs: int) -> list[Measu
     out = path.with_suffix(".out.yaml")
     measured = []
     for function in FUNCTIONS:
-        source = out if function == "remove" else path
+        source = out if function in _ON_OUTPUT else path
         argv = [*cli, function, "--config", config] if function != "remove" else [*cli, function]
         target = out if function == "inject" else path.with_suffix(f".{function}.yaml")
         best: tuple[int, float, int] | None = None

@@ -13,11 +13,12 @@ from typing import Any
 import yaml
 
 from conftest import ROOT, TESTS, run_cli
-from support import livedump
+from support import auditcases, livedump
 
 SEED = ROOT / "pipelines" / "examples" / "seed-sidecars.yaml"
 OUTPUT = TESTS / "golden" / "official-1.15.0-seed" / "expected.yaml"
 RECORD = "airflow-sidecars.dev/seed-sidecars"
+NATIVE = "official-1.15.0-native-sidecars"  # log-shipper, a native sidecar in the template
 
 
 def _live() -> list[dict[str, Any]]:
@@ -103,3 +104,39 @@ def test_misuse_exits_2(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump({"apiVersion": "airflow-sidecars.dev/v1alpha1", "kind": "X"}))
     assert run_cli("audit", "--config", bad, stdin=dump).returncode == 2
     assert run_cli("audit", "--config", SEED, stdin=b"").returncode == 2
+
+
+def test_workloads_and_task_pods_from_two_dumps(tmp_path: Path) -> None:
+    """As the README runs it: `kubectl get deploy,sts,cm,sa` and `kubectl get pods -l
+    kubernetes_executor=True`, each to a file."""
+    objects = auditcases.live(NATIVE)
+    config_map = auditcases.find(objects, "ConfigMap", "airflow-config")
+    workloads, pods = tmp_path / "workloads.yaml", tmp_path / "task-pods.yaml"
+    workloads.write_text(livedump.dump(objects, "list"))
+    pods.write_text(livedump.dump([auditcases.task_pod(config_map)], "list"))
+    source = auditcases.config(NATIVE).name
+    done = run_cli("audit", "--config", source, workloads, pods, "-o", "json")
+    assert done.returncode == 0, done.stderr
+    found = {(f["workload"], f["item"], f["state"]) for f in json.loads(done.stdout)}
+    assert found == {
+        ("ConfigMap/airflow-config#pod_template_file.yaml", "initContainer log-shipper", "in-sync"),
+        ("Pod/example-dag-run-this-task-k8s7vq2x", "initContainer log-shipper", "in-sync"),
+    }
+
+
+def test_older_template_fails_only_under_strict() -> None:
+    objects = auditcases.live(NATIVE)
+    config_map = auditcases.find(objects, "ConfigMap", "airflow-config")
+    before = auditcases.edited_template(config_map, lambda spec: spec.pop("initContainers"))
+    stdin = livedump.dump([*objects, auditcases.task_pod(before)], "list").encode()
+    source = auditcases.config(NATIVE).name
+    done = run_cli("audit", "--config", source, stdin=stdin)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (
+        "audit: 1 in-sync, 0 missing, 0 drifted, 0 orphaned, 0 unrecorded, 1 older-template; "
+        "1 of 4 workload(s) audited, 1 task pod(s)\n"
+    )
+    table = done.stdout.decode()
+    assert "Pod/example-dag-run-this-task-k8s7vq2x in namespace airflow" in table
+    assert "not in this pod: the pod template has it now" in table
+    assert run_cli("audit", "--strict", "--config", source, stdin=stdin).returncode == 1

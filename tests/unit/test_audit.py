@@ -12,50 +12,15 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_sidecars.runs.api import ConfigSource, run_audit
-from airflow_sidecars.transforms.audit import Finding
-from conftest import FIXTURES, ROOT, TESTS
+from airflow_sidecars.runs.api import ConfigSource
+from conftest import FIXTURES
 from support import livedump
+from support.auditcases import CASES, SEED, find, not_in_sync
+from support.auditcases import audit as _audit
+from support.auditcases import config as _config
+from support.auditcases import live as _live
 
-GOLDEN = TESTS / "golden"
-SEED = ROOT / "pipelines" / "examples" / "seed-sidecars.yaml"
 RECORD = "airflow-sidecars.dev/seed-sidecars"
-
-
-def _case(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((GOLDEN / name / "case.yaml").read_text())
-    return loaded
-
-
-# Stream cases that inject applies (a ResourceList is not what kubectl prints; a case that
-# fails leaves its input as it came).
-CASES = sorted(
-    path.name
-    for path in GOLDEN.iterdir()
-    if (path / "case.yaml").exists()
-    and not _case(path.name).get("resourceList")
-    and _case(path.name).get("exitCode", 0) == 0
-)
-
-
-def _config(name: str) -> ConfigSource:
-    config = _case(name).get("config", "config.yaml")
-    path = ROOT / config if "/" in config else GOLDEN / name / config
-    return ConfigSource(str(path), path.read_bytes())
-
-
-def _live(name: str) -> list[dict[str, Any]]:
-    output = (GOLDEN / name / "expected.yaml").read_text()
-    return livedump.live(livedump.objects(output), defaults=livedump.api_defaults)
-
-
-def _audit(
-    objects: list[dict[str, Any]], config: ConfigSource, form: str = "list"
-) -> list[Finding]:
-    audited = run_audit([(None, livedump.dump(objects, form).encode())], config)
-    assert not audited.misuse
-    assert not audited.problems
-    return audited.findings
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -75,25 +40,17 @@ def _seed() -> list[dict[str, Any]]:
     return _live("official-1.15.0-seed")
 
 
-def _object(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
-    return next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name)
-
-
 def _container(objects: list[dict[str, Any]], kind: str, name: str, container: str) -> Any:
-    spec = _object(objects, kind, name)["spec"]["template"]["spec"]
+    spec = find(objects, kind, name)["spec"]["template"]["spec"]
     return next(c for c in spec["containers"] if c["name"] == container)
-
-
-def _not_in_sync(findings: list[Finding]) -> list[tuple[str, str, str, str]]:
-    return [(f.workload, f.config, f.item, f.state) for f in findings if f.state != "in-sync"]
 
 
 def test_a_sidecar_taken_away_is_missing() -> None:
     objects = _seed()
-    spec = _object(objects, "Deployment", "airflow-webserver")["spec"]["template"]["spec"]
+    spec = find(objects, "Deployment", "airflow-webserver")["spec"]["template"]["spec"]
     spec["containers"] = [c for c in spec["containers"] if c["name"] != "sync-perm"]
     findings = _audit(objects, ConfigSource(str(SEED), SEED.read_bytes()))
-    assert _not_in_sync(findings) == [
+    assert not_in_sync(findings) == [
         ("Deployment/airflow-webserver", "seed-sidecars", "container sync-perm", "missing")
     ]
 
@@ -115,7 +72,7 @@ def test_a_changed_sidecar_is_drifted_with_a_diff(change: Any, diff: str) -> Non
     objects = _seed()
     change(_container(objects, "Deployment", "airflow-scheduler", "s3-sync"))
     findings = _audit(objects, ConfigSource(str(SEED), SEED.read_bytes()))
-    assert _not_in_sync(findings) == [
+    assert not_in_sync(findings) == [
         ("Deployment/airflow-scheduler", "seed-sidecars", "container s3-sync", "drifted")
     ]
     (drifted,) = [f for f in findings if f.state == "drifted"]
@@ -125,10 +82,10 @@ def test_a_changed_sidecar_is_drifted_with_a_diff(change: Any, diff: str) -> Non
 
 def test_a_sidecar_without_its_record_is_unrecorded() -> None:
     objects = _seed()
-    template = _object(objects, "Deployment", "airflow-webserver")["spec"]["template"]
+    template = find(objects, "Deployment", "airflow-webserver")["spec"]["template"]
     del template["metadata"]["annotations"][RECORD]
     findings = _audit(objects, ConfigSource(str(SEED), SEED.read_bytes()))
-    assert _not_in_sync(findings) == [
+    assert not_in_sync(findings) == [
         ("Deployment/airflow-webserver", "seed-sidecars", "container sync-perm", "unrecorded")
     ]
 
@@ -139,7 +96,7 @@ def test_what_the_config_no_longer_declares_is_orphaned(tmp_path: Path) -> None:
     path = tmp_path / "sidecars.yaml"
     path.write_text(yaml.safe_dump(config))
     findings = _audit(_seed(), ConfigSource(str(path), path.read_bytes()))
-    assert _not_in_sync(findings) == [
+    assert not_in_sync(findings) == [
         ("Deployment/airflow-webserver", "seed-sidecars", "container sync-perm", "orphaned")
     ]
 
@@ -169,7 +126,7 @@ def test_the_render_before_inject_is_all_missing() -> None:
 
 def _pod_template(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The KubernetesExecutor pod template's ConfigMap, and the template as data."""
-    config_map = _object(objects, "ConfigMap", "airflow-config")
+    config_map = find(objects, "ConfigMap", "airflow-config")
     return config_map, yaml.safe_load(config_map["data"]["pod_template_file.yaml"])
 
 
@@ -189,7 +146,7 @@ def test_the_pod_template_in_its_config_map_is_audited(change: Any, state: str) 
     change(template["spec"])
     config_map["data"]["pod_template_file.yaml"] = yaml.safe_dump(template)
     findings = _audit(objects, _config(name))
-    assert _not_in_sync(findings) == [
+    assert not_in_sync(findings) == [
         (
             "ConfigMap/airflow-config#pod_template_file.yaml",
             "native-sidecars",
@@ -197,6 +154,20 @@ def test_the_pod_template_in_its_config_map_is_audited(change: Any, state: str) 
             state,
         )
     ]
+
+
+def test_a_native_sidecar_moved_among_the_containers_is_drifted_in_place() -> None:
+    """Moved by hand, or written to a cluster that does not keep native sidecars: it is
+    there, in the other list, which changes when it starts and whether the pod completes."""
+    name = "official-1.15.0-native-sidecars"
+    objects = _live(name)
+    config_map, template = _pod_template(objects)
+    spec = template["spec"]
+    spec["containers"].append(spec.pop("initContainers")[0])
+    config_map["data"]["pod_template_file.yaml"] = yaml.safe_dump(template)
+    (drifted,) = [f for f in _audit(objects, _config(name)) if f.state != "in-sync"]
+    assert (drifted.item, drifted.state) == ("initContainer log-shipper", "drifted")
+    assert drifted.diff == ("placement: initContainers -> containers",)
 
 
 def test_a_community_chart_sidecar_taken_away_is_missing() -> None:
@@ -207,8 +178,8 @@ def test_a_community_chart_sidecar_taken_away_is_missing() -> None:
     )
     workload, config, item = found.workload, found.config, found.item
     kind, object_name = workload.split("/")
-    spec = _object(objects, kind, object_name)["spec"]["template"]["spec"]
+    spec = find(objects, kind, object_name)["spec"]["template"]["spec"]
     container = item.split()[1]
     for list_name in ("containers", "initContainers"):
         spec[list_name] = [c for c in spec.get(list_name, []) if c["name"] != container]
-    assert _not_in_sync(_audit(objects, _config(name))) == [(workload, config, item, "missing")]
+    assert not_in_sync(_audit(objects, _config(name))) == [(workload, config, item, "missing")]

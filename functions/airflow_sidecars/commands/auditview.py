@@ -44,12 +44,26 @@ def as_table(findings: list[Finding], problems: list[Problem]) -> str:
 
 def summary(findings: list[Finding], problems: list[Problem], workloads: int) -> str:
     """One line, as inject's: counts of each state, and of the workloads held against."""
-    from airflow_sidecars.transforms.audit import STATES  # noqa: PLC0415
+    from airflow_sidecars.transforms.auditstates import STATES, kind_of  # noqa: PLC0415
 
     counts = Counter(found.state for found in findings)
-    states = ", ".join(f"{counts[state]} {state}" for state in STATES)
-    audited = len({(f.namespace, f.workload) for f in findings})
+    # A state only task pods have is said when there is one: most installs have none.
+    shown = [s for s in STATES if s != "older-template" or counts[s]]
+    states = ", ".join(f"{counts[state]} {state}" for state in shown)
+    objects: dict[str, set[tuple[str | None, str]]] = {}
+    for found in findings:
+        objects.setdefault(kind_of(found), set()).add((found.namespace, found.workload))
+    pods = len(objects.pop("Pod", ()))
+    accounts = len(objects.pop("ServiceAccount", ()))
+    audited = sum(map(len, objects.values()))
     line = f"audit: {states}; {audited} of {workloads} workload(s) audited"
-    if problems:
-        line += f"; {len(problems)} not readable"
+    if pods:
+        line += f", {pods} task pod(s)"
+    if accounts:
+        line += f", {accounts} ServiceAccount(s)"
+    unreadable = sum(problem.blocking for problem in problems)
+    if unreadable:
+        line += f"; {unreadable} not readable"
+    if len(problems) > unreadable:
+        line += f"; {len(problems) - unreadable} not audited"
     return line

@@ -336,7 +336,7 @@ def _audit(args: argparse.Namespace) -> int:
     failing = {state for state in (found.state for found in findings) if state != "in-sync"}
     if not args.strict:
         failing &= FAILING
-    return 1 if failing or problems else 0
+    return 1 if failing or any(problem.blocking for problem in problems) else 0
 
 
 def _function(args: argparse.Namespace) -> int:

@@ -92,19 +92,26 @@ AUDIT_DESCRIPTION = (
     "its name, but changed: each field as declared -> live), unrecorded (there and equal, but "
     "the config's record does not name it) or orphaned (the config's record names it, the config "
     "no longer declares it). The KubernetesExecutor pod template in its ConfigMap is audited "
-    "too; running task pods are not yet. Nothing is changed. Exit 0 when all is in sync, 1 "
-    "for missing or drifted items (with --strict also unrecorded or orphaned), 2 for misuse."
+    "too, and so are the annotations presets set on ServiceAccounts and the running task pods "
+    "(label kubernetes_executor=True): older-template when a task pod was made from an older "
+    "template. Nothing is changed. Exit 0 when all is in sync, 1 for missing or drifted items "
+    "(with --strict also unrecorded, orphaned or older-template), 2 for misuse."
 )
 
 AUDIT_EPILOG = """\
 examples:
   # a cron job or CI step: is what runs what the config declares?
-  kubectl get deploy,sts,cm -n airflow -o yaml |
+  kubectl get deploy,sts,cm,sa -n airflow -o yaml |
     airflow-sidecars audit --config sidecars.yaml
+  # the running KubernetesExecutor task pods too
+  kubectl get pods -l kubernetes_executor=True -n airflow -o yaml \\
+    > task-pods.yaml
+  airflow-sidecars audit --config sidecars.yaml workloads.yaml task-pods.yaml
   # for a machine: one JSON object per finding
   kubectl get deploy,sts -n airflow -o json |
     airflow-sidecars audit --config sidecars.yaml -o json
-  # fail also for what no record names, or what the config no longer declares
+  # fail also for what no record names, what the config no longer declares, and
+  # task pods made from an older template
   airflow-sidecars audit --config sidecars.yaml --strict live.yaml"""
 
 FROM_VALUES_EPILOG = """\

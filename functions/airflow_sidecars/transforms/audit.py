@@ -5,7 +5,7 @@ without it, an edit by hand or a rollback takes them away and nothing says so. T
 the live objects (kubectl's dumps, krmread.py) and asks, per workload and per item the config
 declares, the question inject and prune ask on a render, with their own planning: what the
 config gives this pod (inject.declared_additions, the pod without its record's items, as on
-the first run) and what its record names (records.py). An item is:
+the first run) and what its record names (records.py). An item is (auditstates.py):
 
 - `in-sync`: declared, there, and equal to its declaration modulo the API server's defaults
   (apidefaults.declared_equal), and recorded;
@@ -13,77 +13,48 @@ the first run) and what its record names (records.py). An item is:
   install whose record was lost);
 - `missing`: declared and absent (the post-renderer did not run);
 - `drifted`: there under the declared name, but different: the fields that differ, as
-  `field: declared -> live`;
-- `orphaned`: the config's record names it and the config no longer declares it.
+  `field: declared -> live` (or a container in the other list than declared);
+- `orphaned`: the config's record names it and the config no longer declares it;
+- `older-template`: in a running task pod, different from the pod template as it is now
+  (audittasks.py).
 
 Nothing is edited. The KubernetesExecutor pod template (a string in a ConfigMap, which the API
 server does not default) is audited as the workloads are: a task pod gets the same defaults
-when it is made from it, so the same declaration is equal to it. Running task pods, and
-whether they were made from an older template, are not audited yet.
+when it is made from it, so the same declaration is equal to it. The annotations presets set
+on ServiceAccounts are audited on the accounts in the input (auditaccounts.py), and running
+task pods against the template they were made from (audittasks.py).
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 from airflow_sidecars.configuration.config import Config
 from airflow_sidecars.krmio import krm
 from airflow_sidecars.planning import podtemplate
-from airflow_sidecars.pods.apidefaults import apply_defaults, declared_equal
 from airflow_sidecars.recording import records
 from airflow_sidecars.recording.recordshape import RecordError
 from airflow_sidecars.renders.airflow import Workload, find_workloads
 from airflow_sidecars.renders.release import releases
 from airflow_sidecars.text.yamlread import UnsupportedYaml, node_at, to_data
+from airflow_sidecars.transforms import auditaccounts, audittasks
+from airflow_sidecars.transforms.auditstates import (
+    FAILING,
+    STATES,
+    Finding,
+    Here,
+    Problem,
+    State,
+    judge,
+)
 from airflow_sidecars.transforms.inject import declared_additions, record_path
 
-State = Literal["in-sync", "missing", "drifted", "orphaned", "unrecorded"]
-STATES: tuple[State, ...] = ("in-sync", "missing", "drifted", "orphaned", "unrecorded")
-# Exit 1 for these; under --strict for every state but in-sync.
-FAILING: frozenset[State] = frozenset({"missing", "drifted"})
-
-# A record item's kind -> the owner its defaults are looked up for (apidefaults.py)
-_OWNERS = {
-    "container": "container",
-    "initContainer": "container",
-    "volume": "volume",
-    "mount": "mount",
-    "env": "env",
-}
-_SHOWN = 60  # characters of a value shown in a diff
-
-
-class Finding(NamedTuple):
-    """One declared or recorded item of one workload, and its state."""
-
-    workload: str  # "Kind/name"; the pod template: "ConfigMap/name#key"
-    namespace: str | None
-    config: str
-    item: str  # as a reader says it: "container git-sync", "mount /dags in scheduler"
-    state: State
-    diff: tuple[str, ...] = ()  # drifted: "field: declared -> live", one per field
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "workload": self.workload,
-            "namespace": self.namespace,
-            "config": self.config,
-            "item": self.item,
-            "state": self.state,
-            "diff": list(self.diff),
-        }
-
-
-class Problem(NamedTuple):
-    """A workload the audit could not read (its findings are left out)."""
-
-    workload: str
-    message: str
+__all__ = ["FAILING", "STATES", "Finding", "Problem", "State", "audit", "workload_name"]
 
 
 def audit(inp: krm.Input, config: Config) -> tuple[list[Finding], list[Problem]]:
-    """Every item the config declares or its record names, in every workload it matches."""
+    """Every item the config declares or its record names, in every workload it matches, in
+    the ServiceAccounts presets annotate, and in the running task pods."""
     every = find_workloads(inp.items)
     namespaces: dict[str | None, set[str]] = {}
     for item in inp.items:
@@ -92,10 +63,13 @@ def audit(inp: krm.Input, config: Config) -> tuple[list[Finding], list[Problem]]
     known_releases = releases(inp.items, every) if config.presets else {}
     findings: list[Finding] = []
     problems: list[Problem] = []
+    accounts = auditaccounts.Wanted()
+    templates: list[audittasks.Template] = []
+    checksums: audittasks.Checksums = {}
     for workload in every:
         name = workload_name(workload)
         try:
-            pod, record = _read(workload, config)
+            pod, record, annotations = _read(workload, config)
         except (UnsupportedYaml, RecordError) as error:
             problems.append(Problem(name, str(error)))
             continue
@@ -104,13 +78,19 @@ def audit(inp: krm.Input, config: Config) -> tuple[list[Finding], list[Problem]]
             continue
         if pod is None:
             continue
-        base, additions = declared_additions(
-            config, workload, (pod, record), known_releases, namespaces
-        )
-        wanted = records.declared_values(base, additions)
-        here = _Here(name, workload.item.namespace, config.name)
-        findings += [_judge(here, item, value, pod, record) for item, value in wanted.items()]
+        declared = declared_additions(config, workload, (pod, record), known_releases, namespaces)
+        wanted = records.declared_values(declared.pod, declared.additions)
+        here = Here(name, workload.item.namespace, config.name)
+        findings += [
+            judge(here, item, value, pod, item in record.items) for item, value in wanted.items()
+        ]
         findings += [here.at(item, "orphaned") for item in sorted(record.items - set(wanted))]
+        accounts.ask(workload, pod, declared.annotations)
+        audittasks.checksums(workload, annotations, checksums)
+        if workload.is_pod_template:
+            templates.append(audittasks.Template(workload, name, pod, record, wanted))
+    findings += auditaccounts.audit(inp.items, accounts, config, problems)
+    findings += audittasks.audit(inp.items, templates, checksums, config, problems)
     return findings, problems
 
 
@@ -120,74 +100,26 @@ def workload_name(workload: Workload) -> str:
     return f"{name}#{workload.template_key}" if workload.is_pod_template else name
 
 
-def _read(workload: Workload, config: Config) -> tuple[dict[str, Any] | str | None, records.Record]:
+def _read(
+    workload: Workload, config: Config
+) -> tuple[dict[str, Any] | str | None, records.Record, Any]:
     """The workload's pod spec as data (None when it has none; for a pod template that is
-    not one Pod document, why), and the config's record."""
+    not one Pod document, why), the config's record, and the pod template's annotations."""
     item = workload.item
-    annotations = node_at(item.node, record_path(workload))
-    record = records.read(annotations, records.key(config.name)) or records.Record()
+    record_node = node_at(item.node, record_path(workload))
+    record = records.read(record_node, records.key(config.name)) or records.Record()
     if workload.is_pod_template:
         found = podtemplate.load(workload)
         if isinstance(found, podtemplate.Unreadable):
-            return found.message, record
+            return found.message, record, None
         pod = found.pod
-    else:
-        pod = to_data(item.node, f"{item.kind} {item.name}")
-        for step in workload.pod_path:
-            pod = pod.get(step) if isinstance(pod, dict) else None
-    return (pod if isinstance(pod, dict) else None), record
-
-
-class _Here(NamedTuple):
-    workload: str
-    namespace: str | None
-    config: str
-
-    def at(self, item: records.Item, state: State, diff: tuple[str, ...] = ()) -> Finding:
-        return Finding(self.workload, self.namespace, self.config, said(item), state, diff)
-
-
-def _judge(
-    here: _Here, item: records.Item, declared: Any, pod: dict[str, Any], record: records.Record
-) -> Finding:
-    live = records.entry(pod, item)
-    if live is None:
-        return here.at(item, "missing")
-    owner = _OWNERS[item[0]]
-    if declared_equal(declared, live, owner, "template"):
-        return here.at(item, "in-sync" if item in record.items else "unrecorded")
-    return here.at(item, "drifted", drift(declared, live, owner))
-
-
-def drift(declared: Any, live: Any, owner: str) -> tuple[str, ...]:
-    """The fields of `live` that make it differ from `declared` as stored, each as
-    `field: declared -> live`. Each field is judged in the whole entry (a pull policy's
-    default depends on the image), with only that field taken from the live side."""
-    if not (isinstance(declared, dict) and isinstance(live, dict)):
-        return (f"{_shown(declared)} -> {_shown(live)}",)
-    stored = apply_defaults(declared, owner, "template")
-    lines = []
-    for field in sorted(set(stored) | set(live), key=str):
-        swapped = {key: value for key, value in stored.items() if key != field}
-        if field in live:
-            swapped[field] = live[field]
-        if not declared_equal(stored, swapped, owner, "template"):
-            lines.append(f"{field}: {_shown(stored.get(field))} -> {_shown(live.get(field))}")
-    return tuple(lines) or ("(differs modulo defaults)",)
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "(absent)"
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
-
-
-def said(item: records.Item) -> str:
-    """A record item as a reader says it."""
-    kind = item[0]
-    if kind == "mount":
-        return f"mount {item[2]} in {item[1]}"
-    if kind == "env":
-        return f"env {item[2]} in {item[1]}"
-    return f"{kind} {item[1]}"
+        return (pod if isinstance(pod, dict) else None), record, None
+    data = to_data(item.node, f"{item.kind} {item.name}")
+    template = data
+    for step in workload.pod_path[:-1]:
+        template = template.get(step) if isinstance(template, dict) else None
+    template = template if isinstance(template, dict) else {}
+    pod = template.get(workload.pod_path[-1])
+    metadata = template.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    return (pod if isinstance(pod, dict) else None), record, annotations

@@ -46,6 +46,7 @@ from airflow_sidecars.transforms.rules import plain_sidecar_message
 from airflow_sidecars.transforms.unmatched import hooks_stream, unmatched, untested_charts
 
 __all__ = [
+    "Declared",
     "Run",
     "declared_additions",
     "declared_for",
@@ -282,10 +283,16 @@ def declared_items(
     (reuse a DAG volume, set [core] security when unset), so they are asked about the pod
     without what the config's record says it added - the same question as on the first run.
     Each item comes with the digest of what the config would add."""
-    base, additions = declared_additions(
-        config, workload, pod_and_record, known_releases, namespaces
-    )
-    return records.declared(base, additions)
+    declared = declared_additions(config, workload, pod_and_record, known_releases, namespaces)
+    return records.declared(declared.pod, declared.additions)
+
+
+class Declared(NamedTuple):
+    """What a config gives one pod, asked as on the first run."""
+
+    pod: dict[str, Any]  # the pod without the record's items: what the question was asked of
+    additions: Additions
+    annotations: dict[str, str]  # what its ServiceAccount should carry (presets)
 
 
 def declared_additions(
@@ -294,14 +301,15 @@ def declared_additions(
     pod_and_record: tuple[dict[str, Any], records.Record],
     known_releases: dict[ReleaseKey, Release],
     namespaces: dict[str | None, set[str]],
-) -> tuple[dict[str, Any], Additions]:
-    """declared_items' question, with the answer as the additions themselves, and the pod
-    without the record's items that they were asked about."""
+) -> Declared:
+    """declared_items' question, with the answer as the additions themselves (and the
+    ServiceAccount annotations), and the pod without the record's items that they were asked
+    about."""
     pod, record = pod_and_record
     base = copy.deepcopy(pod)
     apply_ops(base, (), records.removal_ops(base, record.items, record.lists, record.took))
-    additions, _ = declared_for(config, workload, base, known_releases, namespaces)
-    return base, additions
+    additions, annotations = declared_for(config, workload, base, known_releases, namespaces)
+    return Declared(base, additions, annotations)
 
 
 def declared_for(
