@@ -476,6 +476,14 @@ OBJECT_DEFAULTS: tuple[ObjectDefault, ...] = (
     # Service: SetDefaults_Service. Not here: clusterIP(s), ipFamilies and ipFamilyPolicy,
     # which the allocator fills in with the cluster's own addresses, not a default.
     ObjectDefault("Service", "spec.sessionAffinity", "None", "absent", f"{_CORE}:5754"),
+    ObjectDefault(
+        "Service",
+        "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+        10800,
+        "sessionAffinity ClientIP",
+        f"SetDefaults_Service; {_CORE}:5757",
+        lambda obj: _at(obj, "spec.sessionAffinity") == "ClientIP",
+    ),
     ObjectDefault("Service", "spec.type", "ClusterIP", "absent", f"{_CORE}:5782"),
     ObjectDefault(
         "Service",
