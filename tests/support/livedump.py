@@ -454,7 +454,8 @@ OBJECT_DEFAULTS: tuple[ObjectDefault, ...] = (
         _job_selector_generated,
     ),
     # Last, as it comes out: the defaulter gives a Job without labels its template's label
-    # map itself, to which the strategy then adds its four labels.
+    # map itself, to which the strategy then adds its four labels. A template without labels
+    # of its own gets a new map from the strategy, which the Job does not share.
     ObjectDefault(
         "Job",
         "metadata.labels",
@@ -463,7 +464,7 @@ OBJECT_DEFAULTS: tuple[ObjectDefault, ...] = (
         "SetDefaults_Job",
         lambda obj: (
             not _labels(obj, "metadata.labels")
-            and _at(obj, "spec.template.metadata.labels") is not None
+            and bool(set(_labels(obj, "spec.template.metadata.labels")) - set(_JOB_LABELS))
         ),
     ),
     # CronJob: SetDefaults_CronJob (nothing on jobTemplate.spec: no Job is defaulted there)

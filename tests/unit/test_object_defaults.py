@@ -161,6 +161,11 @@ def _no_labels(obj: Object) -> None:
     del obj["metadata"]["labels"]
 
 
+def _no_labels_anywhere(obj: Object) -> None:
+    _no_labels(obj)
+    del obj["spec"]["template"]["metadata"]["labels"]
+
+
 def _template_label(label: str) -> Row:
     value = UID if label.endswith("uid") else "airflow-create-user"
     return (f'spec.template.metadata.labels["{label}"]', value, _with_uid)
@@ -267,6 +272,7 @@ CASES = [
             },
             _no_labels,
         ),
+        ("metadata.labels", ABSENT, _no_labels_anywhere),
     ),
     *on(
         "official", "Job", "airflow-run-airflow-migrations",
