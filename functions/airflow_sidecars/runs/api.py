@@ -144,23 +144,73 @@ class Audited(NamedTuple):
 
 def run_audit(inputs: Inputs, config_file: ConfigSource) -> Audited:
     """What the config declares, held against live objects (transforms/audit.py). Nothing
-    is edited and no output is written: the findings are the answer."""
-    from airflow_sidecars.renders.airflow import find_workloads  # noqa: PLC0415
-    from airflow_sidecars.transforms.audit import audit  # noqa: PLC0415 - only audit pays for it
+    is edited and no output is written: the findings are the answer. A large stream is
+    audited part by part (chunks.py: whole releases and namespaces, which is all an audit
+    looks across), so its node trees are never all held at once."""
+    from airflow_sidecars.transforms.audit import audit, audit_order  # noqa: PLC0415
 
-    parsed = _parse(inputs, "audit")
-    if isinstance(parsed, Outcome):
-        return Audited([], [], [r.line() for r in parsed.results], 0)
-    inp = parsed[0]
-    try:
-        config = from_input(None, config_file, required=True)
-    except ConfigError as error:
-        return Audited([], [], [p.message for p in error.problems], 0)
-    assert config is not None  # required
-    if not inp.items:
-        return Audited([], [], ["the input holds no objects: give `kubectl get -o yaml` output"], 0)
-    findings, problems = audit(inp, config)
-    return Audited(findings, problems, [], len(find_workloads(inp.items)))
+    with _no_cycle_collection():
+        try:
+            texts = [(name, krm.decode(data, name)) for name, data in inputs]
+        except krm.InputError as error:
+            return _unreadable_audit(inputs, error)
+        try:
+            config = from_input(None, config_file, required=True)
+        except ConfigError as error:
+            return Audited([], [], [p.message for p in error.problems], 0)
+        assert config is not None  # required
+        findings: list[Finding] = []
+        problems: list[Problem] = []
+        workloads = 0
+        objects = 0
+        for piece, parts in _audit_pieces(texts, config):
+            try:
+                inp = krmread.parse(piece, parts=parts)
+            except krm.InputError as error:
+                return _unreadable_audit(inputs, error)
+            found = audit(inp, config)
+            findings += found.findings
+            problems += found.problems
+            workloads += found.workloads
+            objects += len(inp.items)
+            del inp  # before the next part is parsed
+        if not objects:
+            message = "the input holds no objects: give `kubectl get -o yaml` output"
+            return Audited([], [], [message], 0)
+        # Each part says its workloads', accounts' and task pods' findings in turn: in that
+        # order over the whole input, as one run says them (a stable sort keeps input order).
+        findings.sort(key=audit_order)
+        return Audited(findings, problems, [], workloads)
+
+
+def _audit_pieces(
+    texts: list[tuple[str | None, str]], config: Config
+) -> Iterator[tuple[list[tuple[str | None, str]], list[krmread.Part] | None]]:
+    """The texts to parse one after the other: a large stream's parts (each cut out when
+    its turn comes), else all the texts at once. Parts keep releases whole, and namespaces
+    too where the audit looks across a namespace: presets (as inject), and task pods, which
+    the community chart's template labels with no release."""
+    from airflow_sidecars.runs import chunks  # noqa: PLC0415
+    from airflow_sidecars.transforms.audittasks import TASK_POD_SPELLED  # noqa: PLC0415
+
+    if len(texts) != 1:
+        yield texts, None
+        return
+    name, text = texts[0]
+    by_namespace = bool(config.presets) or TASK_POD_SPELLED.search(text) is not None
+    plan = chunks.plan(text, by_namespace=by_namespace)
+    if plan is None:
+        yield texts, None
+        return
+    for part in plan.parts:
+        yield [(name, text[part.start : part.end])], [krmread.Part(part.first_document)]
+
+
+def _unreadable_audit(inputs: Inputs, error: krm.InputError) -> Audited:
+    """An input audit cannot read: said as inject and validate say it; misuse (exit 2)."""
+    raw = b"".join(data for _, data in inputs)
+    said = _unreadable(raw, str(error), error.source, "audit")
+    return Audited([], [], [result.line() for result in said.results], 0)
 
 
 def _inject(inp: krm.Input, config: Config | None) -> Transformed:

@@ -27,7 +27,7 @@ task pods against the template they were made from (audittasks.py).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_sidecars.configuration.config import Config
 from airflow_sidecars.krmio import krm
@@ -46,13 +46,30 @@ from airflow_sidecars.transforms.auditstates import (
     Problem,
     State,
     judge,
+    kind_of,
 )
 from airflow_sidecars.transforms.inject import declared_additions, record_path
 
-__all__ = ["FAILING", "STATES", "Finding", "Problem", "State", "audit", "workload_name"]
+__all__ = [
+    "FAILING",
+    "STATES",
+    "Audit",
+    "Finding",
+    "Problem",
+    "State",
+    "audit",
+    "audit_order",
+    "workload_name",
+]
 
 
-def audit(inp: krm.Input, config: Config) -> tuple[list[Finding], list[Problem]]:
+class Audit(NamedTuple):
+    findings: list[Finding]
+    problems: list[Problem]  # objects that could not be read, or judged
+    workloads: int  # the Airflow workloads of the input (audited or not)
+
+
+def audit(inp: krm.Input, config: Config) -> Audit:
     """Every item the config declares or its record names, in every workload it matches, in
     the ServiceAccounts presets annotate, and in the running task pods."""
     every = find_workloads(inp.items)
@@ -91,7 +108,15 @@ def audit(inp: krm.Input, config: Config) -> tuple[list[Finding], list[Problem]]
             templates.append(audittasks.Template(workload, name, pod, record, wanted))
     findings += auditaccounts.audit(inp.items, accounts, config, problems)
     findings += audittasks.audit(inp.items, templates, checksums, config, problems)
-    return findings, problems
+    return Audit(findings, problems, len(every))
+
+
+_ORDER = {"ServiceAccount": 1, "Pod": 2}  # after the workloads, in the order audit says them
+
+
+def audit_order(finding: Finding) -> int:
+    """Where a finding's kind comes in what audit says: workloads, accounts, task pods."""
+    return _ORDER.get(kind_of(finding), 0)
 
 
 def workload_name(workload: Workload) -> str:

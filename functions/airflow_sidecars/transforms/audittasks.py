@@ -18,6 +18,7 @@ value means an older config, and so an older template.
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 from airflow_sidecars.configuration.config import Config
@@ -38,6 +39,10 @@ from airflow_sidecars.transforms.auditstates import (
 
 # Airflow's KubernetesExecutor labels every pod it makes so (and lists its pods by it).
 TASK_POD_LABEL = "kubernetes_executor"
+# The label as kubectl prints it (YAML or JSON; quoted or not, as another printer may): a
+# quick look whether a text may hold task pods. The bare word is no sign: airflow.cfg has a
+# [kubernetes_executor] section.
+TASK_POD_SPELLED = re.compile(r"""\bkubernetes_executor['"]?\s*:\s*['"]?True\b""")
 CHECKSUM_PREFIX = "checksum/"
 Checksums = dict[tuple[str | None, str | None], dict[str, set[str]]]
 
