@@ -24,7 +24,7 @@ from support import livedump
 
 FOLDER = FIXTURES / "live-public"
 SEED = ROOT / "pipelines" / "examples" / "seed-sidecars.yaml"
-TASK_POD = "official-1.15.0-task-pod.yaml"
+TASK_POD = "official-1.15.0/task-pod.yaml"
 
 
 class Dump(NamedTuple):
@@ -36,7 +36,7 @@ class Dump(NamedTuple):
 
 
 DUMPS = {
-    "official-1.15.0-get-deploy-sts-cm.yaml": Dump(
+    "official-1.15.0/get-deploy-sts-cm.yaml": Dump(
         (
             "Deployment/airflow-scheduler",
             "Deployment/airflow-webserver",
@@ -45,8 +45,8 @@ DUMPS = {
         12,
     ),
     TASK_POD: Dump((), 0),
-    "community-8.9.0-scheduler-deploy-old-server.json": Dump(("Deployment/airflow-scheduler",), 5),
-    "community-8.9.0-scheduler-pod-old-server.yaml": Dump((), 0),
+    "community-8.9.0/scheduler-deploy-old-server.json": Dump(("Deployment/airflow-scheduler",), 5),
+    "community-8.9.0/scheduler-pod-old-server.yaml": Dump((), 0),
 }
 WITH_WORKLOADS = [name for name, dump in DUMPS.items() if dump.workloads]
 
@@ -92,9 +92,8 @@ def _findings(text: bytes | str, name: str) -> list[Finding]:
 
 
 def test_every_fixture_is_in_the_table() -> None:
-    assert sorted(p.name for p in FOLDER.iterdir() if p.suffix in (".yaml", ".json")) == sorted(
-        DUMPS
-    )
+    found = [p for p in FOLDER.glob("*/*") if p.suffix in (".yaml", ".json")]
+    assert sorted(str(p.relative_to(FOLDER)) for p in found) == sorted(DUMPS)
 
 
 @pytest.mark.parametrize("name", sorted(DUMPS))
@@ -165,7 +164,7 @@ def test_audit_after_inject_and_the_servers_defaults_is_in_sync(name: str) -> No
 def test_a_scheduler_replica_pod_is_left_to_its_deployment() -> None:
     """A Pod a ReplicaSet made is not the workload: audit reads the Deployment, and of the
     pod alone says nothing (it is no KubernetesExecutor task pod)."""
-    name = "community-8.9.0-scheduler-pod-old-server.yaml"
+    name = "community-8.9.0/scheduler-pod-old-server.yaml"
     audited = run_audit([(name, (FOLDER / name).read_bytes())], _seed())
     assert (audited.findings, audited.problems, audited.misuse, audited.workloads) == (
         [],
