@@ -140,3 +140,21 @@ def test_older_template_fails_only_under_strict() -> None:
     assert "Pod/example-dag-run-this-task-k8s7vq2x in namespace airflow" in table
     assert "not in this pod: the pod template has it now" in table
     assert run_cli("audit", "--strict", "--config", source, stdin=stdin).returncode == 1
+
+
+def test_what_could_not_be_audited_is_said_in_either_format() -> None:
+    """A dump without the ServiceAccounts the presets annotate: said under the table, or on
+    stderr with -o json (stdout stays one JSON document); it does not fail the audit."""
+    name = "presets-official-1.15.0-celery"
+    objects = [o for o in auditcases.live(name) if o["kind"] != "ServiceAccount"]
+    stdin = livedump.dump(objects, "list").encode()
+    source = auditcases.config(name).name
+    said = "ServiceAccount/airflow-worker: not audited: not in the input"
+    table = run_cli("audit", "--config", source, stdin=stdin)
+    assert table.returncode == 0, table.stderr
+    assert said in table.stdout.decode()
+    assert table.stderr.endswith("; 2 not audited\n")
+    machine = run_cli("audit", "--config", source, "-o", "json", stdin=stdin)
+    assert machine.returncode == 0, machine.stderr
+    assert {f["state"] for f in json.loads(machine.stdout)} == {"in-sync"}
+    assert f"airflow-sidecars audit: {said}" in machine.stderr

@@ -196,7 +196,7 @@ def _task_pod_with(render: str, config: ConfigSource) -> tuple[list[Finding], li
     """The task pod audited with the live objects of `render` (its pod template's release):
     its findings, and the items declared for the template."""
     live = livedump.live(livedump.objects(render), defaults=livedump.api_defaults)
-    inputs = [
+    inputs: list[tuple[str | None, bytes]] = [
         ("live.yaml", livedump.dump(live, "list").encode()),
         (TASK_POD, (FOLDER / TASK_POD).read_bytes()),
     ]

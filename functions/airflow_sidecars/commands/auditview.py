@@ -37,9 +37,14 @@ def as_table(findings: list[Finding], problems: list[Problem]) -> str:
         lines += table(rows)
     if not findings:
         lines.append("nothing declared: the config adds nothing to these workloads")
-    for problem in problems:
-        lines.append(f"{problem.workload}: not audited: {problem.message}")
+    lines += unaudited(problems)
     return "\n".join(lines) + "\n"
+
+
+def unaudited(problems: list[Problem]) -> list[str]:
+    """What could not be audited, a line each (under the table; with -o json, on stderr,
+    which keeps stdout a JSON document)."""
+    return [f"{problem.workload}: not audited: {problem.message}" for problem in problems]
 
 
 def summary(findings: list[Finding], problems: list[Problem], workloads: int) -> str:

@@ -332,6 +332,9 @@ def _audit(args: argparse.Namespace) -> int:
         text = auditview.as_table(findings, problems)
     if not _write_output("audit", text.encode("utf-8")):
         return 1
+    if args.output == "json":
+        for line in auditview.unaudited(problems):
+            _say(f"{who}: {line}\n")
     _say(auditview.summary(findings, problems, audited.workloads) + "\n")
     failing = {state for state in (found.state for found in findings) if state != "in-sync"}
     if not args.strict:
