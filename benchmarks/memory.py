@@ -10,9 +10,10 @@ Two streams are generated, deterministically, into a temp folder:
 
 Each function runs as a fresh child process, `--runs` times; `remove` and `audit` take
 inject's output, so there are records to take back and sidecars to hold against the config
-(audit reads a render as it reads a live dump). The peak RSS of a run is the child's own `ru_maxrss` (from
-`os.wait4`). This process writes the streams a piece at a time and stays small, because a
-child's maxrss starts at the RSS of the process that spawned it (see launcher.py).
+(audit reads a render as it reads a live dump). The peak RSS of a run is the child's own
+`ru_maxrss` (from `os.wait4`). This process writes the streams a piece at a time and stays
+small, because a child's maxrss starts at the RSS of the process that spawned it (see
+launcher.py).
 
     python3 benchmarks/memory.py                      # both streams, 1 run each
     python3 benchmarks/memory.py --stream small --runs 3
