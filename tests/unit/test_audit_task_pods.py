@@ -18,6 +18,7 @@ from conftest import FIXTURES, config_yaml
 from support import livedump
 from support.auditcases import (
     CASES,
+    OFFICIAL_KEY,
     audit,
     config,
     config_file,
@@ -219,4 +220,19 @@ def test_a_task_pod_of_one_of_two_templates_without_a_release_label_is_said() ->
     assert problem.workload == "Pod/example-dag-run-this-task-k8s7vq2x"
     assert not problem.blocking
     assert "more than one pod template" in problem.message
+    assert _task_findings(audited.findings) == []
+
+
+def test_a_task_pod_whose_template_cannot_be_read_points_at_it() -> None:
+    objects = live(NATIVE)
+    config_map = find(objects, "ConfigMap", "airflow-config")
+    pod = task_pod(config_map)
+    config_map["data"][OFFICIAL_KEY] = "spec: [unclosed\n"
+    audited = run_audit([(None, livedump.dump([*objects, pod], "list").encode())], config(NATIVE))
+    template = "ConfigMap/airflow-config#pod_template_file.yaml"
+    assert [(p.workload, p.blocking) for p in audited.problems] == [
+        (template, True),
+        ("Pod/example-dag-run-this-task-k8s7vq2x", False),
+    ]
+    assert f"could not be read ({template}: see its own line)" in audited.problems[1].message
     assert _task_findings(audited.findings) == []

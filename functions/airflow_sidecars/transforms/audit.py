@@ -82,16 +82,18 @@ def audit(inp: krm.Input, config: Config) -> Audit:
     problems: list[Problem] = []
     accounts = auditaccounts.Wanted()
     templates: list[audittasks.Template] = []
+    unread: list[audittasks.Unread] = []  # pod templates that could not be read
     checksums: audittasks.Checksums = {}
     for workload in every:
         name = workload_name(workload)
         try:
             pod, record, annotations = _read(workload, config)
         except (UnsupportedYaml, RecordError) as error:
-            problems.append(Problem(name, str(error)))
-            continue
+            pod, record, annotations = str(error), records.Record(), None
         if isinstance(pod, str):
             problems.append(Problem(name, pod))
+            if workload.is_pod_template:
+                unread.append(audittasks.Unread(workload.item.namespace, name))
             continue
         if pod is None:
             continue
@@ -107,7 +109,8 @@ def audit(inp: krm.Input, config: Config) -> Audit:
         if workload.is_pod_template:
             templates.append(audittasks.Template(workload, name, pod, record, wanted))
     findings += auditaccounts.audit(inp.items, accounts, config, problems)
-    findings += audittasks.audit(inp.items, templates, checksums, config, problems)
+    tasks = audittasks.Templates(templates, unread, checksums)
+    findings += audittasks.audit(inp.items, tasks, config, problems)
     return Audit(findings, problems, len(every))
 
 

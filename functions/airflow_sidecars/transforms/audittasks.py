@@ -57,6 +57,22 @@ class Template(NamedTuple):
     wanted: dict[records.Item, Any]  # what the config declares for it
 
 
+class Unread(NamedTuple):
+    """A pod template the audit could not read (its own problem says why)."""
+
+    namespace: str | None
+    name: str
+
+
+class Templates(NamedTuple):
+    """What task pods are held against: the pod templates, read or not, and the checksums
+    of the workloads now."""
+
+    read: list[Template]
+    unread: list[Unread]
+    checksums: Checksums
+
+
 def checksums(workload: Workload, annotations: Any, found: Checksums) -> None:
     """Keep the `checksum/...` annotations of a workload's pod template: what a task pod's
     own are held against."""
@@ -69,11 +85,7 @@ def checksums(workload: Workload, annotations: Any, found: Checksums) -> None:
 
 
 def audit(
-    items: list[krm.Item],
-    templates: list[Template],
-    current: Checksums,
-    config: Config,
-    problems: list[Problem],
+    items: list[krm.Item], templates: Templates, config: Config, problems: list[Problem]
 ) -> list[Finding]:
     """Every task pod of the input, held against what the config declares for its template."""
     findings: list[Finding] = []
@@ -95,7 +107,7 @@ def audit(
         here = Here(name, item.namespace, config.name, "pod")
         metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
         annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
-        now = current.get((item.namespace, template.workload.release), {})
+        now = templates.checksums.get((item.namespace, template.workload.release), {})
         findings += _older_checksums(here, annotations, now)
         for entry, declared in template.wanted.items():
             found = judge(here, entry, declared, spec, entry in template.record.items)
@@ -106,17 +118,23 @@ def audit(
 
 
 def _made_from(
-    pod: krm.Item, templates: list[Template], name: str, problems: list[Problem]
+    pod: krm.Item, templates: Templates, name: str, problems: list[Problem]
 ) -> Template | None:
     """The pod template of the pod's namespace (and, when the template labels its pods with
     the release, of its release); None, said, when there is none or more than one."""
-    candidates = [t for t in templates if t.workload.item.namespace == pod.namespace]
+    candidates = [t for t in templates.read if t.workload.item.namespace == pod.namespace]
     release = pod.label("release")
     same_release = [t for t in candidates if release and t.workload.release == release]
     candidates = same_release or candidates
     if len(candidates) == 1:
         return candidates[0]
-    if not candidates:
+    unread = [t.name for t in templates.unread if t.namespace == pod.namespace]
+    if not candidates and unread:
+        message = (
+            "a KubernetesExecutor task pod, and the pod template of its namespace could not "
+            f"be read ({', '.join(unread)}: see its own line)"
+        )
+    elif not candidates:
         message = (
             "a KubernetesExecutor task pod, and no pod template of its namespace in the "
             "input: add the ConfigMap that holds it (`cm` in the kubectl get)"
