@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--strict",
         action="store_true",
-        help="exit 1 also for unrecorded and orphaned items, not only missing and drifted",
+        help="exit 1 also for unrecorded and orphaned items and task pods made from an older "
+        "template, not only missing and drifted",
     )
     _add_inputs(audit)
     remove = commands.add_parser(

@@ -137,7 +137,7 @@ class Audited(NamedTuple):
     input or the config could not be read; exit 2)."""
 
     findings: list[Finding]
-    problems: list[Problem]  # workloads that could not be read
+    problems: list[Problem]  # objects that could not be read (blocking) or judged
     misuse: list[str]
     workloads: int  # the workloads the config was held against
 
