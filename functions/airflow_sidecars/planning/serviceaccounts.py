@@ -17,11 +17,32 @@ from airflow_sidecars.renders.airflow import Workload
 from airflow_sidecars.renders.release import Release, ReleaseKey
 from airflow_sidecars.text.yamlread import Path, UnsupportedYaml, dotted, node_at, scalar_at
 
+Account = tuple[str | None, str]  # (namespace, name)
+
+
+def account_of(workload: Workload, pod: dict[str, Any]) -> Account:
+    """The ServiceAccount a pod runs as: its own, or else its namespace's `default`."""
+    return (workload.item.namespace, str(pod.get("serviceAccountName") or "default"))
+
+
+class Asked:
+    """What a config's presets ask of each ServiceAccount, gathered pod by pod: what prune
+    keeps (or vouches for) and audit holds the accounts against."""
+
+    def __init__(self) -> None:
+        self.values: dict[Account, dict[str, str]] = {}
+
+    def ask(self, workload: Workload, pod: dict[str, Any], annotations: dict[str, str]) -> None:
+        if annotations:
+            self.values.setdefault(account_of(workload, pod), {}).update(annotations)
+
+    def of(self, account: Account) -> dict[str, str]:
+        return self.values.get(account, {})
+
 
 def ask(run: Run, workload: Workload, pod: dict[str, Any], annotations: dict[str, str]) -> None:
     """Record that this pod's ServiceAccount should carry `annotations`."""
-    account = pod.get("serviceAccountName") or "default"
-    key = (workload.item.namespace, str(account))
+    key = account_of(workload, pod)
     wanted = run.annotations.setdefault(key, WantedAnnotations(workload, {}, set()))
     wanted.values.update(annotations)
     wanted.askers.add((workload.item.position, workload.pod_path))

@@ -52,6 +52,16 @@ class Release:
         self.cache: dict[str, frozenset[str]] = {}  # what a preset worked out once per release
 
 
+def release_namespaces(items: list[Item]) -> dict[str | None, set[str]]:
+    """The namespaces of each release label's objects (None: objects without one): what a
+    chart value templated with the release's namespace may name."""
+    found: dict[str | None, set[str]] = {}
+    for item in items:
+        if item.namespace is not None and not item.is_local_config:
+            found.setdefault(item.label("release"), set()).add(item.namespace)
+    return found
+
+
 def releases(items: list[Item], workloads: list[Workload]) -> dict[ReleaseKey, Release]:
     found: dict[ReleaseKey, Release] = {}
 

@@ -31,11 +31,11 @@ from typing import Any, NamedTuple
 
 from airflow_sidecars.configuration.config import Config
 from airflow_sidecars.krmio import krm
-from airflow_sidecars.planning import podtemplate
+from airflow_sidecars.planning import podtemplate, serviceaccounts
 from airflow_sidecars.recording import records
 from airflow_sidecars.recording.recordshape import RecordError
 from airflow_sidecars.renders.airflow import Workload, find_workloads
-from airflow_sidecars.renders.release import releases
+from airflow_sidecars.renders.release import release_namespaces, releases
 from airflow_sidecars.text.yamlread import UnsupportedYaml, node_at, to_data
 from airflow_sidecars.transforms import auditaccounts, audittasks
 from airflow_sidecars.transforms.auditstates import (
@@ -73,14 +73,11 @@ def audit(inp: krm.Input, config: Config) -> Audit:
     """Every item the config declares or its record names, in every workload it matches, in
     the ServiceAccounts presets annotate, and in the running task pods."""
     every = find_workloads(inp.items)
-    namespaces: dict[str | None, set[str]] = {}
-    for item in inp.items:
-        if item.namespace is not None and not item.is_local_config:
-            namespaces.setdefault(item.label("release"), set()).add(item.namespace)
+    namespaces = release_namespaces(inp.items)
     known_releases = releases(inp.items, every) if config.presets else {}
     findings: list[Finding] = []
     problems: list[Problem] = []
-    accounts = auditaccounts.Wanted()
+    accounts = serviceaccounts.Asked()
     templates: list[audittasks.Template] = []
     unread: list[audittasks.Unread] = []  # pod templates that could not be read
     checksums: audittasks.Checksums = {}

@@ -15,31 +15,15 @@ from typing import Any
 
 from airflow_sidecars.configuration.config import Config
 from airflow_sidecars.krmio import krm
+from airflow_sidecars.planning.serviceaccounts import Account, Asked
 from airflow_sidecars.recording import records
 from airflow_sidecars.recording.recordshape import RecordError
-from airflow_sidecars.renders.airflow import Workload
 from airflow_sidecars.text.yamlread import UnsupportedYaml, node_at, to_data
 from airflow_sidecars.transforms.auditstates import Finding, Here, Problem, shown
 
-Account = tuple[str | None, str]  # (namespace, name)
-
-
-class Wanted:
-    """What the config's presets ask of each ServiceAccount, gathered pod by pod."""
-
-    def __init__(self) -> None:
-        self.values: dict[Account, dict[str, str]] = {}
-
-    def ask(self, workload: Workload, pod: dict[str, Any], annotations: dict[str, str]) -> None:
-        if not annotations:
-            return
-        # As inject asks (serviceaccounts.ask): a pod without one runs as "default".
-        account = str(pod.get("serviceAccountName") or "default")
-        self.values.setdefault((workload.item.namespace, account), {}).update(annotations)
-
 
 def audit(
-    items: list[krm.Item], wanted: Wanted, config: Config, problems: list[Problem]
+    items: list[krm.Item], wanted: Asked, config: Config, problems: list[Problem]
 ) -> list[Finding]:
     """Each annotation asked for or recorded, on each ServiceAccount of the input."""
     key = records.key(config.name)
@@ -57,7 +41,7 @@ def audit(
         except (RecordError, UnsupportedYaml) as error:
             problems.append(Problem(name, str(error)))
             continue
-        declared = wanted.values.get(account, {})
+        declared = wanted.of(account)
         seen.add(account)
         here = Here(name, item.namespace, config.name)
         present = live if isinstance(live, dict) else {}

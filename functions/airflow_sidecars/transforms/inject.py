@@ -33,7 +33,7 @@ from airflow_sidecars.renders.airflow import (
     templates_first,
     volume_claim_names,
 )
-from airflow_sidecars.renders.release import Release, ReleaseKey, releases
+from airflow_sidecars.renders.release import Release, ReleaseKey, release_namespaces, releases
 from airflow_sidecars.text.yamlread import (
     Node,
     Path,
@@ -61,9 +61,7 @@ def inject(inp: krm.Input, config: Config) -> Run:
     """Plan and make the config's edits on the input's editors; the run says what was done."""
     run = Run()
     every = find_workloads(inp.items)
-    for item in inp.items:
-        if item.namespace is not None and not item.is_local_config:
-            run.namespaces.setdefault(item.label("release"), set()).add(item.namespace)
+    run.namespaces = release_namespaces(inp.items)
     workloads = [w for w in every if _matches(config, w)]
     run.checksums = podtemplate.checksums(every)
     known_releases = releases(inp.items, every) if config.presets else {}

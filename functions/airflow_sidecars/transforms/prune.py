@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from airflow_sidecars.configuration.config import Config
 from airflow_sidecars.krmio import krm
 from airflow_sidecars.krmio.results import Result, Severity
-from airflow_sidecars.planning import podtemplate
+from airflow_sidecars.planning import podtemplate, serviceaccounts
 from airflow_sidecars.planning.edits import (
     TAG,
     Run,
@@ -31,7 +31,7 @@ from airflow_sidecars.recording import records
 from airflow_sidecars.recording.recordshape import RecordError
 from airflow_sidecars.recording.takeback import Claims, Verdict, judge
 from airflow_sidecars.renders.airflow import Workload, find_workloads, templates_first
-from airflow_sidecars.renders.release import Release, ReleaseKey, releases
+from airflow_sidecars.renders.release import Release, ReleaseKey, release_namespaces, releases
 from airflow_sidecars.text.yamlread import (
     Node,
     Path,
@@ -58,14 +58,11 @@ def prune(inp: krm.Input, scope: Scope) -> Run:
     expected data, and a result per object."""
     run = Run()
     every = find_workloads(inp.items)
-    for item in inp.items:
-        if item.namespace is not None and not item.is_local_config:
-            run.namespaces.setdefault(item.label("release"), set()).add(item.namespace)
+    run.namespaces = release_namespaces(inp.items)
     config = scope.config
     known_releases = releases(inp.items, every) if config is not None and config.presets else {}
     checksums: podtemplate.Checksums = {}
-    # ServiceAccount -> the annotations the config's presets want on it
-    accounts: dict[tuple[str | None, str], dict[str, str]] = {}
+    accounts = serviceaccounts.Asked()  # what the config's presets want on each account
     # The pod templates first, then the workloads: each a phase (Run.mark).
     for group in templates_first(every):
         for workload in group:
@@ -85,8 +82,7 @@ def prune(inp: krm.Input, scope: Scope) -> Run:
                     checksums[key] = _checksum(run, workload, pruned)
                 if config is not None:  # what it wants: kept (inject), or vouched for (remove)
                     _, asked = declared_for(config, workload, pod, known_releases, run.namespaces)
-                    account = str(pod.get("serviceAccountName") or "default")
-                    accounts.setdefault((workload.item.namespace, account), {}).update(asked)
+                    accounts.ask(workload, pod, asked)
             except UnsupportedYaml as error:
                 run.results.append(result(workload, "error", str(error), None, "unsupported-yaml"))
         run.mark()
@@ -95,7 +91,7 @@ def prune(inp: krm.Input, scope: Scope) -> Run:
     run.mark()
     for item in inp.items:
         if item.kind == "ServiceAccount" and not item.is_local_config:
-            wanted = accounts.get((item.namespace, str(item.name)), {})
+            wanted = accounts.of((item.namespace, str(item.name)))
             for name in _record_keys(item, ("metadata", "annotations"), config):
                 _prune_account(run, scope, item, name, wanted)
     run.expected = {position: run.expected[position] for position in sorted(run.edited)}
